@@ -16,7 +16,7 @@
 //!   in one process never produce duplicate manifests; across processes the create-only put
 //!   makes the loser re-check against the winner's version.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
@@ -530,16 +530,6 @@ impl Catalog {
             }
         }
         Ok(report)
-    }
-
-    /// The version numbers with their manifests, for tests and tools that audit storage.
-    pub async fn all_manifests(&self, name: &str) -> Result<BTreeMap<u64, Arc<Manifest>>> {
-        let latest = self.manifest(name)?;
-        let mut out = BTreeMap::new();
-        for v in self.version_numbers(&latest.dataset_id).await? {
-            out.insert(v, self.manifest_at(name, v).await?);
-        }
-        Ok(out)
     }
 
     pub(crate) fn storage(&self) -> &Storage {
