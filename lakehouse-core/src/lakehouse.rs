@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, IngestReport, Source};
 use crate::query::{QueryEngine, QueryOptions, QueryResult};
 use crate::storage::{DEFAULT_MAX_OBJECT_SIZE, Storage};
+use crate::vector::VectorIndexes;
 
 /// Settings for [`Lakehouse::open_with`].
 #[derive(Debug, Clone)]
@@ -48,6 +49,7 @@ pub struct Lakehouse {
     storage: Storage,
     catalog: Catalog,
     query: QueryEngine,
+    vectors: VectorIndexes,
 }
 
 impl Lakehouse {
@@ -66,10 +68,12 @@ impl Lakehouse {
         let storage = open_storage(root, options.max_object_size)?;
         let catalog = Catalog::open(storage.clone()).await?;
         let query = QueryEngine::new(catalog.clone(), options.query)?;
+        let vectors = VectorIndexes::new(storage.clone());
         Ok(Self {
             storage,
             catalog,
             query,
+            vectors,
         })
     }
 
@@ -81,6 +85,11 @@ impl Lakehouse {
     /// The catalog of datasets.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// The vector indexes stored under this root.
+    pub fn vectors(&self) -> &VectorIndexes {
+        &self.vectors
     }
 
     /// Ingests CSV or NDJSON into dataset `name`; see [`crate::ingest`].

@@ -25,7 +25,8 @@
 //!
 //! Modules, one concept each: [`storage`] (keys, size caps, object I/O), [`catalog`]
 //! (datasets, versions, atomic commits), [`ingest`] (CSV/NDJSON to Parquet), [`query`]
-//! (read-only SQL), [`error`] (the one error type).
+//! (read-only SQL), [`vector`] (HNSW vector indexes),
+//! [`error`] (the one error type).
 
 #![warn(missing_docs)]
 
@@ -36,6 +37,7 @@ mod lakehouse;
 pub mod query;
 pub mod sample;
 pub mod storage;
+pub mod vector;
 
 pub use catalog::{Catalog, Manifest, VersionInfo};
 pub use error::{Error, ErrorKind, Result};
@@ -43,3 +45,6 @@ pub use ingest::{Format, IngestMode, IngestOptions, IngestReport, Source};
 pub use lakehouse::{Lakehouse, Options};
 pub use query::{JsonResult, QueryEngine, QueryOptions, QueryResult};
 pub use storage::Storage;
+pub use vector::{
+    Hit, IndexSpec, Metric, Quantization, SearchRequest, VectorIndex, VectorIndexes, VectorRecord,
+};

@@ -1,0 +1,498 @@
+//! One HNSW index: usearch plus the id map, metadata, locking and the write-ahead log.
+//!
+//! Locking: searches share a read lock; an add or remove holds the write lock only while it
+//! applies, so no search ever runs on a graph that is being changed (the reference system's
+//! crash) and capacity always grows under the exclusive lock. Mutations are serialised by a
+//! writer mutex that also orders the log. usearch needs one thread slot per concurrent call
+//! (more callers than slots crash it), so calls into it pass through a semaphore of
+//! [`THREAD_SLOTS`] permits.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Condvar, Mutex, RwLock};
+
+use serde_json::Value;
+use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
+
+use super::persist::{self, LogEntry, LogOp, SNAPSHOT_EVERY_OPS, SnapshotMeta, StoredSpec};
+use super::{Hit, IndexInfo, IndexSpec, MAX_K, Metric, Quantization, SearchRequest, VectorRecord};
+use crate::error::{Error, Result};
+use crate::storage::Storage;
+
+/// Concurrent calls into usearch allowed at once (its thread contexts).
+pub const THREAD_SLOTS: usize = 64;
+/// Longest id accepted, in bytes.
+pub const MAX_ID_BYTES: usize = 1024;
+
+fn usearch_err(e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("usearch: {e}"))
+}
+
+/// A counting semaphore (std has none).
+struct Slots {
+    free: Mutex<usize>,
+    released: Condvar,
+}
+
+impl Slots {
+    fn new(n: usize) -> Self {
+        Self {
+            free: Mutex::new(n),
+            released: Condvar::new(),
+        }
+    }
+
+    fn acquire(&self) -> SlotGuard<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.released.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        SlotGuard(self)
+    }
+}
+
+struct SlotGuard<'a>(&'a Slots);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.0.released.notify_one();
+    }
+}
+
+struct Entry {
+    id: String,
+    metadata: Option<Value>,
+}
+
+struct State {
+    index: Index,
+    by_id: HashMap<String, u64>,
+    entries: HashMap<u64, Entry>,
+    next_key: u64,
+}
+
+struct Writer {
+    seq: u64,
+    ops_since_snapshot: u64,
+}
+
+/// A named vector index. Share it as `Arc<VectorIndex>`; every method takes `&self`.
+pub struct VectorIndex {
+    spec: IndexSpec,
+    root: String,
+    storage: Storage,
+    state: RwLock<State>,
+    writer: tokio::sync::Mutex<Writer>,
+    slots: Slots,
+}
+
+impl std::fmt::Debug for VectorIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VectorIndex")
+            .field("spec", &self.spec)
+            .finish()
+    }
+}
+
+fn options(spec: &IndexSpec) -> IndexOptions {
+    IndexOptions {
+        dimensions: spec.dimensions,
+        metric: match spec.metric {
+            Metric::Cosine => MetricKind::Cos,
+            Metric::L2 => MetricKind::L2sq,
+            Metric::InnerProduct => MetricKind::IP,
+        },
+        quantization: match spec.quantization {
+            Quantization::F32 => ScalarKind::F32,
+            Quantization::F16 => ScalarKind::F16,
+            Quantization::I8 => ScalarKind::I8,
+        },
+        connectivity: spec.connectivity,
+        expansion_add: spec.expansion_add,
+        expansion_search: spec.expansion_search,
+        multi: false,
+    }
+}
+
+impl State {
+    fn new(spec: &IndexSpec) -> Result<Self> {
+        let index = Index::new(&options(spec)).map_err(usearch_err)?;
+        index
+            .reserve_capacity_and_threads(64, THREAD_SLOTS)
+            .map_err(usearch_err)?;
+        Ok(Self {
+            index,
+            by_id: HashMap::new(),
+            entries: HashMap::new(),
+            next_key: 0,
+        })
+    }
+
+    fn ensure_capacity(&self, extra: usize) -> Result<()> {
+        let needed = self.index.size() + extra;
+        if needed > self.index.capacity() {
+            let target = needed.max(self.index.capacity() * 2).max(64);
+            self.index
+                .reserve_capacity_and_threads(target, THREAD_SLOTS)
+                .map_err(usearch_err)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, op: &LogOp) -> Result<usize> {
+        match op {
+            LogOp::Add { records } => self.add(records),
+            LogOp::Remove { ids } => self.remove(ids),
+        }
+    }
+
+    fn add(&mut self, records: &[VectorRecord]) -> Result<usize> {
+        self.ensure_capacity(records.len())?;
+        let mut placed: Vec<(u64, &[f32])> = Vec::with_capacity(records.len());
+        for r in records {
+            let previous = self.by_id.remove(&r.id).and_then(|old| {
+                let _ = self.index.remove(old);
+                self.entries.remove(&old).and_then(|e| e.metadata)
+            });
+            let metadata = match &r.metadata {
+                None => previous,
+                Some(Value::Object(m)) if m.is_empty() => None,
+                Some(Value::Null) => None,
+                Some(v) => Some(v.clone()),
+            };
+            let key = self.next_key;
+            self.next_key += 1;
+            self.by_id.insert(r.id.clone(), key);
+            self.entries.insert(
+                key,
+                Entry {
+                    id: r.id.clone(),
+                    metadata,
+                },
+            );
+            placed.push((key, &r.vector));
+        }
+        let index = &self.index;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(THREAD_SLOTS);
+        if placed.len() < 256 || threads == 1 {
+            for (key, v) in &placed {
+                index.add(*key, v).map_err(usearch_err)?;
+            }
+        } else {
+            let chunk = placed.len().div_ceil(threads);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = placed
+                    .chunks(chunk)
+                    .map(|part| {
+                        s.spawn(move || -> Result<()> {
+                            for (key, v) in part {
+                                index.add(*key, v).map_err(usearch_err)?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .collect();
+                handles.into_iter().try_for_each(|h| {
+                    h.join()
+                        .map_err(|_| Error::internal("an add thread panicked"))?
+                })
+            })?;
+        }
+        Ok(records.len())
+    }
+
+    fn remove(&mut self, ids: &[String]) -> Result<usize> {
+        let mut removed = 0;
+        for id in ids {
+            if let Some(key) = self.by_id.remove(id) {
+                self.index.remove(key).map_err(usearch_err)?;
+                self.entries.remove(&key);
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn hits(&self, keys: &[u64], distances: &[f32], k: usize) -> Vec<Hit> {
+        keys.iter()
+            .zip(distances)
+            .filter_map(|(key, d)| {
+                self.entries.get(key).map(|e| Hit {
+                    id: e.id.clone(),
+                    distance: *d,
+                    metadata: e.metadata.clone(),
+                })
+            })
+            .take(k)
+            .collect()
+    }
+}
+
+impl VectorIndex {
+    /// A new, empty index for a freshly stored spec.
+    pub(crate) fn new_empty(storage: Storage, stored: StoredSpec) -> Result<Self> {
+        let state = State::new(&stored.spec)?;
+        Ok(Self::assemble(storage, stored, state, 0, 0))
+    }
+
+    /// Loads an index: its newest snapshot, then the log after it.
+    pub(crate) async fn open(storage: Storage, name: &str) -> Result<Self> {
+        let stored = persist::read_spec(&storage, name).await?;
+        let recovered = persist::recover(&storage, &persist::data_root(&stored)).await?;
+        let mut state = State::new(&stored.spec)?;
+        let mut seq = 0;
+        if let Some((meta, data)) = recovered.snapshot {
+            state.index.load_from_buffer(&data).map_err(usearch_err)?;
+            let capacity = (state.index.size() + state.index.size() / 4).max(64);
+            state
+                .index
+                .reserve_capacity_and_threads(capacity, THREAD_SLOTS)
+                .map_err(usearch_err)?;
+            state.next_key = meta.next_key;
+            for (key, id, metadata) in meta.entries {
+                state.by_id.insert(id.clone(), key);
+                state.entries.insert(key, Entry { id, metadata });
+            }
+            seq = meta.seq;
+        }
+        let ops = recovered.log.len() as u64;
+        for entry in &recovered.log {
+            state.apply(&entry.op)?;
+            seq = entry.seq;
+        }
+        Ok(Self::assemble(storage, stored, state, seq, ops))
+    }
+
+    fn assemble(storage: Storage, stored: StoredSpec, state: State, seq: u64, ops: u64) -> Self {
+        Self {
+            root: persist::data_root(&stored),
+            spec: stored.spec,
+            storage,
+            state: RwLock::new(state),
+            writer: tokio::sync::Mutex::new(Writer {
+                seq,
+                ops_since_snapshot: ops,
+            }),
+            slots: Slots::new(THREAD_SLOTS),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The spec it was created with.
+    pub fn spec(&self) -> &IndexSpec {
+        &self.spec
+    }
+
+    /// Count and memory.
+    pub fn info(&self) -> IndexInfo {
+        let state = self.read();
+        IndexInfo {
+            spec: self.spec.clone(),
+            count: state.entries.len(),
+            memory_bytes: state.index.memory_usage(),
+        }
+    }
+
+    /// Number of stored vectors.
+    pub fn len(&self) -> usize {
+        self.read().entries.len()
+    }
+
+    /// Whether the index holds no vectors.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn check_vector(&self, v: &[f32], what: &str) -> Result<()> {
+        if v.len() != self.spec.dimensions {
+            return Err(Error::invalid(format!(
+                "{what} has {} dimensions; index {:?} has {}",
+                v.len(),
+                self.spec.name,
+                self.spec.dimensions
+            )));
+        }
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(Error::invalid(format!(
+                "{what} has a non-finite value at position {i}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Adds or replaces a batch. The whole batch is checked before any of it applies; once
+    /// this returns `Ok`, the batch survives a crash.
+    pub async fn add(&self, records: Vec<VectorRecord>) -> Result<usize> {
+        if records.is_empty() {
+            return Err(Error::invalid("the batch is empty"));
+        }
+        let mut seen = HashSet::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            check_id(&r.id)?;
+            if !seen.insert(r.id.as_str()) {
+                return Err(Error::invalid(format!(
+                    "id {:?} appears twice in the batch",
+                    r.id
+                )));
+            }
+            self.check_vector(&r.vector, &format!("record {i} ({:?})", r.id))?;
+        }
+        self.commit(LogOp::Add { records }).await
+    }
+
+    /// Removes ids; unknown ids are ignored. Returns how many were removed.
+    pub async fn remove(&self, ids: Vec<String>) -> Result<usize> {
+        if ids.is_empty() {
+            return Err(Error::invalid("no ids to remove"));
+        }
+        for id in &ids {
+            check_id(id)?;
+        }
+        self.commit(LogOp::Remove { ids }).await
+    }
+
+    async fn commit(&self, op: LogOp) -> Result<usize> {
+        let mut w = self.writer.lock().await;
+        let entry = LogEntry { seq: w.seq + 1, op };
+        persist::write_log(&self.storage, &self.root, &entry).await?;
+        w.seq = entry.seq;
+        w.ops_since_snapshot += 1;
+        let n = self.write().apply(&entry.op)?;
+        if w.ops_since_snapshot >= SNAPSHOT_EVERY_OPS {
+            self.snapshot(&mut w).await?;
+        }
+        Ok(n)
+    }
+
+    async fn snapshot(&self, w: &mut Writer) -> Result<()> {
+        let (data, meta) = {
+            let state = self.read();
+            let mut data = vec![0u8; state.index.serialized_length()];
+            state.index.save_to_buffer(&mut data).map_err(usearch_err)?;
+            let entries = state
+                .entries
+                .iter()
+                .map(|(k, e)| (*k, e.id.clone(), e.metadata.clone()))
+                .collect();
+            (
+                data,
+                SnapshotMeta {
+                    seq: w.seq,
+                    next_key: state.next_key,
+                    entries,
+                },
+            )
+        };
+        persist::write_snapshot(&self.storage, &self.root, data, &meta).await?;
+        w.ops_since_snapshot = 0;
+        Ok(())
+    }
+
+    /// Writes a snapshot now if anything changed since the last one.
+    pub async fn flush(&self) -> Result<()> {
+        let mut w = self.writer.lock().await;
+        if w.ops_since_snapshot > 0 {
+            self.snapshot(&mut w).await?;
+        }
+        Ok(())
+    }
+
+    /// The `k` nearest records to the query, nearest first.
+    pub fn search(&self, request: &SearchRequest) -> Result<Vec<Hit>> {
+        if request.k == 0 || request.k > MAX_K {
+            return Err(Error::invalid(format!(
+                "k must be between 1 and {MAX_K}, not {}",
+                request.k
+            )));
+        }
+        if let Some(e) = request.expansion
+            && !(1..=MAX_K * 4).contains(&e)
+        {
+            return Err(Error::invalid(format!(
+                "expansion must be between 1 and {}",
+                MAX_K * 4
+            )));
+        }
+        self.check_vector(&request.vector, "the query")?;
+        let v = request.vector.as_slice();
+        let k = request.k;
+        let _slot = self.slots.acquire();
+        if let Some(expansion) = request.expansion {
+            // The expansion is index-wide in usearch: change it only while alone.
+            let state = self.write();
+            let excluded = excluded_keys(&state, &request.exclude_ids);
+            state.index.change_expansion_search(expansion);
+            let found = search_in(&state, v, k, &excluded, request.exact);
+            state
+                .index
+                .change_expansion_search(self.spec.expansion_search);
+            return found;
+        }
+        let state = self.read();
+        let excluded = excluded_keys(&state, &request.exclude_ids);
+        search_in(&state, v, k, &excluded, request.exact)
+    }
+}
+
+fn excluded_keys(state: &State, ids: &[String]) -> HashSet<u64> {
+    ids.iter()
+        .filter_map(|id| state.by_id.get(id).copied())
+        .collect()
+}
+
+fn search_in(
+    state: &State,
+    v: &[f32],
+    k: usize,
+    excluded: &HashSet<u64>,
+    exact: bool,
+) -> Result<Vec<Hit>> {
+    if state.entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let matches = if exact {
+        // Brute force has no filter: fetch enough to drop the excluded ones afterwards.
+        state
+            .index
+            .exact_search(v, k + excluded.len())
+            .map_err(usearch_err)?
+    } else if excluded.is_empty() {
+        state.index.search(v, k).map_err(usearch_err)?
+    } else {
+        state
+            .index
+            .filtered_search(v, k, |key| !excluded.contains(&key))
+            .map_err(usearch_err)?
+    };
+    let keep: Vec<(u64, f32)> = matches
+        .keys
+        .iter()
+        .zip(&matches.distances)
+        .filter(|(key, _)| !excluded.contains(key))
+        .map(|(k, d)| (*k, *d))
+        .collect();
+    let (keys, distances): (Vec<u64>, Vec<f32>) = keep.into_iter().unzip();
+    Ok(state.hits(&keys, &distances, k))
+}
+
+fn check_id(id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(Error::invalid("an id is empty"));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(Error::invalid(format!(
+            "an id is longer than {MAX_ID_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}

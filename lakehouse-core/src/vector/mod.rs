@@ -1,0 +1,303 @@
+//! Named vector indexes (HNSW, on usearch), stored in the lakehouse's object store.
+//!
+//! [`VectorIndexes`] is the registry: create, list, open, delete. A [`VectorIndex`] takes
+//! batches of `(id, vector, metadata)`, removals and searches from any number of threads at
+//! once. Durability: every acknowledged add or remove is first written as one log object;
+//! snapshots of the whole index are written every [`SNAPSHOT_EVERY_OPS`] operations (and on
+//! [`VectorIndex::flush`]), after which older log objects are dropped. Reopening loads the
+//! newest complete snapshot and replays the log after it. See `docs/STORAGE.md`.
+
+mod index;
+mod persist;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::storage::Storage;
+
+pub use index::VectorIndex;
+pub use persist::SNAPSHOT_EVERY_OPS;
+
+/// Largest `k` a search accepts.
+pub const MAX_K: usize = 10_000;
+/// Largest vector dimension accepted.
+pub const MAX_DIMENSIONS: usize = 65_536;
+
+/// How distance is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// `1 − cos(a, b)`: 0 for the same direction, up to 2.
+    #[default]
+    Cosine,
+    /// Squared Euclidean distance.
+    L2,
+    /// `1 − a·b`.
+    InnerProduct,
+}
+
+/// How vectors are stored in the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantization {
+    /// 32-bit floats.
+    #[default]
+    F32,
+    /// 16-bit floats: half the memory.
+    F16,
+    /// 8-bit integers: a quarter of the memory (best with cosine).
+    I8,
+}
+
+/// What [`VectorIndexes::create`] makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexSpec {
+    /// Index name: the same rules as dataset names.
+    pub name: String,
+    /// Vector length.
+    pub dimensions: usize,
+    /// Distance.
+    #[serde(default)]
+    pub metric: Metric,
+    /// Storage type.
+    #[serde(default)]
+    pub quantization: Quantization,
+    /// HNSW graph degree (`M`), 16 by default.
+    #[serde(default = "default_connectivity")]
+    pub connectivity: usize,
+    /// Candidate list size while inserting, 128 by default.
+    #[serde(default = "default_expansion_add")]
+    pub expansion_add: usize,
+    /// Candidate list size while searching, 64 by default.
+    #[serde(default = "default_expansion_search")]
+    pub expansion_search: usize,
+}
+
+fn default_connectivity() -> usize {
+    16
+}
+fn default_expansion_add() -> usize {
+    128
+}
+fn default_expansion_search() -> usize {
+    64
+}
+
+impl IndexSpec {
+    /// A spec with default metric (cosine), quantization (f32) and HNSW settings.
+    pub fn new(name: impl Into<String>, dimensions: usize) -> Self {
+        Self {
+            name: name.into(),
+            dimensions,
+            metric: Metric::Cosine,
+            quantization: Quantization::F32,
+            connectivity: default_connectivity(),
+            expansion_add: default_expansion_add(),
+            expansion_search: default_expansion_search(),
+        }
+    }
+
+    /// Sets the metric.
+    pub fn with_metric(mut self, metric: Metric) -> Self {
+        self.metric = metric;
+        self
+    }
+
+    /// Sets the quantization.
+    pub fn with_quantization(mut self, q: Quantization) -> Self {
+        self.quantization = q;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        crate::catalog::validate_name(&self.name)?;
+        if self.dimensions == 0 || self.dimensions > MAX_DIMENSIONS {
+            return Err(Error::invalid(format!(
+                "dimensions must be between 1 and {MAX_DIMENSIONS}, not {}",
+                self.dimensions
+            )));
+        }
+        if !(2..=256).contains(&self.connectivity) {
+            return Err(Error::invalid("connectivity must be between 2 and 256"));
+        }
+        for (what, v) in [
+            ("expansion_add", self.expansion_add),
+            ("expansion_search", self.expansion_search),
+        ] {
+            if !(1..=MAX_K * 4).contains(&v) {
+                return Err(Error::invalid(format!(
+                    "{what} must be between 1 and {}",
+                    MAX_K * 4
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One vector to add.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VectorRecord {
+    /// Caller's id; re-adding an id replaces its vector.
+    pub id: String,
+    /// The vector, of the index's dimension, finite values only.
+    pub vector: Vec<f32>,
+    /// JSON metadata. `None` keeps the previous value (if any); `{}` clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl VectorRecord {
+    /// A record without metadata.
+    pub fn new(id: impl Into<String>, vector: Vec<f32>) -> Self {
+        Self {
+            id: id.into(),
+            vector,
+            metadata: None,
+        }
+    }
+
+    /// Sets the metadata.
+    pub fn with_metadata(mut self, metadata: serde_json::Value) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+}
+
+/// A search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchRequest {
+    /// Query vector.
+    pub vector: Vec<f32>,
+    /// How many hits, 1 to [`MAX_K`].
+    pub k: usize,
+    /// Ids never to return.
+    #[serde(default)]
+    pub exclude_ids: Vec<String>,
+    /// Overrides the index's `expansion_search` for this search.
+    #[serde(default)]
+    pub expansion: Option<usize>,
+    /// Brute-force search over every vector instead of the HNSW graph.
+    #[serde(default)]
+    pub exact: bool,
+}
+
+impl SearchRequest {
+    /// The `k` nearest to `vector`.
+    pub fn new(vector: Vec<f32>, k: usize) -> Self {
+        Self {
+            vector,
+            k,
+            exclude_ids: Vec::new(),
+            expansion: None,
+            exact: false,
+        }
+    }
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    /// The record's id.
+    pub id: String,
+    /// Distance under the index's metric (smaller is nearer).
+    pub distance: f32,
+    /// The record's metadata, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Facts about an index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexInfo {
+    /// The spec it was created with.
+    pub spec: IndexSpec,
+    /// Vectors stored.
+    pub count: usize,
+    /// Memory used by the HNSW structure, in bytes.
+    pub memory_bytes: usize,
+}
+
+/// The registry of vector indexes under one lakehouse root. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct VectorIndexes {
+    storage: Storage,
+    open: Arc<tokio::sync::Mutex<HashMap<String, Arc<VectorIndex>>>>,
+}
+
+impl VectorIndexes {
+    pub(crate) fn new(storage: Storage) -> Self {
+        Self {
+            storage,
+            open: Arc::default(),
+        }
+    }
+
+    /// Creates an empty index; an existing name is [`Error::Conflict`].
+    pub async fn create(&self, spec: IndexSpec) -> Result<Arc<VectorIndex>> {
+        spec.validate()?;
+        let mut open = self.open.lock().await;
+        let conflict = || Error::Conflict(format!("vector index {:?} already exists", spec.name));
+        if open.contains_key(&spec.name) {
+            return Err(conflict());
+        }
+        let stored = persist::create_spec(&self.storage, &spec)
+            .await?
+            .ok_or_else(conflict)?;
+        let index = Arc::new(VectorIndex::new_empty(self.storage.clone(), stored)?);
+        open.insert(spec.name.clone(), index.clone());
+        Ok(index)
+    }
+
+    /// Opens an index (loading it on first use).
+    pub async fn get(&self, name: &str) -> Result<Arc<VectorIndex>> {
+        let mut open = self.open.lock().await;
+        if let Some(index) = open.get(name) {
+            return Ok(index.clone());
+        }
+        crate::catalog::validate_name(name)?;
+        let index = Arc::new(VectorIndex::open(self.storage.clone(), name).await?);
+        open.insert(name.to_string(), index.clone());
+        Ok(index)
+    }
+
+    /// Names of all indexes, sorted.
+    pub async fn list(&self) -> Result<Vec<String>> {
+        persist::list_names(&self.storage).await
+    }
+
+    /// Count, dimension and memory of an index.
+    pub async fn info(&self, name: &str) -> Result<IndexInfo> {
+        Ok(self.get(name).await?.info())
+    }
+
+    /// Deletes an index with all its stored objects.
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        crate::catalog::validate_name(name)?;
+        let mut open = self.open.lock().await;
+        let known = open.remove(name).is_some() || persist::exists(&self.storage, name).await?;
+        if !known {
+            return Err(not_found(name));
+        }
+        persist::delete_all(&self.storage, name).await
+    }
+
+    /// Writes a snapshot of every open index (e.g. before shutdown).
+    pub async fn flush_all(&self) -> Result<()> {
+        let open: Vec<_> = self.open.lock().await.values().cloned().collect();
+        for index in open {
+            index.flush().await?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn not_found(name: &str) -> Error {
+    Error::NotFound {
+        what: "vector index",
+        name: name.to_string(),
+    }
+}

@@ -1,0 +1,218 @@
+//! How a vector index lives in the object store.
+//!
+//! ```text
+//! _vectors/<name>/index.json                           spec + incarnation id (create-only)
+//! _vectors/<name>/<incarnation>/log/<seq>.json          one acknowledged add or remove
+//! _vectors/<name>/<incarnation>/snapshot/<seq>.usearch  the HNSW index after op <seq>
+//! _vectors/<name>/<incarnation>/snapshot/<seq>.json     ids and metadata; written last
+//! ```
+//!
+//! A snapshot counts only once its `.json` exists. Deleting an index removes `index.json`
+//! first, so a crash part-way leaves no index; a later index of the same name has another
+//! incarnation and never reads the leftovers.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::{IndexSpec, VectorRecord, not_found};
+use crate::error::{Error, Result};
+use crate::storage::Storage;
+
+/// Operations between snapshots: more keeps adds cheaper, fewer makes reopening faster.
+pub const SNAPSHOT_EVERY_OPS: u64 = 64;
+
+const ROOT: &str = "_vectors";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct StoredSpec {
+    pub spec: IndexSpec,
+    pub incarnation: uuid::Uuid,
+}
+
+/// One logged mutation.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub(crate) enum LogOp {
+    Add { records: Vec<VectorRecord> },
+    Remove { ids: Vec<String> },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct LogEntry {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub op: LogOp,
+}
+
+/// The non-vector half of a snapshot.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SnapshotMeta {
+    pub seq: u64,
+    pub next_key: u64,
+    /// `(key, id, metadata)` for every stored vector.
+    pub entries: Vec<(u64, String, Option<serde_json::Value>)>,
+}
+
+fn spec_key(name: &str) -> String {
+    format!("{ROOT}/{name}/index.json")
+}
+
+/// `_vectors/<name>/<incarnation>`.
+pub(crate) fn data_root(spec: &StoredSpec) -> String {
+    format!("{ROOT}/{}/{}", spec.spec.name, spec.incarnation)
+}
+
+fn seq_of(key: &str, ext: &str) -> Option<u64> {
+    let file = key.rsplit('/').next()?.strip_suffix(ext)?;
+    (file.len() == 20).then(|| file.parse().ok()).flatten()
+}
+
+fn json<T: Serialize>(v: &T) -> Result<Bytes> {
+    serde_json::to_vec(v)
+        .map(Bytes::from)
+        .map_err(Error::internal)
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8], key: &str) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::internal(format!("{key} unreadable: {e}")))
+}
+
+/// Writes the spec of a new index; `None` if the name is taken.
+pub(crate) async fn create_spec(storage: &Storage, spec: &IndexSpec) -> Result<Option<StoredSpec>> {
+    let stored = StoredSpec {
+        spec: spec.clone(),
+        incarnation: uuid::Uuid::new_v4(),
+    };
+    let created = storage
+        .put_if_absent(&spec_key(&spec.name), json(&stored)?)
+        .await?;
+    Ok(created.then_some(stored))
+}
+
+pub(crate) async fn read_spec(storage: &Storage, name: &str) -> Result<StoredSpec> {
+    let key = spec_key(name);
+    match storage.get_internal(&key).await {
+        Ok(bytes) => parse(&bytes, &key),
+        Err(Error::NotFound { .. }) => Err(not_found(name)),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) async fn exists(storage: &Storage, name: &str) -> Result<bool> {
+    match storage.head(&spec_key(name)).await {
+        Ok(_) => Ok(true),
+        Err(Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) async fn list_names(storage: &Storage) -> Result<Vec<String>> {
+    let mut names: Vec<String> = storage
+        .list_keys(ROOT)
+        .await?
+        .into_iter()
+        .filter_map(|k| {
+            let rest = k.strip_prefix(ROOT)?.strip_prefix('/')?;
+            let (name, file) = rest.split_once('/')?;
+            (file == "index.json").then(|| name.to_string())
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Removes the spec (the index is gone from then on), then everything else under the name.
+pub(crate) async fn delete_all(storage: &Storage, name: &str) -> Result<()> {
+    storage.delete_internal(&spec_key(name)).await?;
+    for key in storage.list_keys(&format!("{ROOT}/{name}")).await? {
+        storage.delete_internal(&key).await?;
+    }
+    Ok(())
+}
+
+/// Durably records one operation; it must not exist yet.
+pub(crate) async fn write_log(storage: &Storage, root: &str, entry: &LogEntry) -> Result<()> {
+    let key = format!("{root}/log/{:020}.json", entry.seq);
+    if storage.put_if_absent(&key, json(entry)?).await? {
+        Ok(())
+    } else {
+        Err(Error::Conflict(format!(
+            "{key} already exists: another process is writing this vector index"
+        )))
+    }
+}
+
+/// What reopening an index reads: the newest complete snapshot and the log after it.
+pub(crate) struct Recovered {
+    pub snapshot: Option<(SnapshotMeta, Bytes)>,
+    pub log: Vec<LogEntry>,
+}
+
+pub(crate) async fn recover(storage: &Storage, root: &str) -> Result<Recovered> {
+    let keys = storage.list_keys(root).await?;
+    let snapshot_seq = keys
+        .iter()
+        .filter(|k| k.contains("/snapshot/"))
+        .filter_map(|k| seq_of(k, ".json"))
+        .filter(|s| keys.iter().any(|k| seq_of(k, ".usearch") == Some(*s)))
+        .max();
+    let snapshot = match snapshot_seq {
+        Some(seq) => {
+            let meta_key = format!("{root}/snapshot/{seq:020}.json");
+            let meta: SnapshotMeta = parse(&storage.get_internal(&meta_key).await?, &meta_key)?;
+            let data = storage
+                .get_internal(&format!("{root}/snapshot/{seq:020}.usearch"))
+                .await?;
+            Some((meta, data))
+        }
+        None => None,
+    };
+    let after = snapshot_seq.unwrap_or(0);
+    let mut seqs: Vec<u64> = keys
+        .iter()
+        .filter(|k| k.contains("/log/"))
+        .filter_map(|k| seq_of(k, ".json"))
+        .filter(|s| *s > after)
+        .collect();
+    seqs.sort_unstable();
+    let mut log = Vec::with_capacity(seqs.len());
+    for (i, seq) in seqs.iter().enumerate() {
+        if *seq != after + 1 + i as u64 {
+            return Err(Error::internal(format!(
+                "vector index log at {root} has a gap before operation {seq}"
+            )));
+        }
+        let key = format!("{root}/log/{seq:020}.json");
+        log.push(parse(&storage.get_internal(&key).await?, &key)?);
+    }
+    Ok(Recovered { snapshot, log })
+}
+
+/// Stores a snapshot after operation `meta.seq`, then drops what it supersedes.
+pub(crate) async fn write_snapshot(
+    storage: &Storage,
+    root: &str,
+    data: Vec<u8>,
+    meta: &SnapshotMeta,
+) -> Result<()> {
+    let seq = meta.seq;
+    storage
+        .put_internal(
+            &format!("{root}/snapshot/{seq:020}.usearch"),
+            Bytes::from(data),
+        )
+        .await?;
+    storage
+        .put_internal(&format!("{root}/snapshot/{seq:020}.json"), json(meta)?)
+        .await?;
+    for key in storage.list_keys(root).await? {
+        let old_log = key.contains("/log/") && seq_of(&key, ".json").is_some_and(|s| s <= seq);
+        let old_snapshot = key.contains("/snapshot/")
+            && (seq_of(&key, ".json").or_else(|| seq_of(&key, ".usearch")))
+                .is_some_and(|s| s < seq);
+        if old_log || old_snapshot {
+            storage.delete_internal(&key).await?;
+        }
+    }
+    Ok(())
+}

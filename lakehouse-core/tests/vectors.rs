@@ -1,0 +1,379 @@
+//! Vector indexes end to end (the reference smokes G1 and G1P in library form): the API and
+//! its errors, durability across reopen, concurrency on small and empty indexes, recall.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use lakehouse_core::vector::{MAX_K, Metric, Quantization};
+use lakehouse_core::{ErrorKind, IndexSpec, Lakehouse, SearchRequest, VectorRecord};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use serde_json::json;
+
+async fn open(dir: &Path) -> Lakehouse {
+    Lakehouse::open(dir.to_str().unwrap()).await.unwrap()
+}
+
+fn random_vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect())
+        .collect()
+}
+
+fn records(prefix: &str, vectors: &[Vec<f32>]) -> Vec<VectorRecord> {
+    vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            VectorRecord::new(format!("{prefix}{i}"), v.clone()).with_metadata(json!({"n": i}))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn g1_api_errors_and_semantics() {
+    let dir = tempfile::tempdir().unwrap();
+    let lh = open(dir.path()).await;
+    let v = lh.vectors();
+    let index = v.create(IndexSpec::new("docs", 16)).await.unwrap();
+    assert_eq!(
+        v.create(IndexSpec::new("docs", 16))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        v.create(IndexSpec::new("bad name", 16))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        v.create(IndexSpec::new("zero", 0))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(v.get("nope").await.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(v.list().await.unwrap(), ["docs"]);
+
+    // A 200-vector batch; each stored vector is found at distance ~0.
+    let vectors = random_vectors(200, 16, 1);
+    assert_eq!(index.add(records("d", &vectors)).await.unwrap(), 200);
+    for (i, vec) in vectors.iter().enumerate().step_by(37) {
+        let hits = index.search(&SearchRequest::new(vec.clone(), 3)).unwrap();
+        assert_eq!(hits[0].id, format!("d{i}"));
+        assert!(hits[0].distance.abs() < 1e-4, "{}", hits[0].distance);
+        assert_eq!(hits[0].metadata, Some(json!({"n": i})));
+        assert!(hits.windows(2).all(|w| w[0].distance <= w[1].distance));
+    }
+    let info = v.info("docs").await.unwrap();
+    assert_eq!(info.count, 200);
+    assert!(info.memory_bytes > 0);
+
+    // Bad batches are refused whole.
+    let good = VectorRecord::new("new1", vec![0.5; 16]);
+    let bad_batches = vec![
+        vec![good.clone(), VectorRecord::new("new2", vec![0.5; 15])],
+        vec![
+            good.clone(),
+            VectorRecord::new("new2", {
+                let mut x = vec![0.5; 16];
+                x[3] = f32::NAN;
+                x
+            }),
+        ],
+        vec![
+            good.clone(),
+            VectorRecord::new("new2", {
+                let mut x = vec![0.5; 16];
+                x[0] = f32::INFINITY;
+                x
+            }),
+        ],
+        vec![good.clone(), VectorRecord::new("", vec![0.5; 16])],
+        vec![good.clone(), good.clone()],
+        vec![],
+    ];
+    for batch in bad_batches {
+        assert_eq!(
+            index.add(batch).await.unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+    }
+    assert_eq!(index.len(), 200);
+    let q = vectors[0].clone();
+    for bad in [
+        SearchRequest::new(q.clone(), 0),
+        SearchRequest::new(q.clone(), MAX_K + 1),
+        SearchRequest::new(vec![0.1; 3], 5),
+        SearchRequest::new(vec![f32::NAN; 16], 5),
+    ] {
+        assert_eq!(
+            index.search(&bad).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+    }
+
+    // Re-adding replaces the vector; absent metadata keeps the old value, {} clears it.
+    index
+        .add(vec![VectorRecord::new("d0", vectors[1].clone())])
+        .await
+        .unwrap();
+    assert_eq!(index.len(), 200);
+    let hits = index
+        .search(&SearchRequest::new(vectors[1].clone(), 2))
+        .unwrap();
+    let ids: HashSet<_> = hits.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(ids, HashSet::from(["d0", "d1"]));
+    let d0 = hits.iter().find(|h| h.id == "d0").unwrap();
+    assert_eq!(d0.metadata, Some(json!({"n": 0})));
+    index
+        .add(vec![
+            VectorRecord::new("d0", vectors[1].clone()).with_metadata(json!({})),
+        ])
+        .await
+        .unwrap();
+    let hits = index
+        .search(&SearchRequest::new(vectors[1].clone(), 2))
+        .unwrap();
+    assert_eq!(hits.iter().find(|h| h.id == "d0").unwrap().metadata, None);
+
+    // exclude_ids, exact search and an expansion override.
+    let mut req = SearchRequest::new(vectors[5].clone(), 5);
+    req.exclude_ids = vec!["d5".into(), "d6".into()];
+    let hits = index.search(&req).unwrap();
+    assert_eq!(hits.len(), 5);
+    assert!(hits.iter().all(|h| h.id != "d5" && h.id != "d6"));
+    req.exact = true;
+    let exact = index.search(&req).unwrap();
+    assert_eq!(exact.len(), 5);
+    assert!(exact.iter().all(|h| h.id != "d5"));
+    let mut wide = SearchRequest::new(vectors[5].clone(), 5);
+    wide.expansion = Some(400);
+    assert_eq!(index.search(&wide).unwrap()[0].id, "d5");
+
+    // Remove.
+    assert_eq!(
+        index
+            .remove(vec!["d5".into(), "unknown".into()])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(index.len(), 199);
+    assert!(
+        index
+            .search(&SearchRequest::new(vectors[5].clone(), 10))
+            .unwrap()
+            .iter()
+            .all(|h| h.id != "d5")
+    );
+
+    // Delete removes every stored object.
+    index
+        .add(vec![VectorRecord::new("x", vec![0.1; 16])])
+        .await
+        .unwrap();
+    index.flush().await.unwrap();
+    assert!(
+        !lh.storage()
+            .list(Some("_vectors/docs"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    v.delete("docs").await.unwrap();
+    assert!(
+        lh.storage()
+            .list(Some("_vectors/docs"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(v.get("docs").await.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        v.delete("docs").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    // The name can be reused, starting empty.
+    let again = v.create(IndexSpec::new("docs", 16)).await.unwrap();
+    assert!(again.is_empty());
+}
+
+#[tokio::test]
+async fn g1p_survives_reopen_with_snapshots_and_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = random_vectors(700, 32, 2);
+    {
+        let lh = open(dir.path()).await;
+        let spec = IndexSpec::new("workers", 32)
+            .with_metric(Metric::L2)
+            .with_quantization(Quantization::F16);
+        let index = lh.vectors().create(spec).await.unwrap();
+        // 70 batches of 10: one snapshot (every 64 operations) plus a log tail.
+        for (b, chunk) in vectors.chunks(10).enumerate() {
+            let batch = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    VectorRecord::new(format!("w{}", b * 10 + i), v.clone())
+                        .with_metadata(json!({"b": b}))
+                })
+                .collect();
+            index.add(batch).await.unwrap();
+        }
+        index.remove(vec!["w3".into()]).await.unwrap();
+        let objects = lh.storage().list(Some("_vectors/workers")).await.unwrap();
+        assert!(
+            objects.iter().any(|o| o.key.ends_with(".usearch")),
+            "no snapshot written"
+        );
+        assert!(
+            objects.iter().filter(|o| o.key.contains("/log/")).count() < 64,
+            "log not coalesced"
+        );
+    }
+    let lh = open(dir.path()).await;
+    let index = lh.vectors().get("workers").await.unwrap();
+    assert_eq!(index.len(), 699);
+    assert_eq!(index.spec().metric, Metric::L2);
+    for i in [0usize, 5, 333, 699] {
+        let hits = index
+            .search(&SearchRequest::new(vectors[i].clone(), 1))
+            .unwrap();
+        assert_eq!(hits[0].id, format!("w{i}"));
+        assert!(hits[0].distance < 1e-2, "{}", hits[0].distance);
+        assert_eq!(hits[0].metadata, Some(json!({"b": i / 10})));
+    }
+    let hits = index
+        .search(&SearchRequest::new(vectors[3].clone(), 5))
+        .unwrap();
+    assert!(hits.iter().all(|h| h.id != "w3"));
+    // Writes continue after reopening, and survive another reopen.
+    index
+        .add(vec![VectorRecord::new("late", vec![0.25; 32])])
+        .await
+        .unwrap();
+    drop(lh);
+    let lh = open(dir.path()).await;
+    let index = lh.vectors().get("workers").await.unwrap();
+    assert_eq!(index.len(), 700);
+    assert_eq!(
+        index
+            .search(&SearchRequest::new(vec![0.25; 32], 1))
+            .unwrap()[0]
+            .id,
+        "late"
+    );
+}
+
+/// Sixteen tasks add, search and remove at once on an index that starts empty and stays
+/// under 100 vectors: the case that crashed the reference system's HNSW library.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_soak_on_a_small_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let lh = open(dir.path()).await;
+    let index = lh
+        .vectors()
+        .create(IndexSpec::new("small", 8))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..16u64 {
+        let index = index.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(t);
+            let mut live: HashSet<String> = HashSet::new();
+            let mut errors = 0;
+            for _ in 0..300 {
+                let vector: Vec<f32> = (0..8).map(|_| rng.random_range(-1.0..1.0)).collect();
+                match rng.random_range(0..10) {
+                    0..=3 => {
+                        let id = format!("t{t}-{}", rng.random_range(0..5));
+                        match index.add(vec![VectorRecord::new(id.clone(), vector)]).await {
+                            Ok(_) => {
+                                live.insert(id);
+                            }
+                            Err(_) => errors += 1,
+                        }
+                    }
+                    4..=5 => {
+                        let id = format!("t{t}-{}", rng.random_range(0..5));
+                        match index.remove(vec![id.clone()]).await {
+                            Ok(_) => {
+                                live.remove(&id);
+                            }
+                            Err(_) => errors += 1,
+                        }
+                    }
+                    _ => {
+                        if index.search(&SearchRequest::new(vector, 5)).is_err() {
+                            errors += 1;
+                        }
+                    }
+                }
+            }
+            (errors, live.len())
+        }));
+    }
+    let mut expected = 0;
+    for task in tasks {
+        let (errors, live) = task.await.unwrap();
+        assert_eq!(errors, 0);
+        expected += live;
+    }
+    assert_eq!(index.len(), expected);
+    assert!(expected < 100);
+    // The same count after a reopen.
+    drop(lh);
+    let lh = open(dir.path()).await;
+    assert_eq!(lh.vectors().get("small").await.unwrap().len(), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_at_10_on_20k_clustered_vectors() {
+    const N: usize = 20_000;
+    const DIM: usize = 64;
+    let mut rng = StdRng::seed_from_u64(7);
+    let centers = random_vectors(200, DIM, 8);
+    let point = |rng: &mut StdRng| -> Vec<f32> {
+        let c = &centers[rng.random_range(0..centers.len())];
+        c.iter()
+            .map(|x| x + rng.random_range(-0.15..0.15))
+            .collect()
+    };
+    let data: Vec<Vec<f32>> = (0..N).map(|_| point(&mut rng)).collect();
+    let queries: Vec<Vec<f32>> = (0..200).map(|_| point(&mut rng)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let lh = open(dir.path()).await;
+    let index = lh
+        .vectors()
+        .create(IndexSpec::new("clustered", DIM))
+        .await
+        .unwrap();
+    for chunk in records("p", &data).chunks(5_000) {
+        index.add(chunk.to_vec()).await.unwrap();
+    }
+    let mut found = 0;
+    for q in &queries {
+        let approx: HashSet<String> = index
+            .search(&SearchRequest::new(q.clone(), 10))
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        let mut exact_req = SearchRequest::new(q.clone(), 10);
+        exact_req.exact = true;
+        let exact = index.search(&exact_req).unwrap();
+        found += exact.iter().filter(|h| approx.contains(&h.id)).count();
+    }
+    let recall = found as f64 / (queries.len() * 10) as f64;
+    println!(
+        "recall@10 with defaults (M=16, ef_add=128, ef_search=64) on 20k x 64 clustered: {recall:.4}"
+    );
+    assert!(recall >= 0.95, "recall@10 = {recall}");
+}
