@@ -377,3 +377,129 @@ async fn recall_at_10_on_20k_clustered_vectors() {
     );
     assert!(recall >= 0.95, "recall@10 = {recall}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Crash safety: a child process adds batches in a loop and is killed at random instants.
+
+fn batch_vectors(n: u64) -> Vec<Vec<f32>> {
+    random_vectors(20, 16, 10_000 + n)
+}
+
+#[test]
+#[ignore = "run by vector_writer_killed_at_random_instants as a child process"]
+fn vector_crash_child() {
+    let Ok(root) = std::env::var("LAKEHOUSE_VECTOR_CHILD_ROOT") else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let lh = Lakehouse::open(&root).await.unwrap();
+        let index = match lh.vectors().get("crash").await {
+            Ok(index) => index,
+            Err(_) => lh
+                .vectors()
+                .create(IndexSpec::new("crash", 16))
+                .await
+                .unwrap(),
+        };
+        let mut ack = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(Path::new(&root).join("acked.log"))
+            .unwrap();
+        let first = (index.len() / 20) as u64;
+        for n in first.. {
+            let batch = batch_vectors(n)
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| VectorRecord::new(format!("b{n}-{i}"), v))
+                .collect();
+            index.add(batch).await.unwrap();
+            use std::io::Write;
+            ack.write_all(format!("{n}\n").as_bytes()).unwrap();
+        }
+    });
+}
+
+fn vector_crash_cycles(cycles: usize) {
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut rng = StdRng::seed_from_u64(99);
+    let mut stored = 0;
+    for cycle in 0..cycles {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "vector_crash_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("LAKEHOUSE_VECTOR_CHILD_ROOT", dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.random_range(100..600)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let acked: Option<u64> = std::fs::read_to_string(dir.path().join("acked.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.parse().ok())
+            .max();
+        rt.block_on(async {
+            let lh = open(dir.path()).await;
+            let Ok(index) = lh.vectors().get("crash").await else {
+                assert!(acked.is_none(), "cycle {cycle}: index lost");
+                return;
+            };
+            let batches = index.len() / 20;
+            stored = batches;
+            assert_eq!(
+                index.len() % 20,
+                0,
+                "cycle {cycle}: a batch applied in part"
+            );
+            if let Some(acked) = acked {
+                assert!(
+                    batches as u64 > acked,
+                    "cycle {cycle}: acknowledged batch {acked} lost ({batches} stored)"
+                );
+            }
+            for n in (0..batches as u64)
+                .step_by(7)
+                .chain(batches.checked_sub(1).map(|b| b as u64))
+            {
+                let v = batch_vectors(n);
+                let mut req = SearchRequest::new(v[3].clone(), 1);
+                req.exact = true;
+                let hit = &index.search(&req).unwrap()[0];
+                assert_eq!(hit.id, format!("b{n}-3"), "cycle {cycle}");
+                assert!(hit.distance.abs() < 1e-4);
+            }
+        });
+    }
+    // Enough batches went through for kills to land in snapshots as well as in log writes.
+    assert!(
+        stored as u64 > 2 * lakehouse_core::vector::SNAPSHOT_EVERY_OPS,
+        "only {stored} batches stored: the writer hardly ran"
+    );
+}
+
+#[test]
+fn vector_writer_killed_at_random_instants() {
+    vector_crash_cycles(20);
+}
+
+/// The long run: `LAKEHOUSE_CRASH_CYCLES=300 cargo test --release --workspace --test vectors -- --ignored vector_crash_long`.
+#[test]
+#[ignore = "long run; set LAKEHOUSE_CRASH_CYCLES"]
+fn vector_crash_long() {
+    let cycles = std::env::var("LAKEHOUSE_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    vector_crash_cycles(cycles);
+}
