@@ -117,3 +117,51 @@ async fn data_path_on_s3() {
     assert_eq!(n as u64, latest.row_count);
     assert_eq!(n, 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vector_index_on_s3() {
+    use lakehouse_core::{IndexSpec, SearchRequest, VectorRecord};
+    let Some(root) = s3_root() else { return };
+    let vectors: Vec<Vec<f32>> = (0..100)
+        .map(|i| {
+            (0..8)
+                .map(|d| ((i * 31 + d * 7) % 17) as f32 - 8.0 + i as f32 * 0.01)
+                .collect()
+        })
+        .collect();
+    {
+        let lh = Lakehouse::open(&root).await.unwrap();
+        let index = lh
+            .vectors()
+            .create(IndexSpec::new("docs", 8))
+            .await
+            .unwrap();
+        for (b, chunk) in vectors.chunks(10).enumerate() {
+            let batch = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, v)| VectorRecord::new(format!("v{}", b * 10 + i), v.clone()))
+                .collect();
+            index.add(batch).await.unwrap();
+        }
+        index.flush().await.unwrap();
+        index.remove(vec!["v7".into()]).await.unwrap();
+    }
+    // Reopened from the bucket: snapshot plus log.
+    let lh = Lakehouse::open(&root).await.unwrap();
+    let index = lh.vectors().get("docs").await.unwrap();
+    assert_eq!(index.len(), 99);
+    let hit = &index
+        .search(&SearchRequest::new(vectors[42].clone(), 1))
+        .unwrap()[0];
+    assert_eq!(hit.id, "v42");
+    assert!(hit.distance.abs() < 1e-4);
+    lh.vectors().delete("docs").await.unwrap();
+    assert!(
+        lh.storage()
+            .list(Some("_vectors"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
