@@ -151,10 +151,13 @@ impl State {
         self.ensure_capacity(records.len())?;
         let mut placed: Vec<(u64, &[f32])> = Vec::with_capacity(records.len());
         for r in records {
-            let previous = self.by_id.remove(&r.id).and_then(|old| {
-                let _ = self.index.remove(old);
-                self.entries.remove(&old).and_then(|e| e.metadata)
-            });
+            let previous = match self.by_id.remove(&r.id) {
+                Some(old) => {
+                    self.index.remove(old).map_err(usearch_err)?;
+                    self.entries.remove(&old).and_then(|e| e.metadata)
+                }
+                None => None,
+            };
             let metadata = match &r.metadata {
                 None => previous,
                 Some(Value::Object(m)) if m.is_empty() => None,
