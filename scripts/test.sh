@@ -15,7 +15,18 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 s3dir="$(mktemp -d)"
-cleanup() { kill "$(cat "$s3dir/weed.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$s3dir"; }
+# Stop the S3 server and wait for it to exit before removing its folder (it writes while it
+# shuts down); a cleanup problem never changes the tests' exit status.
+cleanup() {
+  local pid
+  pid="$(cat "$s3dir/weed.pid" 2>/dev/null || true)"
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$s3dir" 2>/dev/null || true
+}
 trap cleanup EXIT
 eval "$(scripts/s3-server.sh "$s3dir")"
 
