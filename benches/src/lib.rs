@@ -27,3 +27,35 @@ pub fn workers_file(rows: u64) -> PathBuf {
     }
     path
 }
+
+/// Texts for the embedding benchmarks: short search queries and long (~60-token) worker
+/// profiles, 512 of each, deterministic.
+pub fn embed_texts() -> (Vec<String>, Vec<String>) {
+    const WHAT: [&str; 8] = [
+        "forklift driver",
+        "night shift welder",
+        "CNC machinist",
+        "warehouse picker",
+        "maintenance tech with PLC experience",
+        "bilingual shift supervisor",
+        "quality inspector",
+        "packer who can lift 50 lbs",
+    ];
+    const WHERE: [&str; 8] = [
+        "near Chicago",
+        "in Joliet IL",
+        "Milwaukee",
+        "around Detroit",
+        "in Columbus Ohio",
+        "Indianapolis area",
+        "Gary Indiana",
+        "Aurora",
+    ];
+    let queries = (0..512)
+        .map(|i| format!("{} {} #{i}", WHAT[i % 8], WHERE[(i / 8) % 8]))
+        .collect();
+    let profiles = (0..512u64)
+        .map(|i| lakehouse_core::sample::profile(i + 1))
+        .collect();
+    (queries, profiles)
+}

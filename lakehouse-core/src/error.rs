@@ -101,6 +101,14 @@ pub enum Error {
         /// The configured limit.
         limit: u64,
     },
+    /// A batch holds more items than one call accepts.
+    #[error("a batch of {size} items exceeds the limit of {limit}")]
+    BatchTooLarge {
+        /// Items in the rejected batch.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
     /// A statement that a read-only query may not run (DDL, DML, COPY, SET, ...).
     #[error("not allowed: {0}")]
     NotAllowed(String),
@@ -119,6 +127,19 @@ pub enum Error {
     /// Local I/O failed (temporary files, local input files).
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// No embedding model where one was expected; the message names the command that
+    /// installs the default one.
+    #[error(
+        "no embedding model at {path}: run `lakehouse model install` to install the default \
+         model (all-MiniLM-L6-v2), or point LAKEHOUSE_MODEL at a local model folder"
+    )]
+    ModelNotInstalled {
+        /// The folder that was looked in.
+        path: std::path::PathBuf,
+    },
+    /// A model folder could not be loaded (unsupported architecture, missing or bad file).
+    #[error("embedding model: {0}")]
+    Model(String),
     /// An invariant did not hold; this is a bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -132,9 +153,10 @@ impl Error {
             | Error::InvalidInput(_)
             | Error::Malformed { .. }
             | Error::Query(_) => ErrorKind::InvalidInput,
-            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::NotFound { .. } | Error::ModelNotInstalled { .. } => ErrorKind::NotFound,
+            Error::Model(_) => ErrorKind::InvalidInput,
             Error::Conflict(_) => ErrorKind::Conflict,
-            Error::TooLarge { .. } => ErrorKind::TooLarge,
+            Error::TooLarge { .. } | Error::BatchTooLarge { .. } => ErrorKind::TooLarge,
             Error::NotAllowed(_) => ErrorKind::Validation,
             Error::ResourcesExhausted(_) => ErrorKind::Busy,
             Error::Timeout(_) => ErrorKind::Timeout,

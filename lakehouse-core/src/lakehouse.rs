@@ -7,6 +7,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 
 use crate::catalog::{Catalog, ExpireReport, Manifest, VersionInfo};
+use crate::embed::{Embedder, EmbedderOptions, Purpose};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, IngestReport, Source};
 use crate::query::{QueryEngine, QueryOptions, QueryResult};
@@ -20,6 +21,11 @@ pub struct Options {
     pub max_object_size: u64,
     /// Query engine limits.
     pub query: QueryOptions,
+    /// The embedding model folder; `None` uses [`crate::embed::default_model_dir`].
+    /// Loaded on first use, so a lakehouse without a model works for everything else.
+    pub model: Option<std::path::PathBuf>,
+    /// Embedder settings (cache size, normalisation, batch limits).
+    pub embedder: EmbedderOptions,
 }
 
 impl Default for Options {
@@ -27,6 +33,8 @@ impl Default for Options {
         Self {
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
             query: QueryOptions::default(),
+            model: None,
+            embedder: EmbedderOptions::default(),
         }
     }
 }
@@ -50,6 +58,9 @@ pub struct Lakehouse {
     catalog: Catalog,
     query: QueryEngine,
     vectors: VectorIndexes,
+    model_dir: std::path::PathBuf,
+    embedder_options: EmbedderOptions,
+    embedder: Arc<tokio::sync::OnceCell<Arc<Embedder>>>,
 }
 
 impl Lakehouse {
@@ -74,6 +85,11 @@ impl Lakehouse {
             catalog,
             query,
             vectors,
+            model_dir: options
+                .model
+                .unwrap_or_else(crate::embed::default_model_dir),
+            embedder_options: options.embedder,
+            embedder: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
@@ -120,6 +136,30 @@ impl Lakehouse {
     /// All retained versions of a dataset, oldest first.
     pub async fn versions(&self, name: &str) -> Result<Vec<VersionInfo>> {
         self.catalog.versions(name).await
+    }
+
+    /// The embedding model, loaded on first use (from [`Options::model`]). Fails with
+    /// [`Error::ModelNotInstalled`] — naming the install command — while there is none; a
+    /// later call tries again.
+    pub async fn embedder(&self) -> Result<Arc<Embedder>> {
+        self.embedder
+            .get_or_try_init(|| {
+                let dir = self.model_dir.clone();
+                let options = self.embedder_options.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || Embedder::load(dir, options).map(Arc::new))
+                        .await?
+                }
+            })
+            .await
+            .cloned()
+    }
+
+    /// Embeds `texts` with the lakehouse's model, off the async threads; one vector per
+    /// text, in order. See [`Embedder::embed_with`].
+    pub async fn embed(&self, texts: Vec<String>, purpose: Purpose) -> Result<Vec<Vec<f32>>> {
+        let embedder = self.embedder().await?;
+        tokio::task::spawn_blocking(move || embedder.embed_with(&texts, purpose)).await?
     }
 
     /// Removes versions older than `keep_from` and files only they referenced.
@@ -188,6 +228,8 @@ mod tests {
         check(async move { b.ingest("t", "a\n1\n", &IngestOptions::default()).await });
         let c = lh.clone();
         check(async move { c.versions("t").await });
+        let d = lh.clone();
+        check(async move { d.embed(vec!["x".into()], Purpose::Query).await });
         check(async move { Lakehouse::open("x").await });
     }
 

@@ -25,13 +25,15 @@
 //!
 //! Modules, one concept each: [`storage`] (keys, size caps, object I/O), [`catalog`]
 //! (datasets, versions, atomic commits), [`ingest`] (CSV/NDJSON to Parquet), [`query`]
-//! (read-only SQL), [`vector`] (HNSW vector indexes),
+//! (read-only SQL), [`vector`] (HNSW vector indexes), [`embed`] (local text embeddings),
 //! [`error`] (the one error type).
 
 #![warn(missing_docs)]
 
 pub mod catalog;
+pub mod embed;
 pub mod error;
+pub mod indexer;
 pub mod ingest;
 mod lakehouse;
 pub mod query;
@@ -40,6 +42,7 @@ pub mod storage;
 pub mod vector;
 
 pub use catalog::{Catalog, Manifest, VersionInfo};
+pub use embed::{Embedder, EmbedderOptions, Purpose};
 pub use error::{Error, ErrorKind, Result};
 pub use ingest::{Format, IngestMode, IngestOptions, IngestReport, Source};
 pub use lakehouse::{Lakehouse, Options};

