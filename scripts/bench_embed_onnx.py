@@ -54,7 +54,7 @@ def main():
 
     cases = [("query_batch1", "queries", 1), ("profile_batch1", "profiles", 1),
              ("query_batch32", "queries", 32), ("profile_batch32", "profiles", 32)]
-    print(f"onnxruntime {ort.__version__} int8 vs lakehouse (candle), same texts, ms per sentence:")
+    print(f"onnxruntime {ort.__version__} int8 vs lakehouse (f32), same texts, ms per sentence:")
     print(f"  {'case':<16} {'lakehouse':>10} {'onnxruntime':>12} {'sent/s (ours)':>14} {'ratio':>7}")
     for name, kind, batch in cases:
         ours = criterion_median(criterion_dir, name) / batch

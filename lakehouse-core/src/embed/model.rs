@@ -98,9 +98,7 @@ fn pooling_of(dir: &Path) -> Result<Pooling> {
             }
         }
     }
-    let Some(pdir) = pooling_dir.or_else(|| Some(dir.join("1_Pooling"))) else {
-        return Ok(Pooling::Mean);
-    };
+    let pdir = pooling_dir.unwrap_or_else(|| dir.join("1_Pooling"));
     let Some(cfg) = read_json(&pdir.join("config.json"))? else {
         return Ok(Pooling::Mean);
     };
