@@ -20,7 +20,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// | `Busy` | 503 |
 /// | `Timeout` | 504 |
 /// | `Storage`, `Internal` | 500 |
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The request itself is malformed: bad key, bad name, bad SQL, malformed file.
     InvalidInput,
@@ -198,6 +199,12 @@ impl From<object_store::Error> for Error {
 impl From<datafusion::error::DataFusionError> for Error {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError as D;
+        // Our own errors raised inside DataFusion (table lookups, table functions, UDFs)
+        // come back as they were, keeping their kind.
+        let e = match take_ours(e) {
+            Ok(ours) => return ours,
+            Err(e) => e,
+        };
         match e.find_root() {
             D::ResourcesExhausted(m) => Error::ResourcesExhausted(m.clone()),
             D::ObjectStore(os) => Error::Storage(os.to_string()),
@@ -207,6 +214,20 @@ impl From<datafusion::error::DataFusionError> for Error {
             },
             _ => Error::Query(e.to_string()),
         }
+    }
+}
+
+/// The [`Error`] wrapped in a DataFusion error (directly or under context), if any.
+fn take_ours(
+    e: datafusion::error::DataFusionError,
+) -> std::result::Result<Error, datafusion::error::DataFusionError> {
+    use datafusion::error::DataFusionError as D;
+    match e {
+        D::External(inner) => inner.downcast::<Error>().map(|b| *b).map_err(D::External),
+        D::Context(context, inner) => {
+            take_ours(*inner).map_err(|inner| D::Context(context, Box::new(inner)))
+        }
+        other => Err(other),
     }
 }
 

@@ -7,7 +7,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 
 use crate::catalog::{Catalog, ExpireReport, Manifest, VersionInfo};
-use crate::embed::{Embedder, EmbedderOptions, Purpose};
+use crate::embed::{Embedder, EmbedderOptions, Purpose, SharedEmbedder};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, IngestReport, Source};
 use crate::query::{QueryEngine, QueryOptions, QueryResult};
@@ -58,9 +58,7 @@ pub struct Lakehouse {
     catalog: Catalog,
     query: QueryEngine,
     vectors: VectorIndexes,
-    model_dir: std::path::PathBuf,
-    embedder_options: EmbedderOptions,
-    embedder: Arc<tokio::sync::OnceCell<Arc<Embedder>>>,
+    embedder: SharedEmbedder,
 }
 
 impl Lakehouse {
@@ -78,18 +76,21 @@ impl Lakehouse {
     pub async fn open_with(root: &str, options: Options) -> Result<Self> {
         let storage = open_storage(root, options.max_object_size)?;
         let catalog = Catalog::open(storage.clone()).await?;
-        let query = QueryEngine::new(catalog.clone(), options.query)?;
         let vectors = VectorIndexes::new(storage.clone());
+        let embedder = SharedEmbedder::new(
+            options
+                .model
+                .unwrap_or_else(crate::embed::default_model_dir),
+            options.embedder,
+        );
+        let query = QueryEngine::new(catalog.clone(), options.query)?;
+        crate::sql_functions::register(&query, vectors.clone(), embedder.clone());
         Ok(Self {
             storage,
             catalog,
             query,
             vectors,
-            model_dir: options
-                .model
-                .unwrap_or_else(crate::embed::default_model_dir),
-            embedder_options: options.embedder,
-            embedder: Arc::new(tokio::sync::OnceCell::new()),
+            embedder,
         })
     }
 
@@ -142,24 +143,19 @@ impl Lakehouse {
     /// [`Error::ModelNotInstalled`] — naming the install command — while there is none; a
     /// later call tries again.
     pub async fn embedder(&self) -> Result<Arc<Embedder>> {
-        self.embedder
-            .get_or_try_init(|| {
-                let dir = self.model_dir.clone();
-                let options = self.embedder_options.clone();
-                async move {
-                    tokio::task::spawn_blocking(move || Embedder::load(dir, options).map(Arc::new))
-                        .await?
-                }
-            })
-            .await
-            .cloned()
+        self.embedder.get().await
+    }
+
+    /// The embedding model if it is loaded already (for reporting, e.g. cache counters,
+    /// without loading it).
+    pub fn loaded_embedder(&self) -> Option<Arc<Embedder>> {
+        self.embedder.loaded()
     }
 
     /// Embeds `texts` with the lakehouse's model, off the async threads; one vector per
     /// text, in order. See [`Embedder::embed_with`].
     pub async fn embed(&self, texts: Vec<String>, purpose: Purpose) -> Result<Vec<Vec<f32>>> {
-        let embedder = self.embedder().await?;
-        tokio::task::spawn_blocking(move || embedder.embed_with(&texts, purpose)).await?
+        self.embedder.embed(texts, purpose).await
     }
 
     /// Removes versions older than `keep_from` and files only they referenced.

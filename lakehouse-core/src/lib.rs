@@ -26,7 +26,8 @@
 //! Modules, one concept each: [`storage`] (keys, size caps, object I/O), [`catalog`]
 //! (datasets, versions, atomic commits), [`ingest`] (CSV/NDJSON to Parquet), [`query`]
 //! (read-only SQL), [`vector`] (HNSW vector indexes), [`embed`] (local text embeddings),
-//! [`error`] (the one error type).
+//! [`matrix`] (search across corpora), [`playbook`] (remembered answers),
+//! [`sql_functions`] (`vector_search` and `embed` in SQL), [`error`] (the one error type).
 
 #![warn(missing_docs)]
 
@@ -36,8 +37,11 @@ pub mod error;
 pub mod indexer;
 pub mod ingest;
 mod lakehouse;
+pub mod matrix;
+pub mod playbook;
 pub mod query;
 pub mod sample;
+pub mod sql_functions;
 pub mod storage;
 pub mod vector;
 
@@ -46,8 +50,11 @@ pub use embed::{Embedder, EmbedderOptions, Purpose};
 pub use error::{Error, ErrorKind, Result};
 pub use ingest::{Format, IngestMode, IngestOptions, IngestReport, Source};
 pub use lakehouse::{Lakehouse, Options};
+pub use matrix::{MatrixHit, MatrixRequest, MatrixResult};
+pub use playbook::PlaybookEntry;
 pub use query::{JsonResult, QueryEngine, QueryOptions, QueryResult};
 pub use storage::Storage;
 pub use vector::{
-    Hit, IndexSpec, Metric, Quantization, SearchRequest, VectorIndex, VectorIndexes, VectorRecord,
+    Hit, IndexSpec, MetadataFilter, Metric, Quantization, SearchRequest, VectorIndex,
+    VectorIndexes, VectorRecord,
 };

@@ -220,6 +220,11 @@ impl QueryEngine {
         Ok(Self { ctx, options })
     }
 
+    /// The DataFusion session, for registering functions.
+    pub(crate) fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
     /// Runs one read-only SQL statement and collects its result.
     pub async fn sql(&self, sql: &str) -> Result<QueryResult> {
         let run = async {

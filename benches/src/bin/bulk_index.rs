@@ -8,10 +8,7 @@
 
 use std::time::Instant;
 
-use lakehouse_benches::data_dir;
-use lakehouse_core::indexer::EmbedDataset;
-use lakehouse_core::sample::profiles_csv;
-use lakehouse_core::{IngestOptions, Lakehouse};
+use lakehouse_benches::{data_dir, profile_corpus};
 
 #[tokio::main]
 async fn main() -> lakehouse_core::Result<()> {
@@ -20,30 +17,19 @@ async fn main() -> lakehouse_core::Result<()> {
         .map(|s| s.parse().expect("ROWS is a number"))
         .unwrap_or(100_000);
     let root = data_dir().join(format!("bulk-index-{rows}"));
-    let lh = Lakehouse::open(root.to_str().expect("utf-8 path")).await?;
-    // Identical content is a no-op, so a rerun keeps the dataset (and resumes the index).
-    lh.ingest(
-        "workers",
-        profiles_csv(1..rows + 1),
-        &IngestOptions::default(),
-    )
-    .await?;
-    let request = EmbedDataset::new("workers", "id", "profile", "workers")
-        .with_metadata(["name", "role", "city", "state"]);
     let started = Instant::now();
     let step = (rows / 10).max(1);
-    let r = lh
-        .embed_dataset(&request, &|p| {
-            if p.done % step < 256 || p.done == p.total {
-                eprintln!(
-                    "  {}/{} after {:.0}s",
-                    p.done,
-                    p.total,
-                    started.elapsed().as_secs_f64()
-                );
-            }
-        })
-        .await?;
+    let (_, r) = profile_corpus(&root, rows, &|p| {
+        if p.done % step < 256 || p.done == p.total {
+            eprintln!(
+                "  {}/{} after {:.0}s",
+                p.done,
+                p.total,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    })
+    .await?;
     let secs = r.elapsed.as_secs_f64();
     println!(
         "bulk index: {} profiles in {:.1}s = {:.1} profiles/s on {} threads ({} already indexed); 100k would take {:.1} min",

@@ -14,7 +14,10 @@ use serde_json::Value;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use super::persist::{self, LogEntry, LogOp, SNAPSHOT_EVERY_OPS, SnapshotMeta, StoredSpec};
-use super::{Hit, IndexInfo, IndexSpec, MAX_K, Metric, Quantization, SearchRequest, VectorRecord};
+use super::{
+    Hit, IndexInfo, IndexSpec, MAX_K, MetadataFilter, Metric, Quantization, SearchRequest,
+    VectorRecord,
+};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 
@@ -324,6 +327,14 @@ impl VectorIndex {
             .collect()
     }
 
+    /// The metadata of a stored id: `None` when the id is not stored, `Some(None)` when it
+    /// is stored without metadata.
+    pub fn metadata_of(&self, id: &str) -> Option<Option<Value>> {
+        let state = self.read();
+        let key = state.by_id.get(id)?;
+        state.entries.get(key).map(|e| e.metadata.clone())
+    }
+
     fn check_vector(&self, v: &[f32], what: &str) -> Result<()> {
         if v.len() != self.spec.dimensions {
             return Err(Error::invalid(format!(
@@ -437,13 +448,14 @@ impl VectorIndex {
         self.check_vector(&request.vector, "the query")?;
         let v = request.vector.as_slice();
         let k = request.k;
+        let filter = request.filter.as_ref().filter(|f| !f.is_empty());
         let _slot = self.slots.acquire();
         if let Some(expansion) = request.expansion {
             // The expansion is index-wide in usearch: change it only while alone.
             let state = self.write();
             let excluded = excluded_keys(&state, &request.exclude_ids);
             state.index.change_expansion_search(expansion);
-            let found = search_in(&state, v, k, &excluded, request.exact);
+            let found = search_in(&state, v, k, &excluded, filter, request.exact);
             state
                 .index
                 .change_expansion_search(self.spec.expansion_search);
@@ -451,7 +463,7 @@ impl VectorIndex {
         }
         let state = self.read();
         let excluded = excluded_keys(&state, &request.exclude_ids);
-        search_in(&state, v, k, &excluded, request.exact)
+        search_in(&state, v, k, &excluded, filter, request.exact)
     }
 }
 
@@ -461,38 +473,54 @@ fn excluded_keys(state: &State, ids: &[String]) -> HashSet<u64> {
         .collect()
 }
 
+/// Searches with the exclusions and the metadata filter applied inside the graph walk
+/// (usearch's predicate search), so `k` hits come back whenever `k` records pass.
 fn search_in(
     state: &State,
     v: &[f32],
     k: usize,
     excluded: &HashSet<u64>,
+    filter: Option<&MetadataFilter>,
     exact: bool,
 ) -> Result<Vec<Hit>> {
     if state.entries.is_empty() {
         return Ok(Vec::new());
     }
+    let passes = |key: u64| {
+        !excluded.contains(&key)
+            && filter.is_none_or(|f| {
+                f.matches(state.entries.get(&key).and_then(|e| e.metadata.as_ref()))
+            })
+    };
     let matches = if exact {
-        // Brute force has no filter: fetch enough to drop the excluded ones afterwards.
-        state
-            .index
-            .exact_search(v, k + excluded.len())
-            .map_err(usearch_err)?
-    } else if excluded.is_empty() {
+        // Brute force has no predicate: rank enough to drop the rejected ones afterwards
+        // (everything, when a filter may reject any number).
+        let want = if filter.is_some() {
+            state.entries.len()
+        } else {
+            k + excluded.len()
+        };
+        state.index.exact_search(v, want).map_err(usearch_err)?
+    } else if excluded.is_empty() && filter.is_none() {
         state.index.search(v, k).map_err(usearch_err)?
     } else {
         state
             .index
-            .filtered_search(v, k, |key| !excluded.contains(&key))
+            .filtered_search(v, k, passes)
             .map_err(usearch_err)?
     };
-    let keep: Vec<(u64, f32)> = matches
+    let (keys, distances): (Vec<u64>, Vec<f32>) = matches
         .keys
         .iter()
         .zip(&matches.distances)
-        .filter(|(key, _)| !excluded.contains(key))
+        .filter(|(key, _)| passes(**key))
         .map(|(k, d)| (*k, *d))
-        .collect();
-    let (keys, distances): (Vec<u64>, Vec<f32>) = keep.into_iter().unzip();
+        .unzip();
+    if !exact && keys.len() < k && keys.len() < state.entries.len() - excluded.len() {
+        // A selective filter can starve the graph walk (its candidate list fills with
+        // rejected records); the exact answer is then the brute-force one.
+        return search_in(state, v, k, excluded, filter, true);
+    }
     Ok(state.hits(&keys, &distances, k))
 }
 

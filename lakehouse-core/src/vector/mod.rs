@@ -7,6 +7,7 @@
 //! [`VectorIndex::flush`]), after which older log objects are dropped. Reopening loads the
 //! newest complete snapshot and replays the log after it. See `docs/STORAGE.md`.
 
+mod filter;
 mod index;
 mod persist;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 
+pub use filter::MetadataFilter;
 pub use index::VectorIndex;
 pub use persist::SNAPSHOT_EVERY_OPS;
 
@@ -183,6 +185,10 @@ pub struct SearchRequest {
     /// Brute-force search over every vector instead of the HNSW graph.
     #[serde(default)]
     pub exact: bool,
+    /// Only records whose metadata passes; applied inside the search, so `k` hits come
+    /// back whenever `k` records pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<MetadataFilter>,
 }
 
 impl SearchRequest {
@@ -194,6 +200,7 @@ impl SearchRequest {
             exclude_ids: Vec::new(),
             expansion: None,
             exact: false,
+            filter: None,
         }
     }
 }
