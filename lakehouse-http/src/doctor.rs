@@ -1,0 +1,101 @@
+//! `lakehouse doctor`: checks that the root is readable and writable, what it holds, and
+//! whether the embedding model loads; for s3:// roots the write probe checks the server.
+
+use std::time::Instant;
+
+use lakehouse_core::{Error, Lakehouse, Result};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Check {
+    name: &'static str,
+    ok: bool,
+    detail: String,
+}
+
+/// Runs every check and prints them; fails when any check failed.
+pub async fn run(lh: &Lakehouse, root: &str, json: bool) -> Result<()> {
+    let mut checks = Vec::new();
+    let started = Instant::now();
+    let probe = format!("_doctor/probe-{}", std::process::id());
+    let storage = async {
+        lh.storage().put(&probe, "ok".into()).await?;
+        let back = lh.storage().get(&probe).await?;
+        lh.storage().delete(&probe).await?;
+        if back.as_ref() != b"ok" {
+            return Err(Error::Storage("read back different bytes".into()));
+        }
+        Ok::<_, Error>(())
+    };
+    checks.push(match storage.await {
+        Ok(()) => Check {
+            name: "root",
+            ok: true,
+            detail: format!(
+                "{} is readable and writable (round trip {:.1} ms)",
+                lh.storage().description(),
+                started.elapsed().as_secs_f64() * 1e3
+            ),
+        },
+        Err(e) => Check {
+            name: "root",
+            ok: false,
+            detail: format!("{root}: {e}"),
+        },
+    });
+    checks.push(Check {
+        name: "datasets",
+        ok: true,
+        detail: format!("{} datasets", lh.datasets().len()),
+    });
+    checks.push(match lh.vectors().list().await {
+        Ok(names) => Check {
+            name: "vector indexes",
+            ok: true,
+            detail: format!("{} indexes: {}", names.len(), names.join(", ")),
+        },
+        Err(e) => Check {
+            name: "vector indexes",
+            ok: false,
+            detail: e.to_string(),
+        },
+    });
+    checks.push(match lh.embedder().await {
+        Ok(e) => Check {
+            name: "embedding model",
+            ok: true,
+            detail: format!(
+                "{} ({}-d) at {}",
+                e.model_name(),
+                e.dimension(),
+                e.info().path.display()
+            ),
+        },
+        Err(e) => Check {
+            name: "embedding model",
+            ok: false,
+            detail: e.to_string(),
+        },
+    });
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"ok": failed == 0, "checks": checks}))
+                .expect("JSON")
+        );
+    } else {
+        for c in &checks {
+            println!(
+                "{} {:<16} {}",
+                if c.ok { "ok  " } else { "FAIL" },
+                c.name,
+                c.detail
+            );
+        }
+    }
+    if failed > 0 {
+        return Err(Error::InvalidInput(format!("{failed} check(s) failed")));
+    }
+    Ok(())
+}

@@ -1,0 +1,204 @@
+//! The HTTP server: every capability of lakehouse-core under `/v1`, JSON in and out.
+//!
+//! Translation only: handlers (`routes.rs`) call core and map its one error type once
+//! ([`error`]). Around them: access rules ([`auth`]: bearer token, client networks),
+//! metrics ([`metrics`]), a time limit and body limits on every route, and a graceful
+//! shutdown that flushes the vector indexes. The routes are documented in the OpenAPI
+//! document served at `/v1/openapi.json` ([`openapi`]).
+
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use ipnet::IpNet;
+use lakehouse_core::embed::CacheStats;
+use lakehouse_core::{Error, Lakehouse, Result};
+use tokio::sync::Semaphore;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (127.0.0.1:3110 by default).
+    pub bind: SocketAddr,
+    /// Bearer token every request but `/health` must carry; required off loopback.
+    pub token: Option<String>,
+    /// Client networks allowed to connect; empty allows all.
+    pub allow: Vec<IpNet>,
+    /// Longest a request may take.
+    pub timeout: Duration,
+    /// Largest JSON body (vector batches, SQL, …).
+    pub max_body: usize,
+    /// Largest upload (storage objects, ingested files).
+    pub max_upload: usize,
+    /// Storage uploads allowed at once; the next gets 503 + `Retry-After`.
+    pub max_concurrent_uploads: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 3110)),
+            token: None,
+            allow: Vec::new(),
+            timeout: Duration::from_secs(60),
+            max_body: 64 * 1024 * 1024,
+            max_upload: 256 * 1024 * 1024,
+            max_concurrent_uploads: 4,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Refuses settings that would expose the lakehouse: a non-loopback address without a
+    /// token.
+    pub fn validate(&self) -> Result<()> {
+        let has_token = self.token.as_deref().is_some_and(|t| !t.is_empty());
+        if !self.bind.ip().is_loopback() && !has_token {
+            return Err(Error::InvalidInput(format!(
+                "refusing to listen on {} without a token: set --token (or LAKEHOUSE_TOKEN), \
+                 or bind 127.0.0.1",
+                self.bind
+            )));
+        }
+        if self.max_concurrent_uploads == 0 {
+            return Err(Error::InvalidInput(
+                "max_concurrent_uploads must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What every handler shares.
+pub struct AppState {
+    /// The lakehouse served.
+    pub lh: Lakehouse,
+    /// Permits for concurrent storage uploads.
+    pub uploads: Arc<Semaphore>,
+    /// Request metrics.
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    /// Cache counters of the embedder, when it is loaded.
+    pub fn embedder_stats(&self) -> Option<CacheStats> {
+        self.lh.loaded_embedder().map(|e| e.stats())
+    }
+}
+
+/// The application: routes, limits and middleware, ready to serve.
+pub fn router(lh: Lakehouse, config: &ServerConfig) -> Router {
+    use routes as r;
+    let state = Arc::new(AppState {
+        lh,
+        uploads: Arc::new(Semaphore::new(config.max_concurrent_uploads)),
+        metrics: Arc::default(),
+    });
+    let metrics = state.metrics.clone();
+    let access = Arc::new(auth::Access::new(
+        config.token.as_deref(),
+        config.allow.clone(),
+    ));
+    let uploads = Router::new()
+        .route(
+            "/v1/storage/{*key}",
+            get(r::storage_get)
+                .put(r::storage_put)
+                .delete(r::storage_delete),
+        )
+        .route("/v1/datasets/{name}", get(r::manifest).post(r::ingest))
+        .layer(DefaultBodyLimit::max(config.max_upload));
+    let api = Router::new()
+        .route("/health", get(r::health))
+        .route("/v1/health", get(r::health))
+        .route("/metrics", get(r::metrics))
+        .route("/v1/metrics", get(r::metrics))
+        .route("/v1/openapi.json", get(r::openapi))
+        .route("/v1/storage", get(r::storage_list))
+        .route("/v1/datasets", get(r::datasets))
+        .route("/v1/datasets/{name}/versions", get(r::versions))
+        .route("/v1/sql", post(r::sql))
+        .route("/v1/embed", post(r::embed))
+        .route("/v1/embed/stats", get(r::embed_stats))
+        .route("/v1/indexes", get(r::indexes).post(r::index_create))
+        .route(
+            "/v1/indexes/{name}",
+            get(r::index_info).delete(r::index_delete),
+        )
+        .route("/v1/indexes/{name}/add", post(r::index_add))
+        .route("/v1/indexes/{name}/search", post(r::index_search))
+        .route("/v1/indexes/{name}/remove", post(r::index_remove))
+        .route("/v1/matrix/search", post(r::matrix_search))
+        .route("/v1/playbook/record", post(r::playbook_record))
+        .route("/v1/playbook/record/bulk", post(r::playbook_bulk))
+        .layer(DefaultBodyLimit::max(config.max_body));
+    api.merge(uploads)
+        .fallback(r::not_found)
+        .route_layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
+        .layer(axum::middleware::from_fn_with_state(access, auth::guard))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            config.timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests and flushes every
+/// vector index. `ready` is called with the bound address once the server listens.
+pub async fn serve(
+    lh: Lakehouse,
+    config: ServerConfig,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<()> {
+    config.validate()?;
+    let listener = tokio::net::TcpListener::bind(config.bind).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, root = lh.storage().description(), "listening");
+    ready(addr);
+    let app = router(lh.clone(), &config);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("shutting down: flushing vector indexes");
+    lh.vectors().flush_all().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,159 @@
+//! The OpenAPI 3.1 document of the server, served at `/v1/openapi.json`. The server tests
+//! check that every documented operation is served.
+
+use serde_json::{Value, json};
+
+/// One documented operation: method, path, summary, request body and success status.
+struct Op {
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    body: Option<(&'static str, Value)>,
+    ok: (&'static str, &'static str),
+}
+
+fn op(method: &'static str, path: &'static str, summary: &'static str) -> Op {
+    Op {
+        method,
+        path,
+        summary,
+        body: None,
+        ok: ("200", "application/json"),
+    }
+}
+
+impl Op {
+    fn json_body(mut self, schema: Value) -> Self {
+        self.body = Some(("application/json", schema));
+        self
+    }
+    fn body(mut self, media: &'static str, schema: Value) -> Self {
+        self.body = Some((media, schema));
+        self
+    }
+    fn ok(mut self, status: &'static str, media: &'static str) -> Self {
+        self.ok = (status, media);
+        self
+    }
+}
+
+fn obj(props: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": props, "required": required})
+}
+
+fn operations() -> Vec<Op> {
+    let s = || json!({"type": "string"});
+    let n = || json!({"type": "integer", "minimum": 1});
+    let vector = || json!({"type": "array", "items": {"type": "number"}});
+    let filter = || json!({"type": "object", "description": "metadata filter: key → value or [values] (any of); keys AND"});
+    vec![
+        op("get", "/health", "Liveness (no auth)."),
+        op("get", "/v1/health", "Liveness (no auth): version, root, dataset count."),
+        op("get", "/metrics", "Prometheus metrics.").ok("200", "text/plain"),
+        op("get", "/v1/metrics", "Prometheus metrics.").ok("200", "text/plain"),
+        op("get", "/v1/openapi.json", "This document."),
+        op("get", "/v1/storage", "List objects (`?prefix=`)."),
+        op("get", "/v1/storage/{key}", "Read an object.").ok("200", "application/octet-stream"),
+        op("put", "/v1/storage/{key}", "Write an object (size cap; bounded concurrent uploads answer 503 + Retry-After).")
+            .body("application/octet-stream", json!({"type": "string", "format": "binary"}))
+            .ok("201", "application/json"),
+        op("delete", "/v1/storage/{key}", "Delete an object.").ok("204", ""),
+        op("get", "/v1/datasets", "List datasets (latest manifests)."),
+        op("get", "/v1/datasets/{name}", "A dataset's latest manifest."),
+        op("post", "/v1/datasets/{name}", "Ingest CSV or NDJSON: a raw body (`?mode=create|append|replace&format=csv|ndjson`, or the Content-Type) or a multipart form with a `file` part.")
+            .body("text/csv", json!({"type": "string"}))
+            .ok("201", "application/json"),
+        op("get", "/v1/datasets/{name}/versions", "A dataset's versions, oldest first."),
+        op("post", "/v1/sql", "Run read-only SQL. JSON `{columns, rows, row_count}` by default; `Accept: application/vnd.apache.arrow.stream` or `application/vnd.apache.parquet` for Arrow IPC or Parquet.")
+            .json_body(obj(json!({"sql": s()}), &["sql"])),
+        op("post", "/v1/embed", "Embed texts: `{vectors, model, dimension}`.")
+            .json_body(obj(json!({"texts": {"type": "array", "items": s()}, "model": s(), "purpose": {"enum": ["document", "query"]}}), &["texts"])),
+        op("get", "/v1/embed/stats", "Embedding cache counters: hits, misses, hit_rate, size."),
+        op("get", "/v1/indexes", "List vector indexes."),
+        op("post", "/v1/indexes", "Create a vector index.")
+            .json_body(obj(json!({"name": s(), "dimensions": n(), "metric": {"enum": ["cosine", "l2", "inner_product"]}, "quantization": {"enum": ["f32", "f16", "i8"]}, "connectivity": n(), "expansion_add": n(), "expansion_search": n()}), &["name", "dimensions"]))
+            .ok("201", "application/json"),
+        op("get", "/v1/indexes/{name}", "Index info: spec, count, memory."),
+        op("delete", "/v1/indexes/{name}", "Delete an index and its stored files.").ok("204", ""),
+        op("post", "/v1/indexes/{name}/add", "Add or replace a batch of records (validated as a whole first).")
+            .json_body(obj(json!({"records": {"type": "array", "items": obj(json!({"id": s(), "vector": vector(), "metadata": {"type": "object"}}), &["id", "vector"])}}), &["records"])),
+        op("post", "/v1/indexes/{name}/search", "Nearest records to a vector or a text.")
+            .json_body(obj(json!({"vector": vector(), "text": s(), "k": n(), "exclude_ids": {"type": "array", "items": s()}, "expansion": n(), "exact": {"type": "boolean"}, "filter": filter()}), &[])),
+        op("post", "/v1/indexes/{name}/remove", "Remove ids.")
+            .json_body(obj(json!({"ids": {"type": "array", "items": s()}}), &["ids"])),
+        op("post", "/v1/matrix/search", "Search several corpora at once, merged by distance, with optional playbook boost.")
+            .json_body(obj(json!({"query_text": s(), "query_vector": vector(), "corpora": {"type": "array", "items": s()}, "k": n(), "per_corpus_k": n(), "metadata_filter": filter(), "exclude_ids": {"type": "array", "items": s()}, "use_playbook": {"type": "boolean"}}), &["corpora"])),
+        op("post", "/v1/playbook/record", "Record an answer that worked: `{playbook_id}`.")
+            .json_body(playbook_entry()),
+        op("post", "/v1/playbook/record/bulk", "Record many answers: a result per entry.")
+            .json_body(obj(json!({"entries": {"type": "array", "items": playbook_entry()}}), &["entries"])),
+    ]
+}
+
+fn playbook_entry() -> Value {
+    obj(
+        json!({
+            "query_text": {"type": "string"},
+            "query_vector": {"type": "array", "items": {"type": "number"}},
+            "answer_id": {"type": "string"},
+            "answer_corpus": {"type": "string"},
+            "score": {"type": "number", "minimum": 0, "maximum": 1},
+            "tags": {"type": "array", "items": {"type": "string"}}
+        }),
+        &["query_text", "answer_id", "answer_corpus", "score"],
+    )
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let error = json!({
+        "description": "Error: 400 invalid input, 401 no token, 403 network not allowed, 404 unknown, 409 conflict, 413 too large, 415 wrong content type, 422 validation, 503 busy (Retry-After), 504 timeout, 500 storage/internal",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    });
+    let mut paths = serde_json::Map::new();
+    for o in operations() {
+        let ok = if o.ok.1.is_empty() {
+            json!({"description": "OK"})
+        } else {
+            let mut content = serde_json::Map::new();
+            content.insert(o.ok.1.to_string(), json!({}));
+            json!({"description": "OK", "content": content})
+        };
+        let mut responses = serde_json::Map::new();
+        responses.insert(o.ok.0.to_string(), ok);
+        responses.insert("default".to_string(), error.clone());
+        let mut operation = json!({"summary": o.summary, "responses": responses});
+        let params: Vec<Value> = ["key", "name"]
+            .iter()
+            .filter(|p| o.path.contains(&format!("{{{p}}}")))
+            .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        if !params.is_empty() {
+            operation["parameters"] = json!(params);
+        }
+        if let Some((media, schema)) = o.body {
+            let mut content = serde_json::Map::new();
+            content.insert(media.to_string(), json!({"schema": schema}));
+            operation["requestBody"] = json!({"required": true, "content": content});
+        }
+        if o.path != "/health" && o.path != "/v1/health" {
+            operation["security"] = json!([{"bearer": []}]);
+        }
+        paths
+            .entry(o.path)
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("path item")
+            .insert(o.method.to_string(), operation);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "lakehouse", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Datasets, SQL, vector indexes, embeddings, matrix search and playbook memory over HTTP."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"kind": {"type": "string"}, "message": {"type": "string"}}}}}}
+        }
+    })
+}

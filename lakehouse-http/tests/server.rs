@@ -1,0 +1,730 @@
+//! The reference smokes (D1–D6, G1, G1P, G2) through a real `lakehouse serve` process on a
+//! loopback port, with a plain HTTP/1.1 client only; plus kill -9 and restart, auth, every
+//! error code, slow clients, metrics and graceful shutdown.
+//!
+//! G2 embeds text, so the default model must be installed (scripts/test.sh does it).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// A running server process.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    token: Option<String>,
+}
+
+impl Server {
+    fn start(root: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lakehouse"))
+            .args([
+                "--root",
+                root.to_str().unwrap(),
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start lakehouse serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .and_then(|a| a.strip_prefix("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .parse()
+            .unwrap();
+        let token = extra
+            .iter()
+            .position(|a| *a == "--token")
+            .map(|i| extra[i + 1].to_string());
+        Server { child, addr, token }
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn call(&self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Reply {
+        let mut headers = vec![];
+        if let Some(ct) = content_type {
+            headers.push(format!("Content-Type: {ct}"));
+        }
+        if let Some(t) = &self.token {
+            headers.push(format!("Authorization: Bearer {t}"));
+        }
+        self.raw(method, path, &headers, body)
+    }
+
+    fn raw(&self, method: &str, path: &str, headers: &[String], body: &[u8]) -> Reply {
+        raw(self.addr, method, path, headers, body)
+    }
+
+    fn json(&self, method: &str, path: &str, body: Value) -> Reply {
+        self.call(
+            method,
+            path,
+            Some("application/json"),
+            body.to_string().as_bytes(),
+        )
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, None, b"")
+    }
+}
+
+/// One request on a fresh connection, exactly as given.
+fn raw(addr: SocketAddr, method: &str, path: &str, headers: &[String], body: &[u8]) -> Reply {
+    {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for h in headers {
+            head.push_str(h);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        read_reply(s)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    /// Asserts the status and the error shape; returns the error kind.
+    fn error(&self, status: u16) -> String {
+        assert_eq!(
+            self.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        let v = self.json();
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{v}"
+        );
+        v["error"]["kind"].as_str().unwrap().to_string()
+    }
+}
+
+fn read_reply(s: TcpStream) -> Reply {
+    let mut r = BufReader::new(s);
+    let mut status_line = String::new();
+    r.read_line(&mut status_line).unwrap();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (k, v) = line.split_once(':').unwrap();
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size).unwrap();
+            let n = usize::from_str_radix(size.trim(), 16).unwrap();
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        r.read_to_end(&mut body).unwrap();
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+#[test]
+fn d_smokes_storage_catalog_ingest_sql_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--max-upload", "1024"]);
+    // D1
+    let h = server.get("/health");
+    assert_eq!(h.status, 200);
+    assert_eq!(h.json()["status"], "ok");
+    // D2: storage round trip, size cap, bad keys.
+    assert_eq!(
+        server
+            .call("PUT", "/v1/storage/notes/a.txt", None, b"hello")
+            .status,
+        201
+    );
+    let got = server.get("/v1/storage/notes/a.txt");
+    assert_eq!(
+        (got.status, got.body.as_slice()),
+        (200, b"hello".as_slice())
+    );
+    let list = server.get("/v1/storage?prefix=notes/").json();
+    assert_eq!(list["objects"][0]["key"], "notes/a.txt");
+    assert_eq!(
+        server
+            .call("PUT", "/v1/storage/big", None, &[0u8; 2048])
+            .error(413),
+        "too_large"
+    );
+    server
+        .call("PUT", "/v1/storage/_catalog/x", None, b"x")
+        .error(400);
+    assert_eq!(
+        server
+            .call("DELETE", "/v1/storage/notes/a.txt", None, b"")
+            .status,
+        204
+    );
+    server.get("/v1/storage/notes/a.txt").error(404);
+
+    // D3/D4: ingest (raw body and multipart), idempotent, schema drift 409.
+    let csv = "id,name,city\n1,Alice,Chicago\n2,Bob,Denver\n";
+    let r = server.call(
+        "POST",
+        "/v1/datasets/people",
+        Some("text/csv"),
+        csv.as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["manifest"]["dataset_id"].clone();
+    let again = server.call(
+        "POST",
+        "/v1/datasets/people",
+        Some("text/csv"),
+        csv.as_bytes(),
+    );
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["no_op"], true);
+    let drift = server.call(
+        "POST",
+        "/v1/datasets/people?mode=append",
+        Some("text/csv"),
+        b"id,zip\n3,60601\n",
+    );
+    assert_eq!(drift.error(409), "conflict");
+    let boundary = "XyZ";
+    let form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\nappend\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"more.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\nid,name,city\n3,Carol,Austin\n\r\n--{boundary}--\r\n"
+    );
+    let r = server.call(
+        "POST",
+        "/v1/datasets/people",
+        Some(&format!("multipart/form-data; boundary={boundary}")),
+        form.as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        server.get("/v1/datasets").json()["datasets"][0]["name"],
+        "people"
+    );
+    assert_eq!(server.get("/v1/datasets/people").json()["version"], 2);
+    assert_eq!(
+        server.get("/v1/datasets/people/versions").json()["versions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    server.get("/v1/datasets/nobody").error(404);
+
+    // D5/D6: SQL in JSON, Arrow IPC and Parquet.
+    let q = json!({"sql": "SELECT name FROM people ORDER BY id"});
+    let r = server.json("POST", "/v1/sql", q.clone()).json();
+    assert_eq!(r["rows"][0][0], "Alice");
+    assert_eq!(r["row_count"], 3);
+    assert_eq!(r["columns"][0]["name"], "name");
+    let arrow = server.raw(
+        "POST",
+        "/v1/sql",
+        &[
+            "Content-Type: application/json".into(),
+            "Accept: application/vnd.apache.arrow.stream".into(),
+        ],
+        q.to_string().as_bytes(),
+    );
+    assert_eq!(
+        arrow.header("content-type"),
+        Some("application/vnd.apache.arrow.stream")
+    );
+    let reader =
+        arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(arrow.body), None).unwrap();
+    let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 3);
+    let parquet = server.raw(
+        "POST",
+        "/v1/sql",
+        &[
+            "Content-Type: application/json".into(),
+            "Accept: application/vnd.apache.parquet".into(),
+        ],
+        q.to_string().as_bytes(),
+    );
+    assert_eq!(&parquet.body[..4], b"PAR1");
+    assert_eq!(&parquet.body[parquet.body.len() - 4..], b"PAR1");
+
+    // Restart after kill -9: the catalog rehydrates with the same id.
+    server.kill9();
+    let server = Server::start(dir.path(), &[]);
+    let m = server.get("/v1/datasets/people").json();
+    assert_eq!(
+        (m["dataset_id"].clone(), m["version"].clone()),
+        (id, json!(2))
+    );
+    let r = server.json("POST", "/v1/sql", q).json();
+    assert_eq!(r["rows"][2][0], "Carol");
+}
+
+#[test]
+fn g1_vector_indexes_survive_kill_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let spec = json!({"name": "docs", "dimensions": 8});
+    assert_eq!(server.json("POST", "/v1/indexes", spec.clone()).status, 201);
+    assert_eq!(
+        server.json("POST", "/v1/indexes", spec).error(409),
+        "conflict"
+    );
+    let records: Vec<Value> = (0..200)
+        .map(|i| {
+            let v: Vec<f32> = (0..8)
+                .map(|d| ((i * 7 + d * 3) % 11) as f32 + (i as f32) * 0.01)
+                .collect();
+            json!({"id": format!("d{i}"), "vector": v, "metadata": {"n": i}})
+        })
+        .collect();
+    let r = server.json("POST", "/v1/indexes/docs/add", json!({"records": records}));
+    assert_eq!(r.json()["added"], 200);
+    let probe = records[57]["vector"].clone();
+    let hits = server
+        .json(
+            "POST",
+            "/v1/indexes/docs/search",
+            json!({"vector": probe, "k": 3}),
+        )
+        .json();
+    assert_eq!(hits["hits"][0]["id"], "d57");
+    assert!(hits["hits"][0]["distance"].as_f64().unwrap() < 1e-4);
+    assert_eq!(hits["hits"][0]["metadata"]["n"], 57);
+    // 400 / 404 errors.
+    server
+        .json(
+            "POST",
+            "/v1/indexes/docs/add",
+            json!({"records": [{"id": "x", "vector": [1.0]}]}),
+        )
+        .error(400);
+    server
+        .json(
+            "POST",
+            "/v1/indexes/nope/search",
+            json!({"vector": [1.0], "k": 1}),
+        )
+        .error(404);
+    server
+        .json(
+            "POST",
+            "/v1/indexes/docs/search",
+            json!({"vector": probe, "k": 0}),
+        )
+        .error(400);
+    assert_eq!(server.get("/v1/indexes/docs").json()["count"], 200);
+
+    // G1P: kill -9, restart, the vectors are there; DELETE removes the files.
+    server.kill9();
+    let server = Server::start(dir.path(), &[]);
+    let hits = server
+        .json(
+            "POST",
+            "/v1/indexes/docs/search",
+            json!({"vector": probe, "k": 1}),
+        )
+        .json();
+    assert_eq!(hits["hits"][0]["id"], "d57");
+    let removed = server
+        .json(
+            "POST",
+            "/v1/indexes/docs/remove",
+            json!({"ids": ["d57", "zzz"]}),
+        )
+        .json();
+    assert_eq!(removed["removed"], 1);
+    assert_eq!(
+        server.call("DELETE", "/v1/indexes/docs", None, b"").status,
+        204
+    );
+    server.get("/v1/indexes/docs").error(404);
+    // No stored file of the index is left (empty folders may remain on local disk).
+    let left: Vec<String> = walk(&dir.path().join("_vectors"))
+        .into_iter()
+        .filter(|p| p.contains("docs"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(server.get("/v1/indexes").json()["indexes"], json!([]));
+}
+
+#[test]
+fn g2_text_embed_add_search_matrix_and_playbook() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let texts = [
+        "forklift operator, night shift",
+        "registered nurse, ICU",
+        "line cook, grill",
+    ];
+    let e = server
+        .json("POST", "/v1/embed", json!({"texts": texts}))
+        .json();
+    assert_eq!(e["dimension"], 384);
+    assert_eq!(e["model"], "all-MiniLM-L6-v2");
+    let vectors = e["vectors"].as_array().unwrap();
+    assert_eq!(vectors.len(), 3);
+    server
+        .json("POST", "/v1/embed", json!({"texts": [""]}))
+        .error(400);
+    server
+        .json(
+            "POST",
+            "/v1/embed",
+            json!({"texts": ["x"], "model": "nomic-embed-text"}),
+        )
+        .error(404);
+    server.json(
+        "POST",
+        "/v1/indexes",
+        json!({"name": "workers", "dimensions": 384}),
+    );
+    let records: Vec<Value> = texts
+        .iter()
+        .zip(vectors)
+        .enumerate()
+        .map(|(i, (t, v))| json!({"id": format!("w{i}"), "vector": v, "metadata": {"text": t}}))
+        .collect();
+    server.json(
+        "POST",
+        "/v1/indexes/workers/add",
+        json!({"records": records}),
+    );
+    let hits = server
+        .json(
+            "POST",
+            "/v1/indexes/workers/search",
+            json!({"text": "nurse for the intensive care unit", "k": 1}),
+        )
+        .json();
+    assert_eq!(hits["hits"][0]["id"], "w1");
+    let m = server
+        .json(
+            "POST",
+            "/v1/matrix/search",
+            json!({"query_text": "cook", "corpora": ["workers"], "k": 2}),
+        )
+        .json();
+    assert_eq!(m["hits"][0]["id"], "w2");
+    assert_eq!(m["hits"][0]["corpus"], "workers");
+    server
+        .json(
+            "POST",
+            "/v1/matrix/search",
+            json!({"query_text": "cook", "corpora": []}),
+        )
+        .error(400);
+    server
+        .json(
+            "POST",
+            "/v1/matrix/search",
+            json!({"query_text": "cook", "corpora": ["nope"]}),
+        )
+        .error(404);
+    let rec = server.json("POST", "/v1/playbook/record", json!({"query_text": "cook", "answer_id": "w0", "answer_corpus": "workers", "score": 1.0})).json();
+    assert_eq!(rec["playbook_id"].as_str().unwrap().len(), 64);
+    let m = server
+        .json(
+            "POST",
+            "/v1/matrix/search",
+            json!({"query_text": "cook", "corpora": ["workers"], "k": 3, "use_playbook": true}),
+        )
+        .json();
+    assert!(
+        m["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["id"] == "w0" && h["playbook"].is_object()),
+        "{m}"
+    );
+    let bulk = server.json("POST", "/v1/playbook/record/bulk", json!({"entries": [
+        {"query_text": "grill", "answer_id": "w2", "answer_corpus": "workers", "score": 0.5},
+        {"query_text": "grill", "answer_id": "w2", "answer_corpus": "workers", "score": 3.0}
+    ]})).json();
+    assert!(bulk["results"][0]["playbook_id"].is_string());
+    assert_eq!(bulk["results"][1]["error"]["kind"], "invalid_input");
+    let stats = server.get("/v1/embed/stats").json();
+    assert!(stats["hits"].as_u64().unwrap() >= 1, "{stats}");
+    // SQL sees the index too.
+    let r = server
+        .json(
+            "POST",
+            "/v1/sql",
+            json!({"sql": "SELECT id FROM vector_search('workers', 'cook', 1)"}),
+        )
+        .json();
+    assert_eq!(r["rows"][0][0], "w2");
+}
+
+#[test]
+fn error_codes_limits_and_slow_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--max-body",
+            "4096",
+            "--max-concurrent-uploads",
+            "1",
+            "--timeout",
+            "5",
+        ],
+    );
+    // Malformed JSON 400, wrong content type 415, body over the limit 413, unknown route
+    // 404, validation 422.
+    assert_eq!(
+        server
+            .call("POST", "/v1/sql", Some("application/json"), b"{nope")
+            .error(400),
+        "invalid_input"
+    );
+    assert_eq!(
+        server
+            .call("POST", "/v1/sql", Some("text/plain"), b"{}")
+            .status,
+        415
+    );
+    server
+        .json("POST", "/v1/sql", json!({"sql": "x".repeat(8000)}))
+        .error(413);
+    server
+        .json("POST", "/v1/sql", json!({"query": "SELECT 1"}))
+        .error(422);
+    server.get("/v1/nothing/here").error(404);
+    assert_eq!(
+        server
+            .json("POST", "/v1/sql", json!({"sql": "CREATE TABLE t (a INT)"}))
+            .error(422),
+        "validation"
+    );
+    server
+        .json("POST", "/v1/sql", json!({"sql": "SELECT * FROM missing"}))
+        .error(400);
+
+    // A slow upload holds the only upload slot: the next upload is told to retry, and
+    // other requests are served meanwhile.
+    let mut slow = TcpStream::connect(server.addr).unwrap();
+    write!(
+        slow,
+        "PUT /v1/storage/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\npartial"
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let busy = server.call("PUT", "/v1/storage/other", None, b"x");
+    assert_eq!(busy.error(503), "busy");
+    assert!(busy.header("retry-after").is_some());
+    assert_eq!(server.get("/health").status, 200);
+    // The slow client is cut off by the request timeout, and the slot comes back.
+    let reply = read_reply(slow);
+    assert_eq!(reply.status, 504);
+    assert_eq!(
+        server.call("PUT", "/v1/storage/other", None, b"x").status,
+        201
+    );
+
+    // Metrics count what happened.
+    let m = String::from_utf8(server.get("/metrics").body).unwrap();
+    assert!(m.contains("lakehouse_http_requests_total{method=\"PUT\",route=\"/v1/storage/{*key}\",status=\"503\"} 1"), "{m}");
+    assert!(m.contains("lakehouse_http_request_duration_seconds_count"));
+}
+
+#[test]
+fn auth_token_allow_list_and_loopback_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--token", "s3cret"]);
+    assert_eq!(server.get("/v1/datasets").status, 200);
+    assert_eq!(
+        raw(server.addr, "GET", "/v1/datasets", &[], b"").error(401),
+        "unauthorized"
+    );
+    assert_eq!(raw(server.addr, "GET", "/health", &[], b"").status, 200);
+    let wrong = raw(
+        server.addr,
+        "GET",
+        "/v1/datasets",
+        &["Authorization: Bearer s3cre".into()],
+        b"",
+    );
+    wrong.error(401);
+    assert_eq!(wrong.header("www-authenticate"), Some("Bearer"));
+    drop(server);
+
+    let fenced = Server::start(dir.path(), &["--allow", "10.0.0.0/8"]);
+    assert_eq!(fenced.get("/v1/datasets").error(403), "forbidden");
+    assert_eq!(fenced.get("/health").status, 200);
+    drop(fenced);
+
+    // No token off loopback: refused before binding.
+    let out = Command::new(env!("CARGO_BIN_EXE_lakehouse"))
+        .args([
+            "--root",
+            dir.path().to_str().unwrap(),
+            "serve",
+            "--bind",
+            "0.0.0.0:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without a token"));
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully_and_flushes_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &[]);
+    server.json(
+        "POST",
+        "/v1/indexes",
+        json!({"name": "docs", "dimensions": 2}),
+    );
+    server.json(
+        "POST",
+        "/v1/indexes/docs/add",
+        json!({"records": [{"id": "a", "vector": [1.0, 0.0]}]}),
+    );
+    let snapshots = |dir: &Path| {
+        walk(dir)
+            .into_iter()
+            .filter(|p| p.contains("snapshot"))
+            .count()
+    };
+    let before = snapshots(dir.path());
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(snapshots(dir.path()) > before, "flushed on shutdown");
+    let server = Server::start(dir.path(), &[]);
+    let hits = server
+        .json(
+            "POST",
+            "/v1/indexes/docs/search",
+            json!({"vector": [1.0, 0.0], "k": 1}),
+        )
+        .json();
+    assert_eq!(hits["hits"][0]["id"], "a");
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn openapi_documents_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let doc = server.get("/v1/openapi.json").json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    // Every documented operation answers (not the router's 404/405).
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let concrete = path.replace("{key}", "k").replace("{name}", "n");
+            let r = server.call(
+                &method.to_uppercase(),
+                &concrete,
+                Some("application/json"),
+                b"{}",
+            );
+            assert!(r.status != 405, "{method} {path}");
+            if r.status == 404 {
+                assert_ne!(
+                    r.json()["error"]["message"].as_str().unwrap(),
+                    "no such route; see /v1/openapi.json",
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+}
