@@ -7,12 +7,12 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 
 use crate::catalog::{Catalog, ExpireReport, Manifest, VersionInfo};
-use crate::embed::{Embedder, EmbedderOptions, Purpose, SharedEmbedder};
+use crate::embed::{EmbedRequest, Embedder, EmbedderOptions, Embeddings, Purpose, SharedEmbedder};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, IngestReport, Source};
 use crate::query::{QueryEngine, QueryOptions, QueryResult};
 use crate::storage::{DEFAULT_MAX_OBJECT_SIZE, Storage};
-use crate::vector::VectorIndexes;
+use crate::vector::{Hit, IndexQuery, RecordInput, VectorIndexes, VectorRecord};
 
 /// Settings for [`Lakehouse::open_with`].
 #[derive(Debug, Clone)]
@@ -156,6 +156,85 @@ impl Lakehouse {
     /// text, in order. See [`Embedder::embed_with`].
     pub async fn embed(&self, texts: Vec<String>, purpose: Purpose) -> Result<Vec<Vec<f32>>> {
         self.embedder.embed(texts, purpose).await
+    }
+
+    /// Embeds a request's texts, checking that the model it names (if any) is the one this
+    /// lakehouse runs ([`Error::NotFound`] otherwise): the wrappers' `embed` call.
+    pub async fn embed_request(&self, request: EmbedRequest) -> Result<Embeddings> {
+        let embedder = self.embedder().await?;
+        if let Some(m) = &request.model
+            && m != embedder.model_name()
+        {
+            return Err(Error::NotFound {
+                what: "embedding model",
+                name: format!("{m} (this lakehouse runs {})", embedder.model_name()),
+            });
+        }
+        let vectors = self.embed(request.texts, request.purpose).await?;
+        Ok(Embeddings {
+            vectors,
+            model: embedder.model_name().to_string(),
+            dimension: embedder.dimension(),
+        })
+    }
+
+    /// Searches index `name` by vector, or by text embedded as a search query, off the
+    /// async threads. Giving both or neither is [`Error::InvalidInput`].
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use lakehouse_core::{IndexSpec, Lakehouse, VectorRecord, vector::IndexQuery};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let lh = Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// let index = lh.vectors().create(IndexSpec::new("v", 2)).await.unwrap();
+    /// index.add(vec![VectorRecord::new("a", vec![1.0, 0.0])]).await.unwrap();
+    /// let hits = lh.search("v", IndexQuery::vector(vec![1.0, 0.1], 1)).await.unwrap();
+    /// assert_eq!(hits[0].id, "a");
+    /// # });
+    /// ```
+    pub async fn search(&self, name: &str, query: IndexQuery) -> Result<Vec<Hit>> {
+        let index = self.vectors.get(name).await?;
+        let mut query = query;
+        let vector = match (query.vector.take(), query.text.as_deref()) {
+            (Some(_), Some(_)) => return Err(Error::invalid("give `vector` or `text`, not both")),
+            (Some(v), None) => v,
+            (None, Some(text)) => self
+                .embed(vec![text.to_string()], Purpose::Query)
+                .await?
+                .remove(0),
+            (None, None) => return Err(Error::invalid("give a query `vector` or `text`")),
+        };
+        let request = query.into_request(vector);
+        tokio::task::spawn_blocking(move || index.search(&request)).await?
+    }
+
+    /// Adds records to index `name`, embedding (as documents, in one batch) those given as
+    /// text; returns how many were added. Validated as a whole before any applies, as in
+    /// [`crate::VectorIndex::add`].
+    pub async fn add_records(&self, name: &str, records: Vec<RecordInput>) -> Result<usize> {
+        let index = self.vectors.get(name).await?;
+        for r in &records {
+            r.check()?;
+        }
+        let texts: Vec<String> = records.iter().filter_map(|r| r.text.clone()).collect();
+        let mut embedded = if texts.is_empty() {
+            Vec::new()
+        } else {
+            self.embed(texts, Purpose::Document).await?
+        }
+        .into_iter();
+        let records = records
+            .into_iter()
+            .map(|r| VectorRecord {
+                vector: match r.vector {
+                    Some(v) => v,
+                    None => embedded.next().unwrap_or_default(),
+                },
+                id: r.id,
+                metadata: r.metadata,
+            })
+            .collect();
+        index.add(records).await
     }
 
     /// Removes versions older than `keep_from` and files only they referenced.

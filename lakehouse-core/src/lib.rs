@@ -46,7 +46,7 @@ pub mod storage;
 pub mod vector;
 
 pub use catalog::{Catalog, Manifest, VersionInfo};
-pub use embed::{Embedder, EmbedderOptions, Purpose};
+pub use embed::{EmbedRequest, Embedder, EmbedderOptions, Embeddings, Purpose};
 pub use error::{Error, ErrorKind, Result};
 pub use ingest::{Format, IngestMode, IngestOptions, IngestReport, Source};
 pub use lakehouse::{Lakehouse, Options};
@@ -55,6 +55,6 @@ pub use playbook::PlaybookEntry;
 pub use query::{JsonResult, QueryEngine, QueryOptions, QueryResult};
 pub use storage::Storage;
 pub use vector::{
-    Hit, IndexSpec, MetadataFilter, Metric, Quantization, SearchRequest, VectorIndex,
-    VectorIndexes, VectorRecord,
+    Hit, IndexQuery, IndexSpec, MetadataFilter, Metric, Quantization, RecordInput, SearchRequest,
+    VectorIndex, VectorIndexes, VectorRecord,
 };

@@ -184,15 +184,8 @@ impl Lakehouse {
     /// Records one answer; returns its playbook id. Creates [`PLAYBOOK_INDEX`] on first
     /// use. Bad input is a typed error and stores nothing.
     pub async fn record_playbook(&self, entry: PlaybookEntry) -> Result<String> {
-        let mut outcomes = self.record_playbook_many(vec![entry], false).await?;
-        let outcome = outcomes.pop().expect("one entry in, one outcome out");
-        match (outcome.playbook_id, outcome.error) {
-            (Some(id), _) => Ok(id),
-            (None, Some(e)) => Err(Error::invalid(e.message)),
-            (None, None) => Err(Error::internal(
-                "playbook entry neither recorded nor refused",
-            )),
-        }
+        let mut results = self.record_entries(vec![entry]).await?;
+        results.pop().expect("one entry in, one result out")
     }
 
     /// Records many answers at once (one embedding batch, one durable write). Invalid
@@ -202,14 +195,23 @@ impl Lakehouse {
         &self,
         entries: Vec<PlaybookEntry>,
     ) -> Result<Vec<BulkOutcome>> {
-        self.record_playbook_many(entries, true).await
+        Ok(self
+            .record_entries(entries)
+            .await?
+            .into_iter()
+            .map(|r| match r {
+                Ok(id) => BulkOutcome {
+                    playbook_id: Some(id),
+                    error: None,
+                },
+                Err(e) => BulkOutcome::refused(&e),
+            })
+            .collect())
     }
 
-    async fn record_playbook_many(
-        &self,
-        entries: Vec<PlaybookEntry>,
-        bulk: bool,
-    ) -> Result<Vec<BulkOutcome>> {
+    /// Records the valid entries; one result per entry, in order. A failure that concerns
+    /// the whole batch (too many entries, the model, storage) is the outer error.
+    async fn record_entries(&self, entries: Vec<PlaybookEntry>) -> Result<Vec<Result<String>>> {
         if entries.is_empty() {
             return Err(Error::invalid("no playbook entries"));
         }
@@ -219,15 +221,11 @@ impl Lakehouse {
                 limit: MAX_BULK_ENTRIES,
             });
         }
-        let mut outcomes: Vec<Option<BulkOutcome>> = vec![None; entries.len()];
-        let mut valid = Vec::with_capacity(entries.len());
-        for (i, entry) in entries.iter().enumerate() {
-            match entry.validate() {
-                Ok(()) => valid.push(i),
-                Err(e) if bulk => outcomes[i] = Some(BulkOutcome::refused(&e)),
-                Err(e) => return Err(e),
-            }
-        }
+        let mut results: Vec<Result<String>> = entries
+            .iter()
+            .map(|e| e.validate().map(|()| e.playbook_id()))
+            .collect();
+        let valid: Vec<usize> = (0..entries.len()).filter(|&i| results[i].is_ok()).collect();
         // Vectors: given ones as they are, the rest embedded in one batch.
         let to_embed: Vec<usize> = valid
             .iter()
@@ -249,10 +247,7 @@ impl Lakehouse {
             }
         }
         let Some(&first) = valid.first() else {
-            return Ok(outcomes
-                .into_iter()
-                .map(Option::unwrap_or_default)
-                .collect());
+            return Ok(results);
         };
         // Embedded vectors must fit the stored playbook (else the model changed: Conflict);
         // vectors the caller gave are checked one by one below.
@@ -266,42 +261,31 @@ impl Lakehouse {
             }
         };
         // Per-entry vector checks, so one bad vector does not sink the batch.
-        let mut records: Vec<(String, usize)> = Vec::new();
+        let mut records: Vec<usize> = Vec::new();
         let mut position: HashMap<String, usize> = HashMap::new();
         for &i in &valid {
-            let v = &vectors[&i];
-            if let Err(e) = check_vector(&index, v) {
-                if !bulk {
-                    return Err(e);
-                }
-                outcomes[i] = Some(BulkOutcome::refused(&e));
+            if let Err(e) = check_vector(&index, &vectors[&i]) {
+                results[i] = Err(e);
                 continue;
             }
             let id = entries[i].playbook_id();
             match position.get(&id) {
                 // The same triple again: the later entry wins.
-                Some(&slot) => records[slot].1 = i,
+                Some(&slot) => records[slot] = i,
                 None => {
-                    position.insert(id.clone(), records.len());
-                    records.push((id.clone(), i));
+                    position.insert(id, records.len());
+                    records.push(i);
                 }
             }
-            outcomes[i] = Some(BulkOutcome {
-                playbook_id: Some(id),
-                error: None,
-            });
         }
         if !records.is_empty() {
             let batch = records
                 .iter()
-                .map(|(_, i)| entries[*i].record(vectors.remove(i).expect("vector per entry")))
+                .map(|i| entries[*i].record(vectors.remove(i).expect("vector per entry")))
                 .collect();
             index.add(batch).await?;
         }
-        Ok(outcomes
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect())
+        Ok(results)
     }
 
     /// The playbook index; `None` when it does not exist and `create` is false. An index
@@ -361,18 +345,6 @@ impl Lakehouse {
                 })
             })
             .collect())
-    }
-}
-
-impl Default for BulkOutcome {
-    fn default() -> Self {
-        Self {
-            playbook_id: None,
-            error: Some(EntryError {
-                kind: ErrorKind::Internal,
-                message: "entry was not processed".into(),
-            }),
-        }
     }
 }
 

@@ -92,6 +92,54 @@ impl QueryResult {
         self.batches.iter().map(RecordBatch::num_rows).sum()
     }
 
+    /// Encodes the result as an Arrow IPC stream (`application/vnd.apache.arrow.stream`),
+    /// the lossless form for Arrow clients (pyarrow, polars, DuckDB).
+    pub fn to_arrow_ipc(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut out, &self.schema)?;
+        for b in &self.batches {
+            w.write(b)?;
+        }
+        w.finish()?;
+        drop(w);
+        Ok(out)
+    }
+
+    /// Encodes the result as one Parquet file, types kept.
+    pub fn to_parquet(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, self.schema.clone(), None)?;
+        for b in &self.batches {
+            w.write(b)?;
+        }
+        w.close()?;
+        Ok(out)
+    }
+
+    /// Encodes the result as CSV with a header row.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// let csv = lh.sql("SELECT 1 AS a, 'x' AS b").await.unwrap().to_csv().unwrap();
+    /// assert_eq!(String::from_utf8(csv).unwrap(), "a,b\n1,x\n");
+    /// # });
+    /// ```
+    pub fn to_csv(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut w = arrow::csv::Writer::new(&mut out);
+        if self.batches.is_empty() {
+            // The header comes with the first batch written; keep it when there is none.
+            w.write(&RecordBatch::new_empty(self.schema.clone()))?;
+        }
+        for b in &self.batches {
+            w.write(b)?;
+        }
+        drop(w);
+        Ok(out)
+    }
+
     /// Converts to the wrappers' JSON shape. Numbers, booleans, strings and nulls map to
     /// JSON natively; other types (dates, timestamps, decimals, lists) as their text form.
     pub fn to_json(&self) -> Result<JsonResult> {

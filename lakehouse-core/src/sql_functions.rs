@@ -323,7 +323,7 @@ impl ScalarUDFImpl for EmbedFunction {
                 )))),
             }
         };
-        let embedder = self.embedder.get_blocking().map_err(external)?;
+        let embedder = off_worker(|| self.embedder.get_blocking()).map_err(external)?;
         let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
         for purpose in [Purpose::Document, Purpose::Query] {
             let mut rows_for = Vec::new();
@@ -334,7 +334,8 @@ impl ScalarUDFImpl for EmbedFunction {
             }
             for chunk in rows_for.chunks(EMBED_CHUNK) {
                 let batch: Vec<&str> = chunk.iter().map(|&r| texts.value(r)).collect();
-                let vectors = embedder.embed_with(&batch, purpose).map_err(external)?;
+                let vectors =
+                    off_worker(|| embedder.embed_with(&batch, purpose)).map_err(external)?;
                 for (&row, v) in chunk.iter().zip(vectors) {
                     out[row] = Some(v);
                 }
@@ -352,5 +353,19 @@ impl ScalarUDFImpl for EmbedFunction {
         }
         debug_assert_eq!(list.len(), rows);
         Ok(ColumnarValue::Array(list))
+    }
+}
+
+/// Runs model work (CPU-bound, tens of milliseconds per batch) from inside DataFusion's
+/// execution, which polls on a tokio worker: on a multi-thread runtime the worker first
+/// hands its other tasks to the other workers, so a large `SELECT embed(col)` does not
+/// stall them.
+fn off_worker<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }

@@ -9,8 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use lakehouse_core::embed::{self, Embedder, Purpose};
 use lakehouse_core::indexer::EmbedDataset;
 use lakehouse_core::{
-    Error, Format, IndexSpec, IngestMode, IngestOptions, Lakehouse, Metric, Options, Quantization,
-    Result, SearchRequest, VectorRecord,
+    EmbedRequest, Error, Format, IndexQuery, IndexSpec, IngestMode, IngestOptions, Lakehouse,
+    Metric, Options, Quantization, RecordInput, Result,
 };
 use lakehouse_http::server::{self, ServerConfig};
 
@@ -298,18 +298,20 @@ async fn run(cli: Cli) -> Result<()> {
             } else {
                 Purpose::Document
             };
-            let vectors = lh.embed(texts.clone(), purpose).await?;
+            let embedded = lh
+                .embed_request(EmbedRequest {
+                    texts: texts.clone(),
+                    model: None,
+                    purpose,
+                })
+                .await?;
             match format {
                 EmbedFormat::Json => println!(
                     "{}",
-                    serde_json::json!({
-                        "model": lh.embedder().await?.model_name(),
-                        "dimension": vectors.first().map_or(0, Vec::len),
-                        "vectors": vectors,
-                    })
+                    serde_json::to_string(&embedded).expect("vectors are JSON")
                 ),
                 EmbedFormat::Summary => {
-                    for (t, v) in texts.iter().zip(&vectors) {
+                    for (t, v) in texts.iter().zip(&embedded.vectors) {
                         let head: Vec<String> =
                             v.iter().take(4).map(|x| format!("{x:.4}")).collect();
                         println!("{t:?}: {} dims [{}, …]", v.len(), head.join(", "));
@@ -392,28 +394,8 @@ async fn run(cli: Cli) -> Result<()> {
                     serde_json::to_string_pretty(&result.to_json()?).expect("JSON")
                 )
                 .into_bytes(),
-                OutputFormat::Csv => {
-                    let mut out = Vec::new();
-                    let mut w = arrow::csv::Writer::new(&mut out);
-                    for b in &result.batches {
-                        w.write(b)?;
-                    }
-                    drop(w);
-                    out
-                }
-                OutputFormat::Parquet => {
-                    let mut out = Vec::new();
-                    let mut w = parquet::arrow::ArrowWriter::try_new(
-                        &mut out,
-                        result.schema.clone(),
-                        None,
-                    )?;
-                    for b in &result.batches {
-                        w.write(b)?;
-                    }
-                    w.close()?;
-                    out
-                }
+                OutputFormat::Csv => result.to_csv()?,
+                OutputFormat::Parquet => result.to_parquet()?,
             };
             match output {
                 Some(path) => std::fs::write(path, bytes)?,
@@ -446,7 +428,6 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 async fn index(lh: &Lakehouse, command: IndexCommand) -> Result<()> {
-    let named = |v: &str| serde_json::Value::String(v.to_string());
     match command {
         IndexCommand::Create {
             name,
@@ -454,12 +435,8 @@ async fn index(lh: &Lakehouse, command: IndexCommand) -> Result<()> {
             metric,
             quantization,
         } => {
-            let metric: Metric = serde_json::from_value(named(&metric))
-                .map_err(|_| Error::InvalidInput(format!("unknown metric {metric:?}")))?;
-            let quantization: Quantization =
-                serde_json::from_value(named(&quantization)).map_err(|_| {
-                    Error::InvalidInput(format!("unknown quantization {quantization:?}"))
-                })?;
+            let metric: Metric = metric.parse()?;
+            let quantization: Quantization = quantization.parse()?;
             let spec = IndexSpec::new(&name, dimensions)
                 .with_metric(metric)
                 .with_quantization(quantization);
@@ -470,56 +447,10 @@ async fn index(lh: &Lakehouse, command: IndexCommand) -> Result<()> {
             );
         }
         IndexCommand::Add { name, file } => {
-            let index = lh.vectors().get(&name).await?;
-            let text = std::fs::read_to_string(&file)?;
-            let mut records = Vec::new();
-            let mut texts = Vec::new();
-            for (i, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                let v: serde_json::Value =
-                    serde_json::from_str(line).map_err(|e| Error::Malformed {
-                        line: i as u64 + 1,
-                        reason: e.to_string(),
-                    })?;
-                let bad = |reason: &str| Error::Malformed {
-                    line: i as u64 + 1,
-                    reason: reason.to_string(),
-                };
-                let id = v["id"]
-                    .as_str()
-                    .ok_or_else(|| bad("no string `id`"))?
-                    .to_string();
-                let vector = match (&v["vector"], v["text"].as_str()) {
-                    (serde_json::Value::Array(_), _) => serde_json::from_value(v["vector"].clone())
-                        .map_err(|_| bad("`vector` is not an array of numbers"))?,
-                    (_, Some(t)) => {
-                        texts.push((records.len(), t.to_string()));
-                        Vec::new()
-                    }
-                    _ => return Err(bad("neither `vector` nor `text`")),
-                };
-                let mut r = VectorRecord::new(id, vector);
-                if let Some(m) = v.get("metadata").filter(|m| !m.is_null()) {
-                    r = r.with_metadata(m.clone());
-                }
-                records.push(r);
-            }
-            if !texts.is_empty() {
-                let vectors = lh
-                    .embed(
-                        texts.iter().map(|(_, t)| t.clone()).collect(),
-                        Purpose::Document,
-                    )
-                    .await?;
-                for ((i, _), v) in texts.iter().zip(vectors) {
-                    records[*i].vector = v;
-                }
-            }
-            let n = index.add(records).await?;
-            println!("{name}: {n} added, {} vectors", index.len());
+            let records = RecordInput::parse_jsonl(&std::fs::read_to_string(&file)?)?;
+            let n = lh.add_records(&name, records).await?;
+            let count = lh.vectors().get(&name).await?.len();
+            println!("{name}: {n} added, {count} vectors");
         }
         IndexCommand::Search {
             name,
@@ -527,15 +458,19 @@ async fn index(lh: &Lakehouse, command: IndexCommand) -> Result<()> {
             vector,
             k,
         } => {
-            let index = lh.vectors().get(&name).await?;
-            let vector = match (vector, text) {
-                (Some(v), _) => serde_json::from_str(&v).map_err(|e| {
-                    Error::InvalidInput(format!("--vector is not a JSON array: {e}"))
-                })?,
-                (None, Some(t)) => lh.embed(vec![t], Purpose::Query).await?.remove(0),
-                (None, None) => return Err(Error::InvalidInput("give a text or --vector".into())),
+            let vector = vector
+                .map(|v| {
+                    serde_json::from_str(&v).map_err(|e| {
+                        Error::InvalidInput(format!("--vector is not a JSON array: {e}"))
+                    })
+                })
+                .transpose()?;
+            let query = IndexQuery {
+                vector,
+                text,
+                ..IndexQuery::vector(Vec::new(), k)
             };
-            for hit in index.search(&SearchRequest::new(vector, k))? {
+            for hit in lh.search(&name, query).await? {
                 let meta = hit.metadata.map(|m| m.to_string()).unwrap_or_default();
                 println!("{:.4}\t{}\t{meta}", hit.distance, hit.id);
             }

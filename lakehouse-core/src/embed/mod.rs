@@ -82,6 +82,31 @@ pub enum Purpose {
     Query,
 }
 
+/// Texts to embed, as the wrappers receive them (`POST /v1/embed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbedRequest {
+    /// The texts, one vector each.
+    pub texts: Vec<String>,
+    /// The model the caller expects; a different one is refused. `None` takes the
+    /// lakehouse's model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Documents (the default) or search queries.
+    #[serde(default)]
+    pub purpose: Purpose,
+}
+
+/// Vectors with the model that made them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Embeddings {
+    /// One vector per text, in order.
+    pub vectors: Vec<Vec<f32>>,
+    /// The model's name.
+    pub model: String,
+    /// The vectors' length.
+    pub dimension: usize,
+}
+
 /// What an [`Embedder`] runs, for display and for clients.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {

@@ -54,6 +54,38 @@ pub enum Quantization {
     I8,
 }
 
+impl std::str::FromStr for Metric {
+    type Err = Error;
+
+    /// `cosine`, `l2` (also `l2sq`, `euclidean`) or `inner_product` (also `ip`, `dot`).
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "cosine" | "cos" => Ok(Metric::Cosine),
+            "l2" | "l2sq" | "euclidean" => Ok(Metric::L2),
+            "inner_product" | "ip" | "dot" => Ok(Metric::InnerProduct),
+            _ => Err(Error::invalid(format!(
+                "unknown metric {s:?}: use cosine, l2 or inner_product"
+            ))),
+        }
+    }
+}
+
+impl std::str::FromStr for Quantization {
+    type Err = Error;
+
+    /// `f32`, `f16` or `i8`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" => Ok(Quantization::F32),
+            "f16" => Ok(Quantization::F16),
+            "i8" => Ok(Quantization::I8),
+            _ => Err(Error::invalid(format!(
+                "unknown quantization {s:?}: use f32, f16 or i8"
+            ))),
+        }
+    }
+}
+
 /// What [`VectorIndexes::create`] makes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexSpec {
@@ -166,6 +198,135 @@ impl VectorRecord {
     pub fn with_metadata(mut self, metadata: serde_json::Value) -> Self {
         self.metadata = Some(metadata);
         self
+    }
+}
+
+/// A record to add whose vector may still be a text: what the wrappers take (HTTP JSON,
+/// the CLI's JSON Lines, Python). [`Lakehouse::add_records`](crate::Lakehouse::add_records)
+/// embeds the texts as documents, then adds the batch as [`VectorIndex::add`] does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordInput {
+    /// Caller's id.
+    pub id: String,
+    /// The vector; give this or `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector: Option<Vec<f32>>,
+    /// A text to embed as the vector; give this or `vector`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// JSON metadata, as in [`VectorRecord::metadata`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl RecordInput {
+    /// Reads JSON Lines of `{"id", "vector" | "text", "metadata"?}`; blank lines are
+    /// skipped. A bad line is [`Error::Malformed`] with its 1-based number.
+    ///
+    /// ```
+    /// use lakehouse_core::vector::RecordInput;
+    /// let records = RecordInput::parse_jsonl("{\"id\":\"a\",\"vector\":[1,0]}\n\n{\"id\":\"b\",\"text\":\"hi\"}\n").unwrap();
+    /// assert_eq!(records.len(), 2);
+    /// assert!(RecordInput::parse_jsonl("{\"id\":\"a\"}").is_err());
+    /// ```
+    pub fn parse_jsonl(text: &str) -> Result<Vec<RecordInput>> {
+        let mut records = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let malformed = |reason: String| Error::Malformed {
+                line: i as u64 + 1,
+                reason,
+            };
+            let record: RecordInput =
+                serde_json::from_str(line).map_err(|e| malformed(e.to_string()))?;
+            record.check().map_err(|e| malformed(e.to_string()))?;
+            records.push(record);
+        }
+        Ok(records)
+    }
+
+    /// Exactly one of `vector` and `text`.
+    pub(crate) fn check(&self) -> Result<()> {
+        match (&self.vector, &self.text) {
+            (Some(_), Some(_)) => Err(Error::invalid(format!(
+                "record {:?} has both `vector` and `text`; give one",
+                self.id
+            ))),
+            (None, None) => Err(Error::invalid(format!(
+                "record {:?} has neither `vector` nor `text`",
+                self.id
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A search given by vector or by text: what the wrappers take.
+/// [`Lakehouse::search`](crate::Lakehouse::search) embeds a text as a search query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexQuery {
+    /// Query vector; give this or `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector: Option<Vec<f32>>,
+    /// Query text, embedded as a search query; give this or `vector`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// How many hits (10 when absent), 1 to [`MAX_K`].
+    #[serde(default = "default_k")]
+    pub k: usize,
+    /// Ids never to return.
+    #[serde(default)]
+    pub exclude_ids: Vec<String>,
+    /// Overrides the index's `expansion_search` for this search.
+    #[serde(default)]
+    pub expansion: Option<usize>,
+    /// Brute-force search instead of the HNSW graph.
+    #[serde(default)]
+    pub exact: bool,
+    /// Only records whose metadata passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<MetadataFilter>,
+}
+
+fn default_k() -> usize {
+    10
+}
+
+impl IndexQuery {
+    /// The `k` nearest to a text.
+    pub fn text(text: impl Into<String>, k: usize) -> Self {
+        Self {
+            vector: None,
+            text: Some(text.into()),
+            ..Self::vector(Vec::new(), k)
+        }
+    }
+
+    /// The `k` nearest to a vector.
+    pub fn vector(vector: Vec<f32>, k: usize) -> Self {
+        Self {
+            vector: Some(vector),
+            text: None,
+            k,
+            exclude_ids: Vec::new(),
+            expansion: None,
+            exact: false,
+            filter: None,
+        }
+    }
+
+    /// The [`SearchRequest`] for a query vector (the given one or the embedded text).
+    pub(crate) fn into_request(self, vector: Vec<f32>) -> SearchRequest {
+        SearchRequest {
+            vector,
+            k: self.k,
+            exclude_ids: self.exclude_ids,
+            expansion: self.expansion,
+            exact: self.exact,
+            filter: self.filter,
+        }
     }
 }
 

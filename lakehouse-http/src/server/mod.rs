@@ -89,6 +89,8 @@ pub struct AppState {
     pub uploads: Arc<Semaphore>,
     /// Request metrics.
     pub metrics: Arc<metrics::Metrics>,
+    /// Largest upload, in bytes.
+    pub max_upload: usize,
 }
 
 impl AppState {
@@ -105,6 +107,7 @@ pub fn router(lh: Lakehouse, config: &ServerConfig) -> Router {
         lh,
         uploads: Arc::new(Semaphore::new(config.max_concurrent_uploads)),
         metrics: Arc::default(),
+        max_upload: config.max_upload,
     });
     let metrics = state.metrics.clone();
     let access = Arc::new(auth::Access::new(

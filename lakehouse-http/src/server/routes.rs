@@ -3,18 +3,20 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::multipart::MultipartError;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use lakehouse_core::embed::Purpose;
+use futures::StreamExt;
 use lakehouse_core::matrix::MatrixRequest;
 use lakehouse_core::playbook::PlaybookEntry;
 use lakehouse_core::{
-    Format, IndexSpec, IngestMode, IngestOptions, MetadataFilter, SearchRequest, VectorRecord,
+    EmbedRequest, Embeddings, Format, IndexQuery, IndexSpec, IngestMode, IngestOptions, RecordInput,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, Json};
@@ -141,7 +143,8 @@ fn format_named(name: &str) -> ApiResult<Format> {
 }
 
 /// `POST /v1/datasets/{name}`: the body is the file (CSV or NDJSON), or a multipart form
-/// with a `file` part (and optional `mode` / `format` parts).
+/// with a `file` part (and optional `mode` / `format` parts). The upload is streamed to a
+/// temporary file, never held whole in memory, and refused past `max_upload` bytes.
 pub async fn ingest(
     State(app): S,
     Path(name): Path<String>,
@@ -155,38 +158,45 @@ pub async fn ingest(
         .unwrap_or("")
         .to_ascii_lowercase();
     let (mut mode, mut format) = (q.mode, q.format);
-    let data = if content_type.starts_with("multipart/form-data") {
+    let mut spool = Spool::new(app.max_upload)?;
+    if content_type.starts_with("multipart/form-data") {
         let mut form = Multipart::from_request(request, &())
             .await
             .map_err(|r| ApiError::new(r.status(), "invalid_input", r.body_text()))?;
-        let mut file = None;
-        while let Some(field) = form
-            .next_field()
-            .await
-            .map_err(|e| ApiError::new(e.status(), "invalid_input", e.body_text()))?
-        {
+        let mut has_file = false;
+        let multipart_error = |e: MultipartError| {
+            let kind = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "invalid_input"
+            };
+            ApiError::new(e.status(), kind, e.body_text())
+        };
+        while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
             let part = field.name().unwrap_or("").to_string();
-            let filename = field.file_name().map(str::to_string);
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| ApiError::new(e.status(), "too_large", e.body_text()))?;
-            match part.as_str() {
-                "file" => {
-                    if format.is_none()
-                        && let Some(f) = filename
-                        && let Some((_, ext)) = f.rsplit_once('.')
-                    {
-                        format = Some(ext.to_string());
-                    }
-                    file = Some(bytes);
+            if part == "file" {
+                if format.is_none()
+                    && let Some(f) = field.file_name()
+                    && let Some((_, ext)) = f.rsplit_once('.')
+                {
+                    format = Some(ext.to_string());
                 }
-                "mode" => mode = Some(String::from_utf8_lossy(&bytes).into_owned()),
-                "format" => format = Some(String::from_utf8_lossy(&bytes).into_owned()),
+                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    spool.write(&chunk).await?;
+                }
+                has_file = true;
+                continue;
+            }
+            let value = field.text().await.map_err(multipart_error)?;
+            match part.as_str() {
+                "mode" => mode = Some(value),
+                "format" => format = Some(value),
                 _ => {}
             }
         }
-        file.ok_or_else(|| ApiError::bad_request("the form has no `file` part"))?
+        if !has_file {
+            return Err(ApiError::bad_request("the form has no `file` part"));
+        }
     } else {
         if format.is_none() && !content_type.is_empty() {
             let essence = content_type.split(';').next().unwrap_or("").trim();
@@ -194,19 +204,27 @@ pub async fn ingest(
                 format = Some(essence.to_string());
             }
         }
-        Bytes::from_request(request, &())
-            .await
-            .map_err(body_error)?
-    };
+        let mut body = request.into_body().into_data_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
+            spool.write(&chunk).await?;
+        }
+    }
     let mode: IngestMode = mode.as_deref().unwrap_or("create").parse()?;
     let format = format
         .as_deref()
         .map(format_named)
         .transpose()?
         .unwrap_or(Format::Csv);
+    let file = spool.finish().await?;
     let report = app
         .lh
-        .ingest(&name, data, &IngestOptions::mode(mode).with_format(format))
+        .ingest(
+            &name,
+            file.path().to_path_buf(),
+            &IngestOptions::mode(mode).with_format(format),
+        )
         .await?;
     let status = if report.no_op {
         StatusCode::OK
@@ -217,6 +235,52 @@ pub async fn ingest(
         status,
         Json(serde_json::to_value(&report).expect("report is JSON")),
     ))
+}
+
+/// An upload on its way to a temporary file, with a byte limit.
+struct Spool {
+    file: tempfile::NamedTempFile,
+    out: tokio::fs::File,
+    written: usize,
+    limit: usize,
+}
+
+impl Spool {
+    fn new(limit: usize) -> ApiResult<Self> {
+        let file = tempfile::NamedTempFile::new().map_err(lakehouse_core::Error::from)?;
+        let out = tokio::fs::File::from_std(file.reopen().map_err(lakehouse_core::Error::from)?);
+        Ok(Self {
+            file,
+            out,
+            written: 0,
+            limit,
+        })
+    }
+
+    async fn write(&mut self, chunk: &[u8]) -> ApiResult<()> {
+        self.written += chunk.len();
+        if self.written > self.limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the upload is over the limit of {} bytes", self.limit),
+            ));
+        }
+        self.out
+            .write_all(chunk)
+            .await
+            .map_err(lakehouse_core::Error::from)?;
+        Ok(())
+    }
+
+    /// Flushes and hands over the file (removed when dropped).
+    async fn finish(mut self) -> ApiResult<tempfile::NamedTempFile> {
+        self.out
+            .flush()
+            .await
+            .map_err(lakehouse_core::Error::from)?;
+        Ok(self.file)
+    }
 }
 
 // ---- SQL ----------------------------------------------------------------------------
@@ -242,59 +306,22 @@ pub async fn sql(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if accept.contains(ARROW_STREAM) {
-        let mut out = Vec::new();
-        let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut out, &result.schema)
-            .map_err(|e| ApiError::from(lakehouse_core::Error::from(e)))?;
-        for b in &result.batches {
-            w.write(b)
-                .map_err(|e| ApiError::from(lakehouse_core::Error::from(e)))?;
-        }
-        w.finish()
-            .map_err(|e| ApiError::from(lakehouse_core::Error::from(e)))?;
-        return Ok(([(header::CONTENT_TYPE, ARROW_STREAM)], out).into_response());
+        return Ok((
+            [(header::CONTENT_TYPE, ARROW_STREAM)],
+            result.to_arrow_ipc()?,
+        )
+            .into_response());
     }
     if accept.contains(PARQUET) || accept.contains("application/x-parquet") {
-        let mut out = Vec::new();
-        let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, result.schema.clone(), None)
-            .map_err(|e| ApiError::from(lakehouse_core::Error::from(e)))?;
-        for b in &result.batches {
-            w.write(b)
-                .map_err(|e| ApiError::from(lakehouse_core::Error::from(e)))?;
-        }
-        w.close()
-            .map_err(|e| ApiError::from(lakehouse_core::Error::from(e)))?;
-        return Ok(([(header::CONTENT_TYPE, PARQUET)], out).into_response());
+        return Ok(([(header::CONTENT_TYPE, PARQUET)], result.to_parquet()?).into_response());
     }
     Ok(Json(serde_json::to_value(result.to_json()?).expect("result is JSON")).into_response())
 }
 
 // ---- embeddings ---------------------------------------------------------------------
 
-#[derive(Deserialize)]
-pub struct EmbedRequest {
-    texts: Vec<String>,
-    model: Option<String>,
-    #[serde(default)]
-    purpose: Purpose,
-}
-
-pub async fn embed(State(app): S, Json(r): Json<EmbedRequest>) -> ApiResult<Json<Value>> {
-    let embedder = app.lh.embedder().await?;
-    if let Some(m) = &r.model
-        && m != embedder.model_name()
-    {
-        return Err(lakehouse_core::Error::NotFound {
-            what: "embedding model",
-            name: format!("{m} (this server runs {})", embedder.model_name()),
-        }
-        .into());
-    }
-    let vectors = app.lh.embed(r.texts, r.purpose).await?;
-    Ok(Json(json!({
-        "vectors": vectors,
-        "model": embedder.model_name(),
-        "dimension": embedder.dimension(),
-    })))
+pub async fn embed(State(app): S, Json(r): Json<EmbedRequest>) -> ApiResult<Json<Embeddings>> {
+    Ok(Json(app.lh.embed_request(r).await?))
 }
 
 pub async fn embed_stats(State(app): S) -> ApiResult<Json<Value>> {
@@ -329,7 +356,7 @@ pub async fn index_delete(State(app): S, Path(name): Path<String>) -> ApiResult<
 
 #[derive(Deserialize)]
 pub struct AddRequest {
-    records: Vec<VectorRecord>,
+    records: Vec<RecordInput>,
 }
 
 pub async fn index_add(
@@ -337,9 +364,9 @@ pub async fn index_add(
     Path(name): Path<String>,
     Json(r): Json<AddRequest>,
 ) -> ApiResult<Json<Value>> {
-    let index = app.lh.vectors().get(&name).await?;
-    let added = index.add(r.records).await?;
-    Ok(Json(json!({ "added": added, "count": index.len() })))
+    let added = app.lh.add_records(&name, r.records).await?;
+    let count = app.lh.vectors().get(&name).await?.len();
+    Ok(Json(json!({ "added": added, "count": count })))
 }
 
 #[derive(Deserialize)]
@@ -358,46 +385,12 @@ pub async fn index_remove(
 }
 
 /// A search by vector, or by text (embedded as a query).
-#[derive(Deserialize)]
-pub struct IndexSearch {
-    vector: Option<Vec<f32>>,
-    text: Option<String>,
-    #[serde(default = "ten")]
-    k: usize,
-    #[serde(default)]
-    exclude_ids: Vec<String>,
-    expansion: Option<usize>,
-    #[serde(default)]
-    exact: bool,
-    filter: Option<MetadataFilter>,
-}
-
-fn ten() -> usize {
-    10
-}
-
 pub async fn index_search(
     State(app): S,
     Path(name): Path<String>,
-    Json(r): Json<IndexSearch>,
+    Json(q): Json<IndexQuery>,
 ) -> ApiResult<Json<Value>> {
-    let index = app.lh.vectors().get(&name).await?;
-    let vector = match (r.vector, r.text) {
-        (Some(v), _) => v,
-        (None, Some(t)) => app.lh.embed(vec![t], Purpose::Query).await?.remove(0),
-        (None, None) => return Err(ApiError::bad_request("give `vector` or `text`")),
-    };
-    let request = SearchRequest {
-        exclude_ids: r.exclude_ids,
-        expansion: r.expansion,
-        exact: r.exact,
-        filter: r.filter,
-        ..SearchRequest::new(vector, r.k)
-    };
-    let hits = tokio::task::spawn_blocking(move || index.search(&request))
-        .await
-        .map_err(|e| ApiError::from(lakehouse_core::Error::from(e)))??;
-    Ok(Json(json!({ "hits": hits })))
+    Ok(Json(json!({ "hits": app.lh.search(&name, q).await? })))
 }
 
 // ---- matrix and playbook ------------------------------------------------------------

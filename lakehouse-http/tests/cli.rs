@@ -1,0 +1,302 @@
+//! The `lakehouse` command line, run as a process: ingest, sql in every format, index
+//! create/add/search/list/info/delete, embed, doctor, and the exit status and message of
+//! bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Runs `lakehouse --root ROOT ARGS…`.
+fn lakehouse(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lakehouse"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .expect("run lakehouse")
+}
+
+/// Runs it and returns standard output, failing the test on a non-zero exit.
+fn ok(root: &Path, args: &[&str]) -> String {
+    let out = lakehouse(root, args);
+    assert!(
+        out.status.success(),
+        "lakehouse {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Runs it expecting failure; returns standard error.
+fn fails(root: &Path, args: &[&str]) -> String {
+    let out = lakehouse(root, args);
+    assert!(!out.status.success(), "lakehouse {args:?} should fail");
+    String::from_utf8(out.stderr).expect("utf-8 output")
+}
+
+/// Files (not folders) under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn workers(dir: &Path) -> std::path::PathBuf {
+    let csv = dir.join("workers.csv");
+    std::fs::write(
+        &csv,
+        "id,name,city\n1,Alice,Chicago\n2,Bob,\"Denver, CO\"\n3,Chen,Austin\n",
+    )
+    .unwrap();
+    csv
+}
+
+#[test]
+fn sql_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lh");
+    let csv = workers(dir.path());
+    let out = ok(
+        &root,
+        &["ingest", csv.to_str().unwrap(), "--name", "workers"],
+    );
+    assert!(out.contains("version 1 with 3 rows"), "{out}");
+    assert!(ok(&root, &["datasets"]).starts_with("workers\tv1\t3 rows"));
+
+    let q = "SELECT id, name, city FROM workers ORDER BY id";
+    let table = ok(&root, &["sql", q]);
+    assert!(
+        table.contains("| Alice") && table.contains("Denver, CO"),
+        "{table}"
+    );
+
+    let json: Value = serde_json::from_str(&ok(&root, &["sql", q, "--format", "json"])).unwrap();
+    assert_eq!(json["row_count"], 3);
+    assert_eq!(json["rows"][1][1], "Bob");
+
+    let csv_out = ok(&root, &["sql", q, "--format", "csv"]);
+    assert_eq!(
+        csv_out,
+        "id,name,city\n1,Alice,Chicago\n2,Bob,\"Denver, CO\"\n3,Chen,Austin\n"
+    );
+    // No rows still gives the header.
+    let empty = ok(
+        &root,
+        &[
+            "sql",
+            "SELECT name FROM workers WHERE id > 9",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(empty, "name\n");
+
+    // Parquet to a file: ingest it back and compare.
+    let pq = dir.path().join("out.parquet");
+    ok(
+        &root,
+        &["sql", q, "--format", "parquet", "-o", pq.to_str().unwrap()],
+    );
+    let bytes = std::fs::read(&pq).unwrap();
+    assert_eq!(&bytes[..4], b"PAR1");
+    assert_eq!(&bytes[bytes.len() - 4..], b"PAR1");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        bytes::Bytes::from(bytes),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    let names =
+        arrow::compute::cast(batches[0].column(1), &arrow::datatypes::DataType::Utf8).unwrap();
+    let names = arrow::array::AsArray::as_string::<i32>(&names);
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+    assert_eq!(names.value(2), "Chen");
+
+    // Bad SQL and writes: a message naming the kind, exit status 1.
+    let err = fails(&root, &["sql", "SELECT nope FROM workers"]);
+    assert!(err.starts_with("error (invalid_input):"), "{err}");
+    let err = fails(&root, &["sql", "DROP TABLE workers"]);
+    assert!(err.contains("error ("), "{err}");
+    let err = fails(&root, &["sql", "SELECT * FROM missing"]);
+    assert!(err.contains("missing"), "{err}");
+}
+
+#[test]
+fn vector_index_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lh");
+    let info: Value = serde_json::from_str(&ok(
+        &root,
+        &[
+            "index",
+            "create",
+            "v",
+            "--dimensions",
+            "3",
+            "--metric",
+            "l2",
+            "--quantization",
+            "f16",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(info["spec"]["dimensions"], 3, "{info}");
+    assert_eq!(info["spec"]["metric"], "l2");
+    assert_eq!(info["spec"]["quantization"], "f16");
+    let err = fails(
+        &root,
+        &[
+            "index",
+            "create",
+            "w",
+            "--dimensions",
+            "3",
+            "--metric",
+            "hamming",
+        ],
+    );
+    assert!(err.contains("unknown metric"), "{err}");
+
+    let records = dir.path().join("records.jsonl");
+    std::fs::write(
+        &records,
+        "{\"id\":\"a\",\"vector\":[1,0,0],\"metadata\":{\"city\":\"Chicago\"}}\n\n\
+         {\"id\":\"b\",\"vector\":[0,1,0]}\n{\"id\":\"c\",\"vector\":[0,0,1]}\n",
+    )
+    .unwrap();
+    let out = ok(&root, &["index", "add", "v", records.to_str().unwrap()]);
+    assert_eq!(out.trim(), "v: 3 added, 3 vectors");
+
+    let hits = ok(
+        &root,
+        &["index", "search", "v", "--vector", "[0.9,0.1,0]", "-k", "2"],
+    );
+    let lines: Vec<&str> = hits.lines().collect();
+    assert_eq!(lines.len(), 2, "{hits}");
+    assert!(
+        lines[0].contains("\ta\t") && lines[0].contains("Chicago"),
+        "{hits}"
+    );
+    assert!(lines[1].contains("\tb\t"), "{hits}");
+
+    // A bad line is reported with its number, and nothing is added.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"id\":\"d\",\"vector\":[1,1,1]}\n{\"id\":\"e\"}\n").unwrap();
+    let err = fails(&root, &["index", "add", "v", bad.to_str().unwrap()]);
+    assert!(err.contains("line 2"), "{err}");
+    let wrong = dir.path().join("wrong.jsonl");
+    std::fs::write(&wrong, "{\"id\":\"d\",\"vector\":[1,1]}\n").unwrap();
+    let err = fails(&root, &["index", "add", "v", wrong.to_str().unwrap()]);
+    assert!(err.contains("dimension"), "{err}");
+    let info: Value = serde_json::from_str(&ok(&root, &["index", "info", "v"])).unwrap();
+    assert_eq!(info["count"], 3, "{info}");
+
+    let err = fails(&root, &["index", "search", "v"]);
+    assert!(err.contains("give a query"), "{err}");
+    let err = fails(&root, &["index", "search", "nope", "--vector", "[1,0,0]"]);
+    assert!(err.starts_with("error (not_found)"), "{err}");
+
+    assert_eq!(ok(&root, &["index", "list"]).trim(), "v");
+    ok(&root, &["index", "delete", "v"]);
+    assert_eq!(ok(&root, &["index", "list"]).trim(), "");
+    // No files left behind (the local store may keep empty folders).
+    let left: Vec<_> = walk(&root.join("_vectors/v"));
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Needs the default model (`lakehouse model install`, done by scripts/test.sh).
+#[test]
+fn text_records_embed_and_doctor() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lh");
+    let dim = {
+        let out = ok(&root, &["embed", "forklift operator", "--format", "json"]);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["vectors"][0].as_array().unwrap().len()
+    };
+    assert_eq!(dim, 384);
+    ok(&root, &["index", "create", "people", "--dimensions", "384"]);
+    let records = dir.path().join("people.jsonl");
+    std::fs::write(
+        &records,
+        "{\"id\":\"w1\",\"text\":\"Forklift operator with OSHA certification, night shifts\"}\n\
+         {\"id\":\"w2\",\"text\":\"Registered nurse in a pediatric ward\"}\n\
+         {\"id\":\"w3\",\"vector\":[",
+    )
+    .unwrap();
+    // The third line is cut off: nothing is added.
+    let err = fails(
+        &root,
+        &["index", "add", "people", records.to_str().unwrap()],
+    );
+    assert!(err.contains("line 3"), "{err}");
+    std::fs::write(
+        &records,
+        "{\"id\":\"w1\",\"text\":\"Forklift operator with OSHA certification, night shifts\"}\n\
+         {\"id\":\"w2\",\"text\":\"Registered nurse in a pediatric ward\"}\n",
+    )
+    .unwrap();
+    ok(
+        &root,
+        &["index", "add", "people", records.to_str().unwrap()],
+    );
+    let hits = ok(
+        &root,
+        &["index", "search", "people", "warehouse lift truck driver"],
+    );
+    assert!(hits.lines().next().unwrap().contains("\tw1"), "{hits}");
+    let hits = ok(
+        &root,
+        &["index", "search", "people", "nurse for children", "-k", "1"],
+    );
+    assert!(hits.trim().ends_with("w2"), "{hits}");
+
+    let report: Value = serde_json::from_str(&ok(&root, &["doctor", "--json"])).unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["root", "datasets", "vector indexes", "embedding model"]
+    );
+    assert!(
+        report["checks"][2]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("people")
+    );
+
+    // A missing model: doctor says so and exits non-zero; the message names the fix.
+    let missing = dir.path().join("no-model");
+    let out = lakehouse(
+        &root,
+        &["--model", missing.to_str().unwrap(), "doctor", "--json"],
+    );
+    assert!(!out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["checks"][0]["ok"], true);
+    assert_eq!(report["checks"][3]["ok"], false);
+    assert!(
+        report["checks"][3]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("lakehouse model install"),
+        "{report}"
+    );
+    let text = ok(&root, &["doctor"]);
+    assert!(text.lines().all(|l| l.starts_with("ok  ")), "{text}");
+}
