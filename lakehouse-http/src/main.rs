@@ -250,6 +250,11 @@ async fn run(cli: Cli) -> Result<()> {
         model: Some(model_dir),
         ..Default::default()
     };
+    if let Command::Doctor { json } = cli.command {
+        // Doctor reports a root that does not open instead of failing on it.
+        let lh = Lakehouse::open_with(&cli.root, options.clone()).await;
+        return doctor::run(lh, &cli.root, &options, json).await;
+    }
     let lh = Lakehouse::open_with(&cli.root, options).await?;
     match cli.command {
         Command::Model { .. } => unreachable!("handled above"),
@@ -286,7 +291,7 @@ async fn run(cli: Cli) -> Result<()> {
             })
             .await
         }
-        Command::Doctor { json } => doctor::run(&lh, &cli.root, json).await,
+        Command::Doctor { .. } => unreachable!("handled above"),
         Command::Index { command } => index(&lh, command).await,
         Command::Embed {
             texts,

@@ -300,3 +300,42 @@ fn text_records_embed_and_doctor() {
     let text = ok(&root, &["doctor"]);
     assert!(text.lines().all(|l| l.starts_with("ok  ")), "{text}");
 }
+
+/// `doctor` on an s3:// root probes the server (SeaweedFS on loopback, started by
+/// scripts/test.sh; skipped when `LAKEHOUSE_TEST_S3` is unset outside CI).
+#[test]
+fn doctor_checks_an_s3_root() {
+    let base = match std::env::var("LAKEHOUSE_TEST_S3") {
+        Ok(base) => base,
+        Err(_) if std::env::var_os("CI").is_some() => panic!("CI must set LAKEHOUSE_TEST_S3"),
+        Err(_) => return,
+    };
+    let run = |root: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lakehouse"))
+            .args(["--root", root, "doctor", "--json"])
+            .output()
+            .expect("run lakehouse");
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.success(), report)
+    };
+    let root = format!(
+        "{}/doctor-{}",
+        base.trim_end_matches('/'),
+        std::process::id()
+    );
+    let (_, report) = run(&root);
+    assert_eq!(report["checks"][0]["name"], "root");
+    assert_eq!(report["checks"][0]["ok"], true, "{report}");
+    assert!(
+        report["checks"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("s3://"),
+        "{report}"
+    );
+    // A bucket that does not exist: the probe fails, and so does doctor.
+    let (ok, report) = run("s3://no-such-bucket-for-lakehouse-doctor/x");
+    assert!(!ok);
+    assert_eq!(report["checks"][0]["ok"], false, "{report}");
+}

@@ -597,6 +597,25 @@ fn error_codes_limits_and_slow_clients() {
         201
     );
 
+    // Clients that never finish their headers (slowloris) or send garbage hold only their
+    // own connections: others are still served promptly.
+    let stalled: Vec<TcpStream> = (0..64)
+        .map(|i| {
+            let mut c = TcpStream::connect(server.addr).unwrap();
+            let partial: &[u8] = if i % 2 == 0 {
+                b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: "
+            } else {
+                b"\x00\xffnot http at all\r\n"
+            };
+            c.write_all(partial).unwrap();
+            c
+        })
+        .collect();
+    for _ in 0..20 {
+        assert_eq!(server.get("/health").status, 200);
+    }
+    drop(stalled);
+
     // Metrics count what happened.
     let m = String::from_utf8(server.get("/metrics").body).unwrap();
     assert!(m.contains("lakehouse_http_requests_total{method=\"PUT\",route=\"/v1/storage/{*key}\",status=\"503\"} 1"), "{m}");

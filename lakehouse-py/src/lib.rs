@@ -1,6 +1,25 @@
-//! Python bindings for lakehouse-core (pyo3, built with maturin).
+//! Python bindings for lakehouse-core: the `lakehouse` module, built with maturin
+//! (`pip install ./lakehouse-py`).
 //!
-//! Placeholder until the Python issue lands: the crate exists so that the workspace layout
-//! is final and builds, and it re-exports the core it will wrap.
+//! Translation only: arguments become core calls with the GIL released, results become
+//! Python objects (query results as Arrow through the PyCapsule interface, vectors as numpy
+//! arrays), and core errors become exception classes named after their kinds.
 
-pub use lakehouse_core;
+use pyo3::prelude::*;
+
+mod arrow_export;
+mod convert;
+mod errors;
+mod lakehouse;
+
+/// The native part of the `lakehouse` Python package.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(lakehouse::open, m)?)?;
+    m.add_class::<lakehouse::PyLakehouse>()?;
+    m.add_class::<lakehouse::PyVectorIndex>()?;
+    m.add_class::<arrow_export::ArrowResult>()?;
+    errors::register(m)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,177 @@
+"""Type stubs of the native module (``lakehouse._native``), re-exported by ``lakehouse``."""
+
+from os import PathLike
+from typing import Any, Literal, Optional, Sequence, Union
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+__version__: str
+
+Json = Union[None, bool, int, float, str, list["Json"], dict[str, "Json"]]
+Vector = Union[npt.NDArray[np.floating[Any]], Sequence[float]]
+Matrix = Union[npt.NDArray[np.floating[Any]], Sequence[Sequence[float]]]
+Metric = Literal["cosine", "l2", "inner_product"]
+Quantization = Literal["f32", "f16", "i8"]
+Mode = Literal["create", "append", "replace"]
+Purpose = Literal["document", "query"]
+
+class LakehouseError(Exception):
+    """Base class of every error lakehouse raises."""
+
+class InvalidInputError(LakehouseError):
+    """The request is malformed: a bad name, bad SQL, a malformed file, a wrong-shaped array."""
+
+class NotFoundError(LakehouseError):
+    """A named thing (dataset, version, index, model) does not exist."""
+
+class ConflictError(LakehouseError):
+    """The request contradicts stored state (schema drift, duplicate create)."""
+
+class TooLargeError(LakehouseError):
+    """An object or batch exceeds a configured size limit."""
+
+class ValidationError(LakehouseError):
+    """Well-formed input that breaks a rule (e.g. a write statement in read-only SQL)."""
+
+class BusyError(LakehouseError):
+    """A resource limit was hit; retrying later may succeed."""
+
+class TimeoutError(LakehouseError):
+    """The operation ran past its configured time limit."""
+
+class StorageError(LakehouseError):
+    """The object store failed."""
+
+class InternalError(LakehouseError):
+    """A bug or an unexpected state; please report it."""
+
+class ArrowResult:
+    """A query result exported once through the Arrow PyCapsule interface."""
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        """Exports the result as an ``ArrowArrayStream`` capsule."""
+
+def open(
+    root: Union[str, PathLike[str]],
+    *,
+    model: Optional[Union[str, PathLike[str]]] = None,
+    cache_size: Optional[int] = None,
+) -> Lakehouse:
+    """Opens (creating if needed) the lakehouse at ``root``: a local folder or
+    ``s3://bucket/prefix``. ``model`` is an embedding model folder (default:
+    all-MiniLM-L6-v2 in the local model cache); ``cache_size`` the embedding cache's
+    entries (0 turns it off)."""
+
+class Lakehouse:
+    """An open lakehouse. Thread-safe; every call releases the GIL while it works."""
+
+    @property
+    def root(self) -> str:
+        """Where the lakehouse lives (a folder or an s3:// URI)."""
+    def ingest_csv(
+        self, path: Union[str, PathLike[str]], name: str, mode: Mode = "create"
+    ) -> dict[str, Any]:
+        """Ingests a CSV file as dataset ``name``; returns the ingest report."""
+    def ingest_ndjson(
+        self, path: Union[str, PathLike[str]], name: str, mode: Mode = "create"
+    ) -> dict[str, Any]:
+        """Ingests a newline-delimited JSON file as dataset ``name``."""
+    def sql(self, query: str) -> pa.Table:
+        """Runs read-only SQL; the rows as a ``pyarrow.Table`` (no copy)."""
+    def datasets(self) -> list[dict[str, Any]]:
+        """Latest manifests of all datasets."""
+    def manifest(self, name: str) -> dict[str, Any]:
+        """The latest manifest of dataset ``name``."""
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        """The retained versions of dataset ``name``, oldest first."""
+    def create_index(
+        self,
+        name: str,
+        dim: int,
+        *,
+        metric: Metric = "cosine",
+        quantization: Quantization = "f32",
+        connectivity: Optional[int] = None,
+        expansion_add: Optional[int] = None,
+        expansion_search: Optional[int] = None,
+    ) -> VectorIndex:
+        """Creates a vector index."""
+    def index(self, name: str) -> VectorIndex:
+        """The existing vector index ``name``."""
+    def indexes(self) -> list[str]:
+        """Names of the vector indexes."""
+    def drop_index(self, name: str) -> None:
+        """Deletes vector index ``name`` and its stored files."""
+    def embed(
+        self, texts: Union[str, Sequence[str]], purpose: Purpose = "document"
+    ) -> npt.NDArray[np.float32]:
+        """Embeds texts with the local model: float32 array of shape (n, dim)."""
+    def embed_stats(self) -> dict[str, Any]:
+        """The embedding model and its cache counters."""
+    def matrix_search(
+        self,
+        corpora: Sequence[str],
+        query_text: Optional[str] = None,
+        *,
+        query_vector: Optional[Vector] = None,
+        k: int = 10,
+        per_corpus_k: Optional[int] = None,
+        metadata_filter: Optional[dict[str, Json]] = None,
+        exclude_ids: Optional[Sequence[str]] = None,
+        use_playbook: bool = False,
+    ) -> dict[str, Any]:
+        """Searches several corpora at once, merged by distance, optionally playbook-boosted."""
+    def record_playbook(
+        self,
+        query_text: str,
+        answer_id: str,
+        answer_corpus: str,
+        score: float,
+        *,
+        tags: Optional[Sequence[str]] = None,
+        query_vector: Optional[Vector] = None,
+    ) -> str:
+        """Records an answer that worked for a query; returns its playbook id."""
+    def record_playbook_bulk(self, entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Records many answers; one ``{"playbook_id"}`` or ``{"error"}`` per entry."""
+
+class VectorIndex:
+    """A named vector index of a lakehouse."""
+
+    @property
+    def name(self) -> str:
+        """The index's name."""
+    def add(
+        self,
+        ids: Sequence[str],
+        vectors: Matrix,
+        metadata: Optional[Sequence[Optional[dict[str, Json]]]] = None,
+    ) -> int:
+        """Adds (or replaces, by id) a batch; vectors of shape (len(ids), dim)."""
+    def add_texts(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        metadata: Optional[Sequence[Optional[dict[str, Json]]]] = None,
+    ) -> int:
+        """Adds records whose vectors are the embeddings of ``texts``."""
+    def search(
+        self,
+        query: Union[str, Vector],
+        k: int = 10,
+        *,
+        exclude_ids: Optional[Sequence[str]] = None,
+        filter: Optional[dict[str, Json]] = None,
+        exact: bool = False,
+        expansion: Optional[int] = None,
+    ) -> list[dict[str, Any]]:
+        """The ``k`` nearest records to a vector or a text: ``{"id", "distance", "metadata"}``."""
+    def remove(self, ids: Sequence[str]) -> int:
+        """Removes ids; returns how many were removed."""
+    def info(self) -> dict[str, Any]:
+        """Spec, count and memory of the index."""
+    def flush(self) -> None:
+        """Writes a snapshot now."""
+    def __len__(self) -> int: ...

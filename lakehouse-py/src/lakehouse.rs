@@ -1,0 +1,515 @@
+//! The `Lakehouse` and `VectorIndex` Python classes: each method converts its arguments,
+//! makes one core call with the GIL released, and converts the result back.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use lakehouse_core::matrix::MatrixRequest;
+use lakehouse_core::playbook::PlaybookEntry;
+use lakehouse_core::{
+    EmbedRequest, Format, IndexQuery, IndexSpec, IngestMode, IngestOptions, Lakehouse,
+    MetadataFilter, Options, Purpose, RecordInput,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+use crate::arrow_export::ArrowResult;
+use crate::convert::{self, deserialized, serialized};
+use crate::errors::{invalid, to_py};
+
+/// One tokio runtime per process, shared by every lakehouse opened from Python.
+fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<std::io::Result<tokio::runtime::Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("lakehouse")
+                .build()
+        })
+        .as_ref()
+        .map_err(|e| crate::errors::InternalError::new_err(format!("no async runtime: {e}")))
+}
+
+/// Runs a core future to completion with the GIL released, so other Python threads run
+/// meanwhile; core errors become the matching Python exceptions.
+fn run<T: Send>(
+    py: Python<'_>,
+    work: impl Future<Output = lakehouse_core::Result<T>> + Send,
+) -> PyResult<T> {
+    let rt = runtime()?;
+    py.detach(|| rt.block_on(work)).map_err(to_py)
+}
+
+fn purpose(name: &str) -> PyResult<Purpose> {
+    match name {
+        "document" => Ok(Purpose::Document),
+        "query" => Ok(Purpose::Query),
+        other => Err(invalid(format!(
+            "purpose must be 'document' or 'query', not {other:?}"
+        ))),
+    }
+}
+
+fn texts(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(vec![s.to_cow()?.into_owned()]);
+    }
+    obj.extract::<Vec<String>>()
+        .map_err(|_| invalid("texts must be a str or a list of str"))
+}
+
+/// An open lakehouse: datasets, SQL, vector indexes, embeddings, matrix search and
+/// playbook memory. Thread-safe; every call releases the GIL while it works.
+#[pyclass(module = "lakehouse", name = "Lakehouse", frozen)]
+pub struct PyLakehouse {
+    inner: Lakehouse,
+}
+
+/// Opens (creating if needed) the lakehouse at `root`: a local folder or
+/// `s3://bucket/prefix` (configured from the standard AWS environment variables).
+/// `model` is an embedding model folder (default: all-MiniLM-L6-v2 in the local model
+/// cache); `cache_size` the embedding cache's entries (0 turns it off).
+#[pyfunction]
+#[pyo3(signature = (root, *, model=None, cache_size=None))]
+pub fn open(
+    py: Python<'_>,
+    root: PathBuf,
+    model: Option<PathBuf>,
+    cache_size: Option<usize>,
+) -> PyResult<PyLakehouse> {
+    let root = root
+        .to_str()
+        .ok_or_else(|| invalid("the root is not valid UTF-8"))?
+        .to_string();
+    let mut options = Options {
+        model,
+        ..Options::default()
+    };
+    if let Some(n) = cache_size {
+        options.embedder.cache_entries = n;
+    }
+    let inner = run(
+        py,
+        async move { Lakehouse::open_with(&root, options).await },
+    )?;
+    Ok(PyLakehouse { inner })
+}
+
+#[pymethods]
+impl PyLakehouse {
+    /// Where the lakehouse lives (a folder or an s3:// URI).
+    #[getter]
+    fn root(&self) -> String {
+        self.inner.storage().description().to_string()
+    }
+
+    /// Ingests a CSV file as dataset `name`. `mode` is "create" (the default; fails if the
+    /// dataset exists), "append" or "replace". Returns the ingest report (rows read, the
+    /// new manifest, whether identical content made it a no-op).
+    #[pyo3(signature = (path, name, mode="create"))]
+    fn ingest_csv<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        name: &str,
+        mode: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.ingest_file(py, path, name, mode, Format::Csv)
+    }
+
+    /// Ingests a newline-delimited JSON file as dataset `name`; as `ingest_csv`.
+    #[pyo3(signature = (path, name, mode="create"))]
+    fn ingest_ndjson<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        name: &str,
+        mode: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.ingest_file(py, path, name, mode, Format::Ndjson)
+    }
+
+    /// Runs a read-only SQL query (datasets are tables; `"name@N"` is version N) and
+    /// returns the rows as a `pyarrow.Table`, handed over without copying.
+    fn sql<'py>(&self, py: Python<'py>, query: &str) -> PyResult<Bound<'py, PyAny>> {
+        let lh = self.inner.clone();
+        let query = query.to_string();
+        let result = run(py, async move { lh.sql(&query).await })?;
+        let stream = Bound::new(py, ArrowResult::new(result))?;
+        py.import("pyarrow")?
+            .getattr("RecordBatchReader")?
+            .call_method1("from_stream", (stream,))?
+            .call_method0("read_all")
+    }
+
+    /// Latest manifests of all datasets (name, version, row_count, schema, files…).
+    fn datasets<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialized(py, &self.inner.datasets())
+    }
+
+    /// The latest manifest of dataset `name`.
+    fn manifest<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        serialized(py, &*self.inner.manifest(name).map_err(to_py)?)
+    }
+
+    /// The retained versions of dataset `name`, oldest first.
+    fn versions<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let lh = self.inner.clone();
+        let name = name.to_string();
+        let versions = run(py, async move { lh.versions(&name).await })?;
+        serialized(py, &versions)
+    }
+
+    /// Creates a vector index. `metric`: "cosine", "l2" or "inner_product";
+    /// `quantization`: "f32", "f16" or "i8"; the HNSW settings default to core's.
+    #[pyo3(signature = (name, dim, *, metric="cosine", quantization="f32", connectivity=None, expansion_add=None, expansion_search=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn create_index(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        dim: usize,
+        metric: &str,
+        quantization: &str,
+        connectivity: Option<usize>,
+        expansion_add: Option<usize>,
+        expansion_search: Option<usize>,
+    ) -> PyResult<PyVectorIndex> {
+        let mut spec = IndexSpec::new(name, dim)
+            .with_metric(metric.parse().map_err(to_py)?)
+            .with_quantization(quantization.parse().map_err(to_py)?);
+        if let Some(c) = connectivity {
+            spec.connectivity = c;
+        }
+        if let Some(e) = expansion_add {
+            spec.expansion_add = e;
+        }
+        if let Some(e) = expansion_search {
+            spec.expansion_search = e;
+        }
+        let lh = self.inner.clone();
+        run(py, async move { lh.vectors().create(spec).await })?;
+        Ok(self.handle(name))
+    }
+
+    /// The existing vector index `name` (NotFoundError if there is none).
+    fn index(&self, py: Python<'_>, name: &str) -> PyResult<PyVectorIndex> {
+        let lh = self.inner.clone();
+        let owned = name.to_string();
+        run(py, async move { lh.vectors().get(&owned).await })?;
+        Ok(self.handle(name))
+    }
+
+    /// Names of the vector indexes.
+    fn indexes(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let lh = self.inner.clone();
+        run(py, async move { lh.vectors().list().await })
+    }
+
+    /// Deletes vector index `name` and its stored files.
+    fn drop_index(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let lh = self.inner.clone();
+        let name = name.to_string();
+        run(py, async move { lh.vectors().delete(&name).await })
+    }
+
+    /// Embeds texts with the local model: a float32 `numpy.ndarray` of shape (n, dim).
+    /// `purpose` is "document" (the default) or "query" (models with task prompts treat
+    /// search queries differently).
+    #[pyo3(signature = (texts, purpose="document"))]
+    fn embed<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &Bound<'py, PyAny>,
+        purpose: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = EmbedRequest {
+            texts: self::texts(texts)?,
+            model: None,
+            purpose: self::purpose(purpose)?,
+        };
+        let lh = self.inner.clone();
+        let embedded = run(py, async move { lh.embed_request(request).await })?;
+        convert::ndarray(py, embedded.vectors, embedded.dimension)
+    }
+
+    /// The embedding model and its cache counters (hits, misses, hit_rate, size).
+    fn embed_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let lh = self.inner.clone();
+        let embedder = run(py, async move { lh.embedder().await })?;
+        let mut stats = serde_json::to_value(embedder.stats())
+            .map_err(|e| crate::errors::InternalError::new_err(e.to_string()))?;
+        stats["model"] = embedder.model_name().into();
+        stats["dimension"] = embedder.dimension().into();
+        convert::to_py(py, &stats)
+    }
+
+    /// Searches several corpora (vector indexes) at once, merged by distance, optionally
+    /// boosted by playbook memory. Give `query_text` or `query_vector`. Returns
+    /// `{"hits": [...], ...}` as core's matrix search does.
+    #[pyo3(signature = (corpora, query_text=None, *, query_vector=None, k=10, per_corpus_k=None, metadata_filter=None, exclude_ids=None, use_playbook=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn matrix_search<'py>(
+        &self,
+        py: Python<'py>,
+        corpora: Vec<String>,
+        query_text: Option<String>,
+        query_vector: Option<Bound<'py, PyAny>>,
+        k: usize,
+        per_corpus_k: Option<usize>,
+        metadata_filter: Option<Bound<'py, PyAny>>,
+        exclude_ids: Option<Vec<String>>,
+        use_playbook: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = MatrixRequest {
+            query_text,
+            query_vector: query_vector.map(|v| convert::vector(&v)).transpose()?,
+            corpora,
+            k,
+            per_corpus_k,
+            metadata_filter: filter(metadata_filter)?,
+            exclude_ids: exclude_ids.unwrap_or_default(),
+            use_playbook,
+        };
+        let lh = self.inner.clone();
+        let result = run(py, async move { lh.matrix_search(&request).await })?;
+        serialized(py, &result)
+    }
+
+    /// Records an answer that worked for a query (score 0..1), so later matrix searches
+    /// with `use_playbook=True` boost it. Returns the playbook id; recording the same
+    /// (query, answer, corpus) again replaces the score.
+    #[pyo3(signature = (query_text, answer_id, answer_corpus, score, *, tags=None, query_vector=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn record_playbook(
+        &self,
+        py: Python<'_>,
+        query_text: String,
+        answer_id: String,
+        answer_corpus: String,
+        score: f32,
+        tags: Option<Vec<String>>,
+        query_vector: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        let entry = PlaybookEntry {
+            query_text,
+            query_vector: query_vector.map(|v| convert::vector(&v)).transpose()?,
+            answer_id,
+            answer_corpus,
+            score,
+            tags: tags.unwrap_or_default(),
+        };
+        let lh = self.inner.clone();
+        run(py, async move { lh.record_playbook(entry).await })
+    }
+
+    /// Records many answers at once: `entries` is a list of dicts with the arguments of
+    /// `record_playbook`. Returns one dict per entry: `{"playbook_id"}` or
+    /// `{"error": {"kind", "message"}}`.
+    fn record_playbook_bulk<'py>(
+        &self,
+        py: Python<'py>,
+        entries: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let entries: Vec<PlaybookEntry> = deserialized(entries, "playbook entries")?;
+        let lh = self.inner.clone();
+        let outcomes = run(py, async move { lh.record_playbook_bulk(entries).await })?;
+        serialized(py, &outcomes)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Lakehouse({:?})", self.inner.storage().description())
+    }
+}
+
+impl PyLakehouse {
+    fn ingest_file<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        name: &str,
+        mode: &str,
+        format: Format,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mode: IngestMode = mode.parse().map_err(to_py)?;
+        let options = IngestOptions::mode(mode).with_format(format);
+        let lh = self.inner.clone();
+        let name = name.to_string();
+        let report = run(py, async move { lh.ingest(&name, path, &options).await })?;
+        serialized(py, &report)
+    }
+
+    fn handle(&self, name: &str) -> PyVectorIndex {
+        PyVectorIndex {
+            lh: self.inner.clone(),
+            name: Arc::from(name),
+        }
+    }
+}
+
+impl PyVectorIndex {
+    fn add_records(&self, py: Python<'_>, records: Vec<RecordInput>) -> PyResult<usize> {
+        let (lh, name) = (self.lh.clone(), self.name.clone());
+        run(py, async move { lh.add_records(&name, records).await })
+    }
+}
+
+/// Records from ids, their vectors or texts, and optional metadata, checking that the
+/// lengths agree (`what` names the values in the message).
+fn records(
+    ids: Vec<String>,
+    values: Vec<(Option<Vec<f32>>, Option<String>)>,
+    what: &str,
+    metadata: Option<Vec<Bound<'_, PyAny>>>,
+) -> PyResult<Vec<RecordInput>> {
+    if values.len() != ids.len() {
+        return Err(invalid(format!(
+            "{} ids but {} {what}",
+            ids.len(),
+            values.len()
+        )));
+    }
+    let metadata = metadata_list(metadata, ids.len())?;
+    Ok(ids
+        .into_iter()
+        .zip(values)
+        .zip(metadata)
+        .map(|((id, (vector, text)), metadata)| RecordInput {
+            id,
+            vector,
+            text,
+            metadata,
+        })
+        .collect())
+}
+
+/// Per-record metadata (a dict or None each) as JSON, one per id.
+fn metadata_list(
+    metadata: Option<Vec<Bound<'_, PyAny>>>,
+    n: usize,
+) -> PyResult<Vec<Option<serde_json::Value>>> {
+    let Some(m) = metadata else {
+        return Ok(vec![None; n]);
+    };
+    if m.len() != n {
+        return Err(invalid(format!("{n} ids but {} metadata entries", m.len())));
+    }
+    m.iter()
+        .map(|v| (!v.is_none()).then(|| convert::to_json(v)).transpose())
+        .collect()
+}
+
+fn filter(obj: Option<Bound<'_, PyAny>>) -> PyResult<Option<MetadataFilter>> {
+    obj.map(|f| deserialized(&f, "metadata filter")).transpose()
+}
+
+/// A named vector index of a lakehouse.
+#[pyclass(module = "lakehouse", name = "VectorIndex", frozen)]
+pub struct PyVectorIndex {
+    lh: Lakehouse,
+    name: Arc<str>,
+}
+
+#[pymethods]
+impl PyVectorIndex {
+    /// The index's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Adds (or replaces, by id) a batch: `ids` a list of str, `vectors` a float32 or
+    /// float64 array of shape (len(ids), dim) (or a list of lists), `metadata` an optional
+    /// list of dicts (None keeps an id's old metadata, {} clears it). The whole batch is
+    /// checked before any of it applies. Returns how many were added.
+    #[pyo3(signature = (ids, vectors, metadata=None))]
+    fn add(
+        &self,
+        py: Python<'_>,
+        ids: Vec<String>,
+        vectors: &Bound<'_, PyAny>,
+        metadata: Option<Vec<Bound<'_, PyAny>>>,
+    ) -> PyResult<usize> {
+        let values = convert::matrix(vectors)?
+            .into_iter()
+            .map(|v| (Some(v), None))
+            .collect();
+        self.add_records(py, records(ids, values, "vectors", metadata)?)
+    }
+
+    /// Adds records whose vectors are the embeddings of `texts` (as documents).
+    #[pyo3(signature = (ids, texts, metadata=None))]
+    fn add_texts(
+        &self,
+        py: Python<'_>,
+        ids: Vec<String>,
+        texts: Vec<String>,
+        metadata: Option<Vec<Bound<'_, PyAny>>>,
+    ) -> PyResult<usize> {
+        let values = texts.into_iter().map(|t| (None, Some(t))).collect();
+        self.add_records(py, records(ids, values, "texts", metadata)?)
+    }
+
+    /// The `k` nearest records to a vector (1-D array or list) or a text (embedded as a
+    /// search query): a list of `{"id", "distance", "metadata"}`, nearest first.
+    #[pyo3(signature = (query, k=10, *, exclude_ids=None, filter=None, exact=false, expansion=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn search<'py>(
+        &self,
+        py: Python<'py>,
+        query: &Bound<'py, PyAny>,
+        k: usize,
+        exclude_ids: Option<Vec<String>>,
+        filter: Option<Bound<'py, PyAny>>,
+        exact: bool,
+        expansion: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut q = match query.cast::<PyString>() {
+            Ok(text) => IndexQuery::text(text.to_cow()?.into_owned(), k),
+            Err(_) => IndexQuery::vector(convert::vector(query)?, k),
+        };
+        q.exclude_ids = exclude_ids.unwrap_or_default();
+        q.filter = self::filter(filter)?;
+        q.exact = exact;
+        q.expansion = expansion;
+        let (lh, name) = (self.lh.clone(), self.name.clone());
+        let hits = run(py, async move { lh.search(&name, q).await })?;
+        serialized(py, &hits)
+    }
+
+    /// Removes ids (unknown ones are ignored); returns how many were removed.
+    fn remove(&self, py: Python<'_>, ids: Vec<String>) -> PyResult<usize> {
+        let (lh, name) = (self.lh.clone(), self.name.clone());
+        run(py, async move {
+            lh.vectors().get(&name).await?.remove(ids).await
+        })
+    }
+
+    /// Spec, count and memory of the index.
+    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let (lh, name) = (self.lh.clone(), self.name.clone());
+        let info = run(py, async move { lh.vectors().info(&name).await })?;
+        serialized(py, &info)
+    }
+
+    /// Writes a snapshot now (adds are durable already; this makes reopening faster).
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        let (lh, name) = (self.lh.clone(), self.name.clone());
+        run(
+            py,
+            async move { lh.vectors().get(&name).await?.flush().await },
+        )
+    }
+
+    /// Number of vectors.
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        let (lh, name) = (self.lh.clone(), self.name.clone());
+        run(py, async move { Ok(lh.vectors().get(&name).await?.len()) })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("VectorIndex({:?})", &*self.name)
+    }
+}

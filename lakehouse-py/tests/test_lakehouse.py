@@ -1,0 +1,359 @@
+"""The Python module against the Rust core: every call, its errors, numpy and Arrow
+conversions, the GIL released during work, and data written by the Rust CLI."""
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import lakehouse
+from lakehouse import (
+    ConflictError,
+    InvalidInputError,
+    LakehouseError,
+    NotFoundError,
+    ValidationError,
+)
+
+CSV = "id,name,city\n1,Alice,Chicago\n2,Bob,Denver\n3,Chen,Austin\n"
+
+
+@pytest.fixture
+def lh(tmp_path):
+    return lakehouse.open(str(tmp_path / "lh"))
+
+
+@pytest.fixture
+def workers(tmp_path):
+    path = tmp_path / "workers.csv"
+    path.write_text(CSV)
+    return path
+
+
+def test_errors_derive_from_one_base():
+    for cls in (
+        lakehouse.InvalidInputError,
+        lakehouse.NotFoundError,
+        lakehouse.ConflictError,
+        lakehouse.TooLargeError,
+        lakehouse.ValidationError,
+        lakehouse.BusyError,
+        lakehouse.TimeoutError,
+        lakehouse.StorageError,
+        lakehouse.InternalError,
+    ):
+        assert issubclass(cls, LakehouseError)
+        assert cls.__module__ == "lakehouse"
+        assert cls.__doc__
+    assert issubclass(LakehouseError, Exception)
+
+
+def test_ingest_sql_versions(lh, workers, tmp_path):
+    report = lh.ingest_csv(workers, "workers")
+    assert report["rows"] == 3 and report["no_op"] is False
+    assert report["manifest"]["version"] == 1
+
+    table = lh.sql("SELECT id, name, city FROM workers ORDER BY id")
+    assert isinstance(table, pa.Table)
+    assert table.num_rows == 3
+    assert table.column("name").to_pylist() == ["Alice", "Bob", "Chen"]
+    df = table.to_pandas()
+    assert list(df["city"]) == ["Chicago", "Denver", "Austin"]
+
+    more = tmp_path / "more.csv"
+    more.write_text("id,name,city\n4,Dana,Boston\n")
+    assert lh.ingest_csv(str(more), "workers", mode="append")["manifest"]["version"] == 2
+    assert lh.sql("SELECT count(*) AS n FROM workers").column("n").to_pylist() == [4]
+    assert lh.sql('SELECT count(*) AS n FROM "workers@1"').column("n").to_pylist() == [3]
+    # Identical content again is a no-op.
+    assert lh.ingest_csv(str(more), "workers", mode="append")["no_op"] is True
+
+    assert [d["name"] for d in lh.datasets()] == ["workers"]
+    assert lh.manifest("workers")["row_count"] == 4
+    assert [v["version"] for v in lh.versions("workers")] == [1, 2]
+
+    nd = tmp_path / "events.ndjson"
+    nd.write_text('{"id": 1, "kind": "shift"}\n{"id": 2, "kind": "call"}\n')
+    lh.ingest_ndjson(nd, "events")
+    assert lh.sql("SELECT kind FROM events ORDER BY id").column(0).to_pylist() == [
+        "shift",
+        "call",
+    ]
+
+
+def test_ingest_and_sql_errors(lh, workers, tmp_path):
+    lh.ingest_csv(workers, "workers")
+    # The same content again is an idempotent no-op; other content under create conflicts.
+    assert lh.ingest_csv(workers, "workers")["no_op"] is True
+    other = tmp_path / "other.csv"
+    other.write_text("id,name,city\n7,Eve,Reno\n")
+    with pytest.raises(ConflictError):
+        lh.ingest_csv(other, "workers")
+    drift = tmp_path / "drift.csv"
+    drift.write_text("id,salary\n9,100\n")
+    with pytest.raises(ConflictError, match="schema"):
+        lh.ingest_csv(drift, "workers", mode="append")
+    with pytest.raises(InvalidInputError, match="mode"):
+        lh.ingest_csv(workers, "other", mode="upsert")
+    with pytest.raises(NotFoundError):
+        lh.ingest_csv(tmp_path / "missing.csv", "other")
+    with pytest.raises(InvalidInputError):
+        lh.ingest_csv(workers, "bad name!")
+    with pytest.raises(InvalidInputError):
+        lh.sql("SELEC 1")
+    with pytest.raises(LakehouseError) as e:
+        lh.sql("DROP TABLE workers")
+    assert isinstance(e.value, (ValidationError, InvalidInputError))
+    with pytest.raises(NotFoundError):
+        lh.manifest("nope")
+    # The failed calls stored nothing.
+    assert lh.manifest("workers")["version"] == 1
+    assert [d["name"] for d in lh.datasets()] == ["workers"]
+
+
+def test_arrow_result_is_a_pycapsule_stream(lh):
+    table = lh.sql("SELECT 1 AS a, 'x' AS b")
+    assert table.to_pylist() == [{"a": 1, "b": "x"}]
+    # The capsule protocol directly, as any Arrow consumer sees it.
+    assert hasattr(lakehouse.ArrowResult, "__arrow_c_stream__")
+
+
+def test_vector_index_numpy(lh):
+    index = lh.create_index("v", 3, metric="cosine")
+    assert isinstance(index, lakehouse.VectorIndex)
+    vectors = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32)
+    assert index.add(["a", "b", "c"], vectors, metadata=[{"city": "Chicago"}, None, {}]) == 3
+    assert len(index) == 3
+    hits = index.search(np.array([0.9, 0.1, 0.0], dtype=np.float32), k=2)
+    assert [h["id"] for h in hits] == ["a", "b"]
+    assert hits[0]["metadata"] == {"city": "Chicago"}
+    assert hits[0]["distance"] < hits[1]["distance"]
+    # float64 arrays and plain lists work too.
+    index.add(["d"], np.array([[0.5, 0.5, 0.0]]))
+    index.add(["e"], [[0.0, 0.5, 0.5]])
+    assert [h["id"] for h in index.search([0.5, 0.5, 0.0], k=1)] == ["d"]
+    assert [h["id"] for h in index.search([1, 0, 0], k=1, exclude_ids=["a"])][0] != "a"
+    assert [h["id"] for h in index.search([0, 1, 0], k=5, filter={"city": "Chicago"})] == ["a"]
+    assert [h["id"] for h in index.search([0, 1, 0], k=1, exact=True)] == ["b"]
+    assert index.remove(["e", "zzz"]) == 1
+    assert index.info()["count"] == 4
+    assert lh.indexes() == ["v"]
+    assert lh.index("v").name == "v"
+    index.flush()
+    lh.drop_index("v")
+    assert lh.indexes() == []
+    with pytest.raises(NotFoundError):
+        lh.index("v")
+
+
+def test_vector_index_bad_input(lh):
+    index = lh.create_index("v", 3)
+    with pytest.raises(ConflictError):
+        lh.create_index("v", 3)
+    with pytest.raises(InvalidInputError, match="metric"):
+        lh.create_index("w", 3, metric="hamming")
+    with pytest.raises(InvalidInputError):
+        lh.create_index("w", 0)
+    good = np.eye(3, dtype=np.float32)
+    # Wrong shape, wrong dtype, wrong dimension, count mismatch, NaN, duplicates.
+    with pytest.raises(InvalidInputError, match="2-D"):
+        index.add(["a", "b", "c"], np.ones(3, dtype=np.float32))
+    with pytest.raises(InvalidInputError, match="2-D"):
+        index.add(["a"], np.ones((1, 3, 1), dtype=np.float32))
+    with pytest.raises(InvalidInputError, match="float32 or float64"):
+        index.add(["a", "b", "c"], np.eye(3, dtype=np.int64))
+    with pytest.raises(InvalidInputError, match="float32 or float64"):
+        index.add(["a", "b", "c"], np.array([["x"] * 3] * 3))
+    with pytest.raises(InvalidInputError, match="dimension"):
+        index.add(["a", "b"], np.ones((2, 4), dtype=np.float32))
+    with pytest.raises(InvalidInputError, match="3 ids but 2 vectors"):
+        index.add(["a", "b", "c"], good[:2])
+    with pytest.raises(InvalidInputError, match="metadata"):
+        index.add(["a", "b", "c"], good, metadata=[{}])
+    bad = good.copy()
+    bad[1, 1] = np.nan
+    with pytest.raises(InvalidInputError):
+        index.add(["a", "b", "c"], bad)
+    with pytest.raises(InvalidInputError):
+        index.add(["a", "a", "c"], good)
+    with pytest.raises(InvalidInputError):
+        index.add(["a", "b", "c"], "not an array")
+    assert len(index) == 0  # nothing applied
+    index.add(["a", "b", "c"], good)
+    with pytest.raises(InvalidInputError):
+        index.search([1, 0, 0], k=0)
+    with pytest.raises(InvalidInputError):
+        index.search(np.ones((2, 3), dtype=np.float32))
+    with pytest.raises(InvalidInputError):
+        index.search([1, 0], k=1)
+    with pytest.raises(InvalidInputError):
+        index.search([1, 0, 0], filter=["not", "a", "dict"])
+
+
+def test_embed_and_text_search(lh):
+    vectors = lh.embed(["forklift operator", "registered nurse"])
+    assert isinstance(vectors, np.ndarray)
+    assert vectors.dtype == np.float32 and vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    one = lh.embed("forklift operator")
+    assert one.shape == (1, 384)
+    assert np.allclose(one[0], vectors[0], atol=1e-6)
+    assert lh.embed(["forklift operator"], purpose="query").shape == (1, 384)
+    with pytest.raises(InvalidInputError):
+        lh.embed([""])
+    with pytest.raises(InvalidInputError):
+        lh.embed(["x"], purpose="poem")
+    stats = lh.embed_stats()
+    assert stats["model"] == "all-MiniLM-L6-v2" and stats["hits"] >= 1
+
+    index = lh.create_index("people", 384)
+    index.add_texts(
+        ["w1", "w2"],
+        ["Forklift operator with OSHA certification", "Registered nurse, pediatric ward"],
+        metadata=[{"state": "IL"}, {"state": "TX"}],
+    )
+    assert index.search("warehouse lift truck driver", k=1)[0]["id"] == "w1"
+    assert index.search("nurse for children", k=1)[0]["id"] == "w2"
+
+
+def test_matrix_search_and_playbook(lh):
+    a = lh.create_index("warehouse", 384)
+    b = lh.create_index("healthcare", 384)
+    a.add_texts(["w1", "w2"], ["Forklift operator, night shift", "Picker and packer"])
+    b.add_texts(["n1"], ["Registered nurse in a pediatric ward"])
+    result = lh.matrix_search(["warehouse", "healthcare"], "forklift driver", k=3)
+    hits = result["hits"]
+    assert len(hits) == 3
+    assert hits[0]["id"] == "w1" and hits[0]["corpus"] == "warehouse"
+    assert {h["corpus"] for h in hits} == {"warehouse", "healthcare"}
+
+    query = "someone to pack boxes overnight"
+    before = lh.matrix_search(["warehouse"], query, k=2, use_playbook=True)["hits"]
+    pid = lh.record_playbook(query, "w2", "warehouse", 1.0, tags=["shift-fill"])
+    assert isinstance(pid, str) and len(pid) == 64
+    after = lh.matrix_search(["warehouse"], query, k=2, use_playbook=True)["hits"]
+    w2_before = next(h for h in before if h["id"] == "w2")["distance"]
+    w2_after = next(h for h in after if h["id"] == "w2")["distance"]
+    assert w2_after < w2_before
+
+    outcomes = lh.record_playbook_bulk(
+        [
+            {"query_text": "q1", "answer_id": "w1", "answer_corpus": "warehouse", "score": 0.5},
+            {"query_text": "", "answer_id": "w1", "answer_corpus": "warehouse", "score": 0.5},
+        ]
+    )
+    assert "playbook_id" in outcomes[0]
+    assert outcomes[1]["error"]["kind"] == "invalid_input"
+
+    with pytest.raises(NotFoundError):
+        lh.matrix_search(["nope"], "x")
+    with pytest.raises(InvalidInputError):
+        lh.matrix_search(["warehouse"])
+    with pytest.raises(InvalidInputError):
+        lh.record_playbook("", "w1", "warehouse", 0.5)
+    with pytest.raises(InvalidInputError):
+        lh.record_playbook_bulk([{"query_text": "q"}])
+
+
+def _overlap(work, seconds_hint):
+    """Runs ``work`` in a thread while this thread ticks every millisecond; returns
+    (how long work took, ticks that happened strictly inside it). With the GIL held by
+    ``work`` no tick can happen inside."""
+    span = {}
+
+    def worker():
+        span["start"] = time.perf_counter()
+        work()
+        span["end"] = time.perf_counter()
+
+    ticks = []
+    t = threading.Thread(target=worker)
+    t.start()
+    while t.is_alive():
+        ticks.append(time.perf_counter())
+        time.sleep(0.001)
+    t.join()
+    start, end = span["start"] + 0.05, span["end"] - 0.05
+    inside = sum(1 for x in ticks if start < x < end)
+    return span["end"] - span["start"], inside
+
+
+def test_gil_is_released(tmp_path):
+    lh = lakehouse.open(str(tmp_path / "lh"), cache_size=0)
+    texts = [f"Worker {i}: forklift operator, OSHA certified, night shifts in Chicago, "
+             f"ten years of warehouse experience and a clean safety record." for i in range(96)]
+    lh.embed(texts[:1])  # load the model first
+    took, inside = _overlap(lambda: lh.embed(texts), 0.5)
+    assert took > 0.2, f"embedding took only {took:.3f} s; the test needs longer work"
+    assert inside >= 10, f"no Python ran during {took:.2f} s of embedding ({inside} ticks)"
+
+    q = "SELECT count(*) FROM range(1, 400000000) WHERE value % 7 = 3"
+    took, inside = _overlap(lambda: lh.sql(q), 0.5)
+    assert took > 0.2, f"the query took only {took:.3f} s; the test needs longer work"
+    assert inside >= 10, f"no Python ran during {took:.2f} s of SQL ({inside} ticks)"
+
+    # Two threads running lakehouse calls at once both finish with correct results.
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(lh.sql("SELECT 41 + 1 AS x").column(0)[0].as_py()))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [42] * 4
+
+
+def test_reopens_a_lakehouse_written_by_the_rust_api(tmp_path, workers):
+    cli = os.environ.get("LAKEHOUSE_BIN") or shutil.which("lakehouse")
+    if not cli:
+        pytest.fail("set LAKEHOUSE_BIN to the lakehouse binary (scripts/test.sh does)")
+    root = tmp_path / "from-rust"
+    run = lambda *args: subprocess.run([cli, "--root", str(root), *args], check=True,
+                                       capture_output=True, text=True).stdout
+    run("ingest", str(workers), "--name", "workers")
+    run("index", "create", "v", "--dimensions", "2", "--metric", "l2")
+    records = tmp_path / "r.jsonl"
+    records.write_text(
+        json.dumps({"id": "a", "vector": [0, 0], "metadata": {"k": 1}}) + "\n"
+        + json.dumps({"id": "b", "vector": [5, 5]}) + "\n"
+    )
+    run("index", "add", "v", str(records))
+
+    lh = lakehouse.open(root)
+    assert lh.sql("SELECT name FROM workers WHERE id = 2").column(0).to_pylist() == ["Bob"]
+    hits = lh.index("v").search([0.1, 0.1], k=2)
+    assert [h["id"] for h in hits] == ["a", "b"]
+    assert hits[0]["metadata"] == {"k": 1}
+    # And back: what Python writes, the CLI reads.
+    lh.index("v").add(["c"], [[9.0, 9.0]])
+    lh.ingest_csv(workers, "copy")
+    assert "c" in run("index", "search", "v", "--vector", "[9,9]", "-k", "1")
+    assert "Chen" in run("sql", "SELECT name FROM copy WHERE id = 3")
+
+
+def test_stubs_and_docstrings_ship():
+    package = Path(lakehouse.__file__).parent
+    assert (package / "py.typed").is_file()
+    assert (package / "_native.pyi").is_file()
+    native = [p.name for p in package.iterdir() if p.name.startswith("_native.")]
+    assert any(".abi3." in n for n in native), native
+    for name in lakehouse.__all__:
+        if name == "__version__":
+            continue
+        obj = getattr(lakehouse, name)
+        assert obj.__doc__, f"lakehouse.{name} has no docstring"
+        for attr, member in vars(obj).items() if isinstance(obj, type) else []:
+            if not attr.startswith("_") and callable(member):
+                assert member.__doc__, f"lakehouse.{name}.{attr} has no docstring"
+    stub = (package / "_native.pyi").read_text()
+    for name in ("def open", "class Lakehouse", "class VectorIndex", "def sql", "def search"):
+        assert name in stub
