@@ -10,16 +10,8 @@ use std::process::Command;
 use lakehouse_core::embed::{self, Architecture, Embedder, EmbedderOptions, Pooling, Purpose};
 use lakehouse_core::{Error, ErrorKind, Lakehouse, Options};
 
-fn model_dir() -> PathBuf {
-    let dir = embed::default_model_dir();
-    assert!(
-        dir.join("config.json").exists(),
-        "the default model is not installed at {}: run `lakehouse model install` \
-         (scripts/test.sh does)",
-        dir.display()
-    );
-    dir
-}
+mod common;
+use common::model_dir;
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

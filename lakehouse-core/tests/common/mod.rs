@@ -2,10 +2,10 @@
 
 use lakehouse_core::{Options, embed};
 
-/// Options that use the installed default model, failing with the install command when it
-/// is missing (scripts/test.sh installs it).
+/// The installed default model's folder, failing with the install command when it is
+/// missing (scripts/test.sh installs it).
 #[allow(dead_code)]
-pub fn model_options() -> Options {
+pub fn model_dir() -> std::path::PathBuf {
     let model = embed::default_model_dir();
     assert!(
         model.join("config.json").exists(),
@@ -13,8 +13,14 @@ pub fn model_options() -> Options {
          (scripts/test.sh does)",
         model.display()
     );
+    model
+}
+
+/// Options that use the installed default model.
+#[allow(dead_code)]
+pub fn model_options() -> Options {
     Options {
-        model: Some(model),
+        model: Some(model_dir()),
         ..Options::default()
     }
 }
