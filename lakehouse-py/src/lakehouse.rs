@@ -42,14 +42,10 @@ fn run<T: Send>(
     py.detach(|| rt.block_on(work)).map_err(to_py)
 }
 
+/// A purpose by its name, as core spells it (`"document"`, `"query"`).
 fn purpose(name: &str) -> PyResult<Purpose> {
-    match name {
-        "document" => Ok(Purpose::Document),
-        "query" => Ok(Purpose::Query),
-        other => Err(invalid(format!(
-            "purpose must be 'document' or 'query', not {other:?}"
-        ))),
-    }
+    serde_json::from_value(serde_json::Value::from(name))
+        .map_err(|e| invalid(format!("purpose: {e}")))
 }
 
 fn texts(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
