@@ -68,6 +68,46 @@ pub const QUERY_PLACES: [&str; 16] = [
     "Kansas City",
 ];
 
+const WHEN: [&str; 8] = [
+    "night shift",
+    "weekends",
+    "starting Monday",
+    "temp to hire",
+    "overtime available",
+    "first shift",
+    "part time",
+    "this week",
+];
+const EXTRA: [&str; 16] = [
+    "with OSHA-10",
+    "forklift certified",
+    "2+ years experience",
+    "bilingual",
+    "clean background",
+    "own transportation",
+    "ServSafe",
+    "hazmat endorsement",
+    "EPA 608",
+    "can stand 10 hours",
+    "RF scanner",
+    "team lead",
+    "punctual",
+    "heavy lifting",
+    "cold storage",
+    "high volume",
+];
+
+/// The `i`-th recruiter search text (32,768 distinct ones, then they repeat).
+pub fn search_query(i: usize) -> String {
+    format!(
+        "{} {} {} {}",
+        QUERY_ROLES[i % 16],
+        QUERY_PLACES[(i / 16) % 16],
+        WHEN[(i / 256) % 8],
+        EXTRA[(i / 2048) % 16]
+    )
+}
+
 /// Texts for the embedding benchmarks: short search queries and long (~60-token) worker
 /// profiles, 512 of each, deterministic.
 pub fn embed_texts() -> (Vec<String>, Vec<String>) {
@@ -104,4 +144,116 @@ pub async fn profile_corpus(
         .with_metadata(["name", "role", "city", "state"]);
     let report = lh.embed_dataset(&request, progress).await?;
     Ok((lh, report))
+}
+
+/// Where the profile corpus of `rows` lives: the `bulk_index` bench's lakehouse when it has
+/// been built, else a folder of its own (built on first use, resumable).
+pub fn corpus_root(rows: u64) -> PathBuf {
+    let bulk = data_dir().join(format!("bulk-index-{rows}"));
+    if bulk.join("_vectors/workers").exists() {
+        bulk
+    } else {
+        data_dir().join(format!("matrix-corpus-{rows}"))
+    }
+}
+
+/// The real-text vector set: profile embeddings of the default model (384-d) and queries
+/// embedded by the same model, for the vector index benchmarks (recall on uniform random
+/// vectors means nothing).
+pub struct RealVectors {
+    /// Vector length.
+    pub dim: usize,
+    /// `rows × dim` profile vectors, row `i` for profile id `i + 1`.
+    pub data: Vec<f32>,
+    /// Recruiter search texts (short, unlike the profiles: the usual query).
+    pub queries: Vec<Vec<f32>>,
+    /// Held-out profiles (ids past the corpus), embedded as documents.
+    pub profile_queries: Vec<Vec<f32>>,
+}
+
+impl RealVectors {
+    /// Number of profile vectors.
+    pub fn len(&self) -> usize {
+        self.data.len() / self.dim
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Profile vector `i` (id `i + 1`).
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+}
+
+/// The first `rows` profile embeddings of the corpus at [`corpus_root`] (embedding them
+/// first when the corpus lacks them: ~50 profiles/s), with `queries` recruiter queries and
+/// `queries` held-out profiles embedded as queries.
+pub async fn real_vectors(rows: u64, queries: usize) -> lakehouse_core::Result<RealVectors> {
+    use lakehouse_core::embed::Purpose;
+    // A prefix of the full corpus when it exists (ids 1..=rows), else a corpus of `rows`.
+    let full = data_dir().join("bulk-index-100000");
+    let lh = if rows <= 100_000 && full.join("_vectors/workers").exists() {
+        lakehouse_core::Lakehouse::open(full.to_str().expect("utf-8 path")).await?
+    } else {
+        let progress = |p: &lakehouse_core::indexer::EmbedProgress| {
+            if p.done % 5000 < 64 {
+                eprintln!("  embedding the corpus: {}/{}", p.done, p.total);
+            }
+        };
+        profile_corpus(&corpus_root(rows), rows, &progress).await?.0
+    };
+    let opened = std::time::Instant::now();
+    let index = lh.vectors().get("workers").await?;
+    eprintln!(
+        "corpus index: {} vectors with metadata, opened in {:.0} ms (memory-mapped: {})",
+        index.len(),
+        opened.elapsed().as_secs_f64() * 1e3,
+        index.info().memory_mapped
+    );
+    let dim = index.spec().dimensions;
+    let mut data = Vec::with_capacity(rows as usize * dim);
+    for id in 1..=rows {
+        let v = index
+            .vector(&id.to_string())
+            .ok_or_else(|| lakehouse_core::Error::NotFound {
+                what: "corpus profile",
+                name: id.to_string(),
+            })?;
+        data.extend_from_slice(&v);
+    }
+    let texts = (0..queries).map(|i| search_query(i * 37 + 11)).collect();
+    let queries_v = lh.embed(texts, Purpose::Query).await?;
+    let held_out = (0..queries as u64)
+        .map(|i| lakehouse_core::sample::profile(10_000_000 + i))
+        .collect();
+    let profile_queries = lh.embed(held_out, Purpose::Document).await?;
+    Ok(RealVectors {
+        dim,
+        data,
+        queries: queries_v,
+        profile_queries,
+    })
+}
+
+/// The `k` nearest rows of `data` (`n × dim`) to `q` by cosine distance, by brute force:
+/// the ground truth for recall.
+pub fn exact_top_k(data: &[f32], dim: usize, q: &[f32], k: usize) -> Vec<usize> {
+    let qn = q.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let mut scored: Vec<(f32, usize)> = data
+        .chunks(dim)
+        .enumerate()
+        .map(|(i, v)| {
+            let dot: f32 = v.iter().zip(q).map(|(a, b)| a * b).sum();
+            let vn = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            (1.0 - dot / (qn * vn).max(f32::MIN_POSITIVE), i)
+        })
+        .collect();
+    let k = k.min(scored.len());
+    scored.select_nth_unstable_by(k.saturating_sub(1), |a, b| a.0.total_cmp(&b.0));
+    scored.truncate(k);
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+    scored.into_iter().map(|(_, i)| i).collect()
 }

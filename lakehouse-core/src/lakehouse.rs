@@ -280,8 +280,8 @@ fn open_storage(root: &str, max_object_size: u64) -> Result<Storage> {
     let path = FsPath::new(path).canonicalize()?;
     let local = LocalFileSystem::new_with_prefix(&path)
         .map_err(|e| Error::invalid(format!("cannot open {}: {e}", path.display())))?;
-    Ok(Storage::new(
-        Arc::new(local),
+    Ok(Storage::local(
+        local,
         max_object_size,
         path.display().to_string(),
     ))

@@ -91,6 +91,8 @@ pub struct Storage {
     prefix: Arc<str>,
     max_object_size: u64,
     description: Arc<str>,
+    /// The same store as `store` when it is the local file system (for memory-mapping).
+    local: Option<Arc<object_store::local::LocalFileSystem>>,
 }
 
 impl Storage {
@@ -113,7 +115,29 @@ impl Storage {
             prefix: prefix.trim_matches('/').into(),
             max_object_size,
             description: description.into(),
+            local: None,
         }
+    }
+
+    /// A storage on a local folder, described as `description`.
+    pub(crate) fn local(
+        store: object_store::local::LocalFileSystem,
+        max_object_size: u64,
+        description: String,
+    ) -> Self {
+        let store = Arc::new(store);
+        let mut storage = Self::new(store.clone(), max_object_size, description);
+        storage.local = Some(store);
+        storage
+    }
+
+    /// The file that holds `key`, when the root is a local folder: lets large immutable
+    /// objects be memory-mapped instead of read. `None` on other stores.
+    pub(crate) fn local_path(&self, key: &str) -> Option<std::path::PathBuf> {
+        self.local
+            .as_ref()?
+            .path_to_filesystem(&self.store_path(key))
+            .ok()
     }
 
     /// The underlying store; keys in it are [`Storage::store_path`] of ours.

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use lakehouse_core::vector::{MAX_K, Metric, Quantization};
+use lakehouse_core::vector::{MAX_K, MetadataFilter, Metric, Quantization};
 use lakehouse_core::{ErrorKind, IndexSpec, Lakehouse, SearchRequest, VectorRecord};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::json;
@@ -269,6 +269,99 @@ async fn g1p_survives_reopen_with_snapshots_and_log() {
             .id,
         "late"
     );
+}
+
+/// A reopened index on a local root is a memory map of its snapshot: it answers at once,
+/// then becomes an in-memory copy on its first write or filtered search, while other
+/// threads keep searching.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reopened_index_is_memory_mapped_until_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = random_vectors(400, 24, 9);
+    {
+        let lh = open(dir.path()).await;
+        let index = lh
+            .vectors()
+            .create(IndexSpec::new("mapped", 24))
+            .await
+            .unwrap();
+        index.add(records("m", &vectors)).await.unwrap();
+        assert!(!index.info().memory_mapped);
+        index.flush().await.unwrap();
+    }
+    let lh = open(dir.path()).await;
+    let index = lh.vectors().get("mapped").await.unwrap();
+    let info = index.info();
+    assert!(info.memory_mapped, "a flushed index reopens as a view");
+    assert_eq!(info.count, 400);
+    let hits = index
+        .search(&SearchRequest::new(vectors[7].clone(), 3))
+        .unwrap();
+    assert_eq!(hits[0].id, "m7");
+    assert_eq!(hits[0].metadata, Some(json!({"n": 7})));
+    assert_eq!(index.vector("m7").unwrap(), vectors[7]);
+    assert!(index.vector("nope").is_none());
+    assert!(index.info().memory_mapped, "plain searches keep the view");
+
+    // A filtered search copies the graph into memory first (usearch's predicate search is
+    // unsafe on a view), with the same answer as before.
+    let mut filtered = SearchRequest::new(vectors[7].clone(), 3);
+    filtered.exclude_ids = vec!["m7".into()];
+    let hits = index.search(&filtered).unwrap();
+    assert_eq!(hits.len(), 3);
+    assert!(hits.iter().all(|h| h.id != "m7"));
+    assert!(!index.info().memory_mapped);
+    drop(lh);
+
+    // Reopen as a view again; writers and searchers race on the first write.
+    let lh = open(dir.path()).await;
+    let index = lh.vectors().get("mapped").await.unwrap();
+    assert!(index.info().memory_mapped);
+    let mut tasks = Vec::new();
+    for t in 0..8usize {
+        let index = index.clone();
+        let vectors = vectors.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..50 {
+                let q = &vectors[(t * 50 + i) % 400];
+                if t % 4 == 0 {
+                    let id = format!("new{t}-{i}");
+                    index
+                        .add(vec![VectorRecord::new(id, q.clone())])
+                        .await
+                        .unwrap();
+                } else {
+                    let hits = index.search(&SearchRequest::new(q.clone(), 1)).unwrap();
+                    assert!(hits[0].distance < 1e-3);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert!(!index.info().memory_mapped);
+    assert_eq!(index.len(), 500);
+    index.remove(vec!["m1".into()]).await.unwrap();
+    drop(lh);
+
+    // A log after the snapshot is replayed into memory; after a flush it maps again.
+    let lh = open(dir.path()).await;
+    let index = lh.vectors().get("mapped").await.unwrap();
+    assert!(!index.info().memory_mapped);
+    assert_eq!(index.len(), 499);
+    index.flush().await.unwrap();
+    drop(lh);
+    let lh = open(dir.path()).await;
+    let index = lh.vectors().get("mapped").await.unwrap();
+    assert!(index.info().memory_mapped);
+    assert_eq!(index.len(), 499);
+    assert!(index.vector("m1").is_none());
+    let mut filter = SearchRequest::new(vectors[9].clone(), 2);
+    filter.filter = Some(MetadataFilter::from_json(json!({"n": 9})).unwrap());
+    let hits = index.search(&filter).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].id, "m9");
 }
 
 /// Sixteen tasks add, search and remove at once on an index that starts empty and stays

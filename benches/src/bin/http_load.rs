@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lakehouse_benches::{QUERY_PLACES, QUERY_ROLES, data_dir, profile_corpus};
+use lakehouse_benches::{QUERY_PLACES, QUERY_ROLES, corpus_root, profile_corpus};
 use lakehouse_http::server::{ServerConfig, router};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -119,12 +119,7 @@ async fn main() -> lakehouse_core::Result<()> {
     let mut args = std::env::args().skip(1);
     let rows: u64 = args.next().map_or(100_000, |s| s.parse().expect("ROWS"));
     let seconds: f64 = args.next().map_or(8.0, |s| s.parse().expect("SECONDS"));
-    let bulk = data_dir().join(format!("bulk-index-{rows}"));
-    let root = if bulk.join("_vectors/workers").exists() {
-        bulk
-    } else {
-        data_dir().join(format!("matrix-corpus-{rows}"))
-    };
+    let root = corpus_root(rows);
     let (lh, _) = profile_corpus(&root, rows, &|_| {}).await?;
     let config = ServerConfig {
         bind: "127.0.0.1:0".parse().expect("address"),

@@ -12,58 +12,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use lakehouse_benches::{QUERY_PLACES, QUERY_ROLES, data_dir, profile_corpus};
+use lakehouse_benches::{corpus_root, profile_corpus, search_query as query};
 use lakehouse_core::Lakehouse;
 use lakehouse_core::matrix::MatrixRequest;
 use lakehouse_core::playbook::PlaybookEntry;
 
-const WHEN: [&str; 8] = [
-    "night shift",
-    "weekends",
-    "starting Monday",
-    "temp to hire",
-    "overtime available",
-    "first shift",
-    "part time",
-    "this week",
-];
-const EXTRA: [&str; 16] = [
-    "with OSHA-10",
-    "forklift certified",
-    "2+ years experience",
-    "bilingual",
-    "clean background",
-    "own transportation",
-    "ServSafe",
-    "hazmat endorsement",
-    "EPA 608",
-    "can stand 10 hours",
-    "RF scanner",
-    "team lead",
-    "punctual",
-    "heavy lifting",
-    "cold storage",
-    "high volume",
-];
-
-/// The `i`-th query text (32,768 distinct ones, then they repeat).
-fn query(i: usize) -> String {
-    format!(
-        "{} {} {} {}",
-        QUERY_ROLES[i % 16],
-        QUERY_PLACES[(i / 16) % 16],
-        WHEN[(i / 256) % 8],
-        EXTRA[(i / 2048) % 16]
-    )
-}
-
 async fn corpus(rows: u64) -> lakehouse_core::Result<Lakehouse> {
-    let bulk = data_dir().join(format!("bulk-index-{rows}"));
-    let root = if bulk.join("_vectors/workers").exists() {
-        bulk
-    } else {
-        data_dir().join(format!("matrix-corpus-{rows}"))
-    };
+    let root = corpus_root(rows);
     let (lh, r) = profile_corpus(&root, rows, &|_| {}).await?;
     eprintln!(
         "corpus: {} vectors at {} ({} embedded now)",

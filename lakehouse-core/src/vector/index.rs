@@ -7,13 +7,14 @@
 //! (more callers than slots crash it), so calls into it pass through a semaphore of
 //! [`THREAD_SLOTS`] permits.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Condvar, Mutex, RwLock};
 
 use serde_json::Value;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use super::persist::{self, LogEntry, LogOp, SNAPSHOT_EVERY_OPS, SnapshotMeta, StoredSpec};
+use super::records::Records;
 use super::{
     Hit, IndexInfo, IndexSpec, MAX_K, MetadataFilter, Metric, Quantization, SearchRequest,
     VectorRecord,
@@ -63,15 +64,11 @@ impl Drop for SlotGuard<'_> {
     }
 }
 
-struct Entry {
-    id: String,
-    metadata: Option<Value>,
-}
-
 struct State {
     index: Index,
-    by_id: HashMap<String, u64>,
-    entries: HashMap<u64, Entry>,
+    /// The graph is a read-only memory map of a snapshot file (see [`State::own`]).
+    viewed: bool,
+    records: Records,
     next_key: u64,
 }
 
@@ -126,10 +123,32 @@ impl State {
             .map_err(usearch_err)?;
         Ok(Self {
             index,
-            by_id: HashMap::new(),
-            entries: HashMap::new(),
+            viewed: false,
+            records: Records::default(),
             next_key: 0,
         })
+    }
+
+    /// Replaces a memory-mapped graph by an in-memory copy that can change. usearch cannot
+    /// add to or remove from a view, and its predicate search corrupts memory on one
+    /// (usearch #624), so writes and filtered searches call this first; plain searches run
+    /// on the view.
+    fn own(&mut self, spec: &IndexSpec) -> Result<()> {
+        if !self.viewed {
+            return Ok(());
+        }
+        let mut data = vec![0u8; self.index.serialized_length()];
+        self.index.save_to_buffer(&mut data).map_err(usearch_err)?;
+        let owned = State::new(spec)?.index;
+        owned.load_from_buffer(&data).map_err(usearch_err)?;
+        drop(data);
+        let capacity = (owned.size() + owned.size() / 4).max(64);
+        owned
+            .reserve_capacity_and_threads(capacity, THREAD_SLOTS)
+            .map_err(usearch_err)?;
+        self.index = owned;
+        self.viewed = false;
+        Ok(())
     }
 
     fn ensure_capacity(&self, extra: usize) -> Result<()> {
@@ -154,10 +173,10 @@ impl State {
         self.ensure_capacity(records.len())?;
         let mut placed: Vec<(u64, &[f32])> = Vec::with_capacity(records.len());
         for r in records {
-            let previous = match self.by_id.remove(&r.id) {
-                Some(old) => {
+            let previous = match self.records.remove(&r.id) {
+                Some((old, entry)) => {
                     self.index.remove(old).map_err(usearch_err)?;
-                    self.entries.remove(&old).and_then(|e| e.metadata)
+                    entry.metadata.map(|m| *m)
                 }
                 None => None,
             };
@@ -169,14 +188,7 @@ impl State {
             };
             let key = self.next_key;
             self.next_key += 1;
-            self.by_id.insert(r.id.clone(), key);
-            self.entries.insert(
-                key,
-                Entry {
-                    id: r.id.clone(),
-                    metadata,
-                },
-            );
+            self.records.insert(key, &r.id, metadata);
             placed.push((key, &r.vector));
         }
         let index = &self.index;
@@ -213,9 +225,8 @@ impl State {
     fn remove(&mut self, ids: &[String]) -> Result<usize> {
         let mut removed = 0;
         for id in ids {
-            if let Some(key) = self.by_id.remove(id) {
+            if let Some((key, _)) = self.records.remove(id) {
                 self.index.remove(key).map_err(usearch_err)?;
-                self.entries.remove(&key);
                 removed += 1;
             }
         }
@@ -226,10 +237,10 @@ impl State {
         keys.iter()
             .zip(distances)
             .filter_map(|(key, d)| {
-                self.entries.get(key).map(|e| Hit {
-                    id: e.id.clone(),
+                self.records.get(*key).map(|e| Hit {
+                    id: e.id.to_string(),
                     distance: *d,
-                    metadata: e.metadata.clone(),
+                    metadata: e.metadata.as_deref().cloned(),
                 })
             })
             .take(k)
@@ -244,23 +255,41 @@ impl VectorIndex {
         Ok(Self::assemble(storage, stored, state, 0, 0))
     }
 
-    /// Loads an index: its newest snapshot, then the log after it.
+    /// Opens an index: its newest snapshot, then the log after it.
+    ///
+    /// On a local root with nothing logged after the snapshot, the snapshot file is
+    /// memory-mapped (usearch's `view`): the index answers searches at once and pages come
+    /// in as they are touched. The first write or filtered search copies it into memory.
     pub(crate) async fn open(storage: Storage, name: &str) -> Result<Self> {
         let stored = persist::read_spec(&storage, name).await?;
         let recovered = persist::recover(&storage, &persist::data_root(&stored)).await?;
         let mut state = State::new(&stored.spec)?;
         let mut seq = 0;
-        if let Some((meta, data)) = recovered.snapshot {
-            state.index.load_from_buffer(&data).map_err(usearch_err)?;
-            let capacity = (state.index.size() + state.index.size() / 4).max(64);
-            state
-                .index
-                .reserve_capacity_and_threads(capacity, THREAD_SLOTS)
-                .map_err(usearch_err)?;
+        if let Some((meta, key)) = recovered.snapshot {
+            let mapped = recovered
+                .log
+                .is_empty()
+                .then(|| storage.local_path(&key))
+                .flatten()
+                .and_then(|path| path.to_str().map(str::to_string));
+            match mapped {
+                Some(path) => {
+                    state.index.view(&path).map_err(usearch_err)?;
+                    state.viewed = true;
+                }
+                None => {
+                    let data = storage.get_internal(&key).await?;
+                    state.index.load_from_buffer(&data).map_err(usearch_err)?;
+                    let capacity = (state.index.size() + state.index.size() / 4).max(64);
+                    state
+                        .index
+                        .reserve_capacity_and_threads(capacity, THREAD_SLOTS)
+                        .map_err(usearch_err)?;
+                }
+            }
             state.next_key = meta.next_key;
             for (key, id, metadata) in meta.entries {
-                state.by_id.insert(id.clone(), key);
-                state.entries.insert(key, Entry { id, metadata });
+                state.records.insert(key, &id, metadata);
             }
             seq = meta.seq;
         }
@@ -304,14 +333,15 @@ impl VectorIndex {
         let state = self.read();
         IndexInfo {
             spec: self.spec.clone(),
-            count: state.entries.len(),
+            count: state.records.len(),
             memory_bytes: state.index.memory_usage(),
+            memory_mapped: state.viewed,
         }
     }
 
     /// Number of stored vectors.
     pub fn len(&self) -> usize {
-        self.read().entries.len()
+        self.read().records.len()
     }
 
     /// Whether the index holds no vectors.
@@ -323,7 +353,7 @@ impl VectorIndex {
     pub fn contains_ids<S: AsRef<str>>(&self, ids: &[S]) -> Vec<bool> {
         let state = self.read();
         ids.iter()
-            .map(|id| state.by_id.contains_key(id.as_ref()))
+            .map(|id| state.records.key_of(id.as_ref()).is_some())
             .collect()
     }
 
@@ -331,8 +361,25 @@ impl VectorIndex {
     /// is stored without metadata.
     pub fn metadata_of(&self, id: &str) -> Option<Option<Value>> {
         let state = self.read();
-        let key = state.by_id.get(id)?;
-        state.entries.get(key).map(|e| e.metadata.clone())
+        let key = state.records.key_of(id)?;
+        state
+            .records
+            .get(key)
+            .map(|e| e.metadata.as_deref().cloned())
+    }
+
+    /// The stored vector of an id (as the index holds it: f16 and i8 indexes give back their
+    /// rounded values), or `None` when the id is not stored.
+    pub fn vector(&self, id: &str) -> Option<Vec<f32>> {
+        // A slot before the lock, as in `search`: the other order could deadlock with it.
+        let _slot = self.slots.acquire();
+        let state = self.read();
+        let key = state.records.key_of(id)?;
+        let mut v = vec![0f32; self.spec.dimensions];
+        match state.index.get(key, &mut v) {
+            Ok(n) if n > 0 => Some(v),
+            _ => None,
+        }
     }
 
     fn check_vector(&self, v: &[f32], what: &str) -> Result<()> {
@@ -385,6 +432,8 @@ impl VectorIndex {
 
     async fn commit(&self, op: LogOp) -> Result<usize> {
         let mut w = self.writer.lock().await;
+        // Before the log write: a failure here must leave nothing stored.
+        self.write().own(&self.spec)?;
         let entry = LogEntry { seq: w.seq + 1, op };
         persist::write_log(&self.storage, &self.root, &entry).await?;
         w.seq = entry.seq;
@@ -402,9 +451,9 @@ impl VectorIndex {
             let mut data = vec![0u8; state.index.serialized_length()];
             state.index.save_to_buffer(&mut data).map_err(usearch_err)?;
             let entries = state
-                .entries
+                .records
                 .iter()
-                .map(|(k, e)| (*k, e.id.clone(), e.metadata.clone()))
+                .map(|(k, e)| (k, e.id.to_string(), e.metadata.as_deref().cloned()))
                 .collect();
             (
                 data,
@@ -449,6 +498,12 @@ impl VectorIndex {
         let v = request.vector.as_slice();
         let k = request.k;
         let filter = request.filter.as_ref().filter(|f| !f.is_empty());
+        if !request.exact
+            && (filter.is_some() || !request.exclude_ids.is_empty())
+            && self.read().viewed
+        {
+            self.write().own(&self.spec)?;
+        }
         let _slot = self.slots.acquire();
         if let Some(expansion) = request.expansion {
             // The expansion is index-wide in usearch: change it only while alone.
@@ -469,7 +524,7 @@ impl VectorIndex {
 
 fn excluded_keys(state: &State, ids: &[String]) -> HashSet<u64> {
     ids.iter()
-        .filter_map(|id| state.by_id.get(id).copied())
+        .filter_map(|id| state.records.key_of(id))
         .collect()
 }
 
@@ -483,26 +538,30 @@ fn search_in(
     filter: Option<&MetadataFilter>,
     exact: bool,
 ) -> Result<Vec<Hit>> {
-    if state.entries.is_empty() {
+    if state.records.is_empty() {
         return Ok(Vec::new());
     }
     let passes = |key: u64| {
         !excluded.contains(&key)
             && filter.is_none_or(|f| {
-                f.matches(state.entries.get(&key).and_then(|e| e.metadata.as_ref()))
+                f.matches(state.records.get(key).and_then(|e| e.metadata.as_deref()))
             })
     };
     let matches = if exact {
         // Brute force has no predicate: rank enough to drop the rejected ones afterwards
         // (everything, when a filter may reject any number).
         let want = if filter.is_some() {
-            state.entries.len()
+            state.records.len()
         } else {
             k + excluded.len()
         };
         state.index.exact_search(v, want).map_err(usearch_err)?
     } else if excluded.is_empty() && filter.is_none() {
         state.index.search(v, k).map_err(usearch_err)?
+    } else if state.viewed {
+        return Err(Error::internal(
+            "a filtered search reached a memory-mapped index",
+        ));
     } else {
         state
             .index
@@ -516,7 +575,7 @@ fn search_in(
         .filter(|(key, _)| passes(**key))
         .map(|(k, d)| (*k, *d))
         .unzip();
-    if !exact && keys.len() < k && keys.len() < state.entries.len() - excluded.len() {
+    if !exact && keys.len() < k && keys.len() < state.records.len() - excluded.len() {
         // A selective filter can starve the graph walk (its candidate list fills with
         // rejected records); the exact answer is then the brute-force one.
         return search_in(state, v, k, excluded, filter, true);

@@ -4,12 +4,15 @@
 //! batches of `(id, vector, metadata)`, removals and searches from any number of threads at
 //! once. Durability: every acknowledged add or remove is first written as one log object;
 //! snapshots of the whole index are written every [`SNAPSHOT_EVERY_OPS`] operations (and on
-//! [`VectorIndex::flush`]), after which older log objects are dropped. Reopening loads the
-//! newest complete snapshot and replays the log after it. See `docs/STORAGE.md`.
+//! [`VectorIndex::flush`]), after which older log objects are dropped. Reopening reads the
+//! newest complete snapshot and replays the log after it; on a local root with no log to
+//! replay, the snapshot file is memory-mapped instead of read, so a large index answers its
+//! first search in milliseconds (see [`IndexInfo::memory_mapped`]). See `docs/STORAGE.md`.
 
 mod filter;
 mod index;
 mod persist;
+mod records;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -387,6 +390,10 @@ pub struct IndexInfo {
     pub count: usize,
     /// Memory used by the HNSW structure, in bytes.
     pub memory_bytes: usize,
+    /// Whether the graph is still a read-only memory map of its snapshot file (an index
+    /// reopened on a local root, until its first write or filtered search).
+    #[serde(default)]
+    pub memory_mapped: bool,
 }
 
 /// The registry of vector indexes under one lakehouse root. Cheap to clone.

@@ -33,8 +33,96 @@ pub(crate) struct StoredSpec {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub(crate) enum LogOp {
-    Add { records: Vec<VectorRecord> },
-    Remove { ids: Vec<String> },
+    Add {
+        #[serde(with = "packed")]
+        records: Vec<VectorRecord>,
+    },
+    Remove {
+        ids: Vec<String>,
+    },
+}
+
+/// Logged records carry their vectors as base64 of the little-endian f32 bytes: exact,
+/// 2.5× smaller than JSON numbers and far cheaper to write. Logs written before this
+/// encoding (vectors as JSON arrays) still read.
+mod packed {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    use super::VectorRecord;
+
+    #[derive(Serialize)]
+    struct Out<'a> {
+        id: &'a str,
+        vector: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        metadata: Option<&'a Value>,
+    }
+
+    #[derive(Deserialize)]
+    struct In {
+        id: String,
+        vector: Vector,
+        #[serde(default)]
+        metadata: Option<Value>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Vector {
+        Packed(String),
+        Numbers(Vec<f32>),
+    }
+
+    /// `{}` for an explicit `null`: both clear the metadata when applied, and a JSON `null`
+    /// would read back as "absent" (keep the old value).
+    static CLEARED: std::sync::LazyLock<Value> =
+        std::sync::LazyLock::new(|| Value::Object(Default::default()));
+
+    pub fn serialize<S: Serializer>(records: &[VectorRecord], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(records.iter().map(|r| {
+            let bytes: Vec<u8> = r.vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+            Out {
+                id: &r.id,
+                vector: STANDARD.encode(bytes),
+                metadata: r.metadata.as_ref().map(|m| match m {
+                    Value::Null => &*CLEARED,
+                    m => m,
+                }),
+            }
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<VectorRecord>, D::Error> {
+        use serde::de::Error;
+        Vec::<In>::deserialize(d)?
+            .into_iter()
+            .map(|r| {
+                let vector = match r.vector {
+                    Vector::Numbers(v) => v,
+                    Vector::Packed(text) => {
+                        let bytes = STANDARD.decode(text).map_err(D::Error::custom)?;
+                        if bytes.len() % 4 != 0 {
+                            return Err(D::Error::custom(
+                                "a packed vector's length is not a multiple of 4",
+                            ));
+                        }
+                        bytes
+                            .chunks_exact(4)
+                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                            .collect()
+                    }
+                };
+                Ok(VectorRecord {
+                    id: r.id,
+                    vector,
+                    metadata: r.metadata,
+                })
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -142,10 +230,15 @@ pub(crate) async fn write_log(storage: &Storage, root: &str, entry: &LogEntry) -
     }
 }
 
-/// What reopening an index reads: the newest complete snapshot and the log after it.
+/// What reopening an index reads: the newest complete snapshot's id map and metadata with
+/// the key of its HNSW file (read or memory-mapped by the caller), and the log after it.
 pub(crate) struct Recovered {
-    pub snapshot: Option<(SnapshotMeta, Bytes)>,
+    pub snapshot: Option<(SnapshotMeta, String)>,
     pub log: Vec<LogEntry>,
+}
+
+fn snapshot_key(root: &str, seq: u64) -> String {
+    format!("{root}/snapshot/{seq:020}.usearch")
 }
 
 pub(crate) async fn recover(storage: &Storage, root: &str) -> Result<Recovered> {
@@ -160,10 +253,7 @@ pub(crate) async fn recover(storage: &Storage, root: &str) -> Result<Recovered> 
         Some(seq) => {
             let meta_key = format!("{root}/snapshot/{seq:020}.json");
             let meta: SnapshotMeta = parse(&storage.get_internal(&meta_key).await?, &meta_key)?;
-            let data = storage
-                .get_internal(&format!("{root}/snapshot/{seq:020}.usearch"))
-                .await?;
-            Some((meta, data))
+            Some((meta, snapshot_key(root, seq)))
         }
         None => None,
     };
@@ -197,10 +287,7 @@ pub(crate) async fn write_snapshot(
 ) -> Result<()> {
     let seq = meta.seq;
     storage
-        .put_internal(
-            &format!("{root}/snapshot/{seq:020}.usearch"),
-            Bytes::from(data),
-        )
+        .put_internal(&snapshot_key(root, seq), Bytes::from(data))
         .await?;
     storage
         .put_internal(&format!("{root}/snapshot/{seq:020}.json"), json(meta)?)
@@ -215,4 +302,48 @@ pub(crate) async fn write_snapshot(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn logged_vectors_round_trip_exactly_and_old_logs_still_read() {
+        let records = vec![
+            VectorRecord::new("a", vec![0.1, -2.5e-8, f32::MAX, 1.0 / 3.0]),
+            VectorRecord::new("b", vec![0.0; 4]).with_metadata(json!({"k": 1})),
+            VectorRecord::new("c", vec![1.0; 4]).with_metadata(serde_json::Value::Null),
+        ];
+        let entry = LogEntry {
+            seq: 7,
+            op: LogOp::Add { records },
+        };
+        let text = serde_json::to_string(&entry).unwrap();
+        assert!(!text.contains("0.1"), "vectors are packed: {text}");
+        let back: LogEntry = serde_json::from_str(&text).unwrap();
+        let LogOp::Add { records: back } = back.op else {
+            panic!("not an add")
+        };
+        let LogOp::Add { records } = entry.op else {
+            unreachable!()
+        };
+        assert_eq!(back[0], records[0], "bit-exact vectors");
+        assert_eq!(back[1], records[1]);
+        // An explicit null (clear) is logged as {} (also clear), not as "absent" (keep).
+        assert_eq!(back[2].metadata, Some(json!({})));
+
+        let old =
+            r#"{"seq":3,"op":"add","records":[{"id":"x","vector":[0.5,1.5],"metadata":{"n":1}}]}"#;
+        let old: LogEntry = serde_json::from_str(old).unwrap();
+        let LogOp::Add { records } = old.op else {
+            panic!("not an add")
+        };
+        assert_eq!(records[0].vector, vec![0.5, 1.5]);
+        assert_eq!(records[0].metadata, Some(json!({"n": 1})));
+
+        let broken = r#"{"seq":3,"op":"add","records":[{"id":"x","vector":"AAA="}]}"#;
+        assert!(serde_json::from_str::<LogEntry>(broken).is_err());
+    }
 }
