@@ -238,9 +238,9 @@ pub async fn real_vectors(rows: u64, queries: usize) -> lakehouse_core::Result<R
     })
 }
 
-/// The `k` nearest rows of `data` (`n × dim`) to `q` by cosine distance, by brute force:
-/// the ground truth for recall.
-pub fn exact_top_k(data: &[f32], dim: usize, q: &[f32], k: usize) -> Vec<usize> {
+/// The `k` nearest rows of `data` (`n × dim`) to `q` by cosine distance, by brute force,
+/// as `(distance, row)` nearest first: the ground truth for recall.
+pub fn exact_top_k(data: &[f32], dim: usize, q: &[f32], k: usize) -> Vec<(f32, usize)> {
     let qn = q.iter().map(|x| x * x).sum::<f32>().sqrt();
     let mut scored: Vec<(f32, usize)> = data
         .chunks(dim)
@@ -255,5 +255,5 @@ pub fn exact_top_k(data: &[f32], dim: usize, q: &[f32], k: usize) -> Vec<usize> 
     scored.select_nth_unstable_by(k.saturating_sub(1), |a, b| a.0.total_cmp(&b.0));
     scored.truncate(k);
     scored.sort_by(|a, b| a.0.total_cmp(&b.0));
-    scored.into_iter().map(|(_, i)| i).collect()
+    scored
 }

@@ -129,14 +129,11 @@ impl Source {
             let batch = self.batch(b, n);
             let flat: Vec<f32> = batch.iter().flat_map(|(_, v)| v.iter().copied()).collect();
             best.par_iter_mut().zip(queries).for_each(|(best, q)| {
-                for i in exact_top_k(&flat, dim, q, 10) {
-                    let v = &batch[i].1;
-                    let dot: f32 = q.iter().zip(v).map(|(a, b)| a * b).sum();
-                    let norms = (q.iter().map(|x| x * x).sum::<f32>()
-                        * v.iter().map(|x| x * x).sum::<f32>())
-                    .sqrt();
-                    best.push((1.0 - dot / norms, batch[i].0));
-                }
+                best.extend(
+                    exact_top_k(&flat, dim, q, 10)
+                        .into_iter()
+                        .map(|(d, i)| (d, batch[i].0)),
+                );
                 best.sort_by(|a, b| a.0.total_cmp(&b.0));
                 best.truncate(10);
             });
