@@ -7,7 +7,9 @@
 #     and held-out profiles as queries.
 # Each `ours` run is followed by `vector_bench open`, which reopens the stored index in a
 # fresh process (memory-mapped) and prints the time to the first answer and the RSS of
-# serving it. Then the criterion benches on the real set (`cargo bench --bench vectors`).
+# serving it, and by `vector_bench adds`, which builds both engines in one process from the
+# same batches in turn (the add overhead without run-to-run drift). Then the criterion
+# benches on the real set (`cargo bench --bench vectors`).
 # Usage: scripts/bench_vectors.sh [N] [SETS]   (defaults: 100000 "768 real")
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,7 @@ for set in $sets; do
     "$bin" bare "$q" "$n" "$set"
     "$bin" ours "$q" "$n" "$set"
     "$bin" open "$n" "$set" "$q"
+    "$bin" adds "$q" "$n" "$set"
   done
 done
 cargo bench --workspace --bench vectors

@@ -271,6 +271,83 @@ async fn g1p_survives_reopen_with_snapshots_and_log() {
     );
 }
 
+/// The log directory of index `name` under a local root.
+fn log_dir(root: &Path, name: &str) -> std::path::PathBuf {
+    let incarnation = std::fs::read_dir(root.join("_vectors").join(name))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("the index's data folder");
+    incarnation.join("log")
+}
+
+/// An add whose log write fails (here: another writer's entry already holds its place)
+/// returns the error and leaves the index as it was, replaced records included, whether the
+/// batch was applied alongside the log write (large, on a multi-threaded runtime) or after it
+/// (small).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_log_write_leaves_the_index_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = random_vectors(300, 16, 21);
+    let new = random_vectors(200, 16, 22);
+    let lh = open(dir.path()).await;
+    let index = lh.vectors().create(IndexSpec::new("t", 16)).await.unwrap();
+    index.add(records("b", &old)).await.unwrap();
+    let planted = log_dir(dir.path(), "t").join(format!("{:020}.json", 2));
+    std::fs::write(&planted, b"{}").unwrap();
+    // 100 replacements of b0..b99 (half with metadata, half keeping theirs) and 100 new ids.
+    let batch = |n: usize| -> Vec<VectorRecord> {
+        (0..n)
+            .map(|i| {
+                let (id, v) = if i % 2 == 0 {
+                    (format!("b{}", i / 2), new[i].clone())
+                } else {
+                    (format!("n{i}"), new[i].clone())
+                };
+                let r = VectorRecord::new(id, v);
+                if i % 4 == 0 {
+                    r.with_metadata(json!({"new": i}))
+                } else {
+                    r
+                }
+            })
+            .collect()
+    };
+    for n in [200, 10] {
+        let err = index.add(batch(n)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+        assert_eq!(index.len(), 300);
+        for i in [0usize, 1, 2, 4, 99, 150, 299] {
+            assert_eq!(index.vector(&format!("b{i}")).unwrap(), old[i], "b{i}");
+            assert_eq!(
+                index.metadata_of(&format!("b{i}")),
+                Some(Some(json!({"n": i})))
+            );
+            let hits = index
+                .search(&SearchRequest::new(old[i].clone(), 1))
+                .unwrap();
+            assert_eq!(hits[0].id, format!("b{i}"));
+            assert!(hits[0].distance < 1e-5, "{}", hits[0].distance);
+        }
+        assert_eq!(index.metadata_of("n1"), None);
+        let hits = index
+            .search(&SearchRequest::new(new[1].clone(), 10))
+            .unwrap();
+        assert!(hits.iter().all(|h| !h.id.starts_with('n')), "{hits:?}");
+    }
+    // Once the place is free, the same batch goes in as the next entry and survives.
+    std::fs::remove_file(&planted).unwrap();
+    index.add(batch(200)).await.unwrap();
+    drop(lh);
+    let lh = open(dir.path()).await;
+    let index = lh.vectors().get("t").await.unwrap();
+    assert_eq!(index.len(), 400);
+    assert_eq!(index.vector("b3").unwrap(), new[6]);
+    assert_eq!(index.metadata_of("b0"), Some(Some(json!({"new": 0}))));
+    assert_eq!(index.metadata_of("b1"), Some(Some(json!({"n": 1}))));
+    assert_eq!(index.metadata_of("n1"), Some(None));
+}
+
 /// A reopened index on a local root is a memory map of its snapshot: it answers at once,
 /// then becomes an in-memory copy on its first write or filtered search, while other
 /// threads keep searching.
@@ -474,8 +551,12 @@ async fn recall_at_10_on_20k_clustered_vectors() {
 // ---------------------------------------------------------------------------------------
 // Crash safety: a child process adds batches in a loop and is killed at random instants.
 
-fn batch_vectors(n: u64) -> Vec<Vec<f32>> {
-    random_vectors(20, 16, 10_000 + n)
+/// Batch sizes the writer is killed with: 20 is logged, then applied; 80 is applied while
+/// its log entry is written.
+const CRASH_BATCHES: [usize; 2] = [20, 80];
+
+fn batch_vectors(n: u64, size: usize) -> Vec<Vec<f32>> {
+    random_vectors(size, 16, 10_000 + n)
 }
 
 #[test]
@@ -484,6 +565,10 @@ fn vector_crash_child() {
     let Ok(root) = std::env::var("LAKEHOUSE_VECTOR_CHILD_ROOT") else {
         return;
     };
+    let size: usize = std::env::var("LAKEHOUSE_VECTOR_CHILD_BATCH")
+        .unwrap()
+        .parse()
+        .unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let lh = Lakehouse::open(&root).await.unwrap();
@@ -500,9 +585,9 @@ fn vector_crash_child() {
             .append(true)
             .open(Path::new(&root).join("acked.log"))
             .unwrap();
-        let first = (index.len() / 20) as u64;
+        let first = (index.len() / size) as u64;
         for n in first.. {
-            let batch = batch_vectors(n)
+            let batch = batch_vectors(n, size)
                 .into_iter()
                 .enumerate()
                 .map(|(i, v)| VectorRecord::new(format!("b{n}-{i}"), v))
@@ -514,14 +599,19 @@ fn vector_crash_child() {
     });
 }
 
-fn vector_crash_cycles(cycles: usize) {
+fn vector_crash_cycles(cycles: usize, size: usize) {
     use std::process::{Command, Stdio};
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut rng = StdRng::seed_from_u64(99);
     let mut stored = 0;
-    for cycle in 0..cycles {
+    // At least `cycles` kills, and more (up to three times as many) until enough batches
+    // are stored for kills to have landed around snapshots too.
+    let enough = 2 * lakehouse_core::vector::SNAPSHOT_EVERY_OPS as usize;
+    let mut cycle = 0;
+    while cycle < cycles || (stored <= enough && cycle < 3 * cycles) {
+        cycle += 1;
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "vector_crash_child",
@@ -531,10 +621,13 @@ fn vector_crash_cycles(cycles: usize) {
                 "--test-threads=1",
             ])
             .env("LAKEHOUSE_VECTOR_CHILD_ROOT", dir.path())
+            .env("LAKEHOUSE_VECTOR_CHILD_BATCH", size.to_string())
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(100..600)));
+        // Larger batches make a longer log to replay at each start: longer lives.
+        let scale = (size as u64 / 40).max(1);
+        std::thread::sleep(Duration::from_millis(rng.random_range(100..600) * scale));
         child.kill().unwrap();
         child.wait().unwrap();
         let acked: Option<u64> = std::fs::read_to_string(dir.path().join("acked.log"))
@@ -548,10 +641,10 @@ fn vector_crash_cycles(cycles: usize) {
                 assert!(acked.is_none(), "cycle {cycle}: index lost");
                 return;
             };
-            let batches = index.len() / 20;
+            let batches = index.len() / size;
             stored = batches;
             assert_eq!(
-                index.len() % 20,
+                index.len() % size,
                 0,
                 "cycle {cycle}: a batch applied in part"
             );
@@ -565,7 +658,7 @@ fn vector_crash_cycles(cycles: usize) {
                 .step_by(7)
                 .chain(batches.checked_sub(1).map(|b| b as u64))
             {
-                let v = batch_vectors(n);
+                let v = batch_vectors(n, size);
                 let mut req = SearchRequest::new(v[3].clone(), 1);
                 req.exact = true;
                 let hit = &index.search(&req).unwrap()[0];
@@ -576,14 +669,16 @@ fn vector_crash_cycles(cycles: usize) {
     }
     // Enough batches went through for kills to land in snapshots as well as in log writes.
     assert!(
-        stored as u64 > 2 * lakehouse_core::vector::SNAPSHOT_EVERY_OPS,
-        "only {stored} batches stored: the writer hardly ran"
+        stored > enough,
+        "only {stored} batches stored in {cycle} cycles: the writer hardly ran"
     );
 }
 
 #[test]
 fn vector_writer_killed_at_random_instants() {
-    vector_crash_cycles(20);
+    for size in CRASH_BATCHES {
+        vector_crash_cycles(20, size);
+    }
 }
 
 /// The long run: `LAKEHOUSE_CRASH_CYCLES=300 cargo test --release --workspace --test vectors -- --ignored vector_crash_long`.
@@ -594,5 +689,7 @@ fn vector_crash_long() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    vector_crash_cycles(cycles);
+    for size in CRASH_BATCHES {
+        vector_crash_cycles(cycles, size);
+    }
 }

@@ -16,9 +16,14 @@
 //! `ours` keeps its lakehouse under the bench data folder; `vector_bench open` then reopens it
 //! in a fresh process and prints the open time and the RSS of serving it (memory-mapped).
 //!
+//! `vector_bench adds` measures the add overhead alone: one process builds both engines from
+//! the same batches, taking turns batch by batch, so that the machine's drift between runs
+//! (±25% here) falls on both alike.
+//!
 //! ```text
 //! target/release/vector_bench ours|bare f32|f16|i8 [N] [DIM|real]
 //! target/release/vector_bench open [N] [DIM|real] f32|f16|i8
+//! target/release/vector_bench adds f32|f16|i8 [N] [DIM|real]
 //! ```
 
 use std::time::Instant;
@@ -183,6 +188,9 @@ fn main() {
         Source::Clustered(Clustered::new(set.parse().expect("DIM or real")))
     };
     let dim = source.dim();
+    if engine == "adds" {
+        return interleaved_adds(&rt, &source, &quant, n, &set);
+    }
     let sets: Vec<_> = source
         .query_sets()
         .into_iter()
@@ -311,6 +319,54 @@ fn main() {
 }
 
 /// The bare engine's options: lakehouse's defaults.
+/// Builds `ours` and `bare` from the same batches in turn and prints each one's add
+/// throughput and their ratio.
+fn interleaved_adds(
+    rt: &tokio::runtime::Runtime,
+    source: &Source,
+    quant: &str,
+    n: usize,
+    set: &str,
+) {
+    let (q, scalar) = quantization(quant);
+    let dim = source.dim();
+    let dir = tempfile::tempdir().unwrap();
+    let lh = rt
+        .block_on(Lakehouse::open(dir.path().to_str().unwrap()))
+        .unwrap();
+    let ours = rt
+        .block_on(
+            lh.vectors()
+                .create(IndexSpec::new("adds", dim).with_quantization(q)),
+        )
+        .unwrap();
+    let bare = Index::new(&bare_options(dim, scalar)).unwrap();
+    bare.reserve_capacity_and_threads(n, rayon::current_num_threads())
+        .unwrap();
+    let (mut ours_s, mut bare_s) = (0.0, 0.0);
+    for b in 0..n.div_ceil(BATCH) {
+        let batch = source.batch(b, n);
+        let records = batch
+            .iter()
+            .map(|(id, v)| VectorRecord::new(id.to_string(), v.clone()))
+            .collect();
+        let t = Instant::now();
+        rt.block_on(ours.add(records)).unwrap();
+        ours_s += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        batch
+            .par_iter()
+            .for_each(|(id, v)| bare.add(*id, v).unwrap());
+        bare_s += t.elapsed().as_secs_f64();
+    }
+    println!(
+        "adds {quant} {n}x{dim} ({set}), batches of {BATCH} in turn: ours {:.0} vectors/s, bare usearch {:.0} vectors/s, overhead {:+.1}% time",
+        n as f64 / ours_s,
+        n as f64 / bare_s,
+        (ours_s / bare_s - 1.0) * 100.0
+    );
+}
+
 fn bare_options(dim: usize, scalar: ScalarKind) -> IndexOptions {
     IndexOptions {
         dimensions: dim,

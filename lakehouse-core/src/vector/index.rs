@@ -1,14 +1,16 @@
 //! One HNSW index: usearch plus the id map, metadata, locking and the write-ahead log.
 //!
 //! Locking: searches share a read lock; an add or remove holds the write lock only while it
-//! applies, so no search ever runs on a graph that is being changed (the reference system's
-//! crash) and capacity always grows under the exclusive lock. Mutations are serialised by a
-//! writer mutex that also orders the log. usearch needs one thread slot per concurrent call
-//! (more callers than slots crash it), so calls into it pass through a semaphore of
-//! [`THREAD_SLOTS`] permits.
+//! applies (a large add applies while its log entry is written, and keeps the lock until the
+//! write has ended), so no search ever runs on a graph that is being changed (the reference
+//! system's crash) or sees a batch before it is durable, and capacity always grows under the
+//! exclusive lock. Mutations are serialised by a writer mutex that also orders the log.
+//! usearch needs one thread slot per concurrent call (more callers than slots crash it), so
+//! calls into it pass through a semaphore of [`THREAD_SLOTS`] permits.
 
 use std::collections::HashSet;
-use std::sync::{Condvar, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use serde_json::Value;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
@@ -24,6 +26,12 @@ use crate::storage::Storage;
 
 /// Concurrent calls into usearch allowed at once (its thread contexts).
 pub const THREAD_SLOTS: usize = 64;
+/// Adds of at least this many records apply while their log entry is written (on a
+/// multi-threaded runtime); smaller ones are logged first, as the hand-off to the runtime
+/// costs more than the overlap saves them.
+const OVERLAP_MIN_RECORDS: usize = 64;
+/// Vectors a graph holds before batches are inserted by several threads at once.
+const PARALLEL_MIN_SIZE: usize = 4096;
 /// Longest id accepted, in bytes.
 pub const MAX_ID_BYTES: usize = 1024;
 
@@ -72,6 +80,17 @@ struct State {
     next_key: u64,
 }
 
+/// What [`State::add_undoable`] changed.
+#[derive(Default)]
+struct Undo {
+    /// `next_key` before the add: every key it gave out is at least this.
+    first_key: u64,
+    /// How many of the batch's records it stored (new or replacing), from the first.
+    added: usize,
+    /// `(key, id, metadata, vector)` of each record it replaced.
+    replaced: Vec<(u64, String, Option<Value>, Vec<f32>)>,
+}
+
 struct Writer {
     seq: u64,
     ops_since_snapshot: u64,
@@ -82,7 +101,7 @@ pub struct VectorIndex {
     spec: IndexSpec,
     root: String,
     storage: Storage,
-    state: RwLock<State>,
+    state: Arc<RwLock<State>>,
     writer: tokio::sync::Mutex<Writer>,
     slots: Slots,
 }
@@ -170,13 +189,25 @@ impl State {
     }
 
     fn add(&mut self, records: &[VectorRecord]) -> Result<usize> {
+        self.add_undoable(records, &mut Undo::default())
+    }
+
+    /// Adds a batch and records in `undo` what it changed, for [`State::undo`]. On an
+    /// error part of the batch may have applied; `undo` covers that part too.
+    fn add_undoable(&mut self, records: &[VectorRecord], undo: &mut Undo) -> Result<usize> {
         self.ensure_capacity(records.len())?;
+        undo.first_key = self.next_key;
         let mut placed: Vec<(u64, &[f32])> = Vec::with_capacity(records.len());
         for r in records {
             let previous = match self.records.remove(&r.id) {
                 Some((old, entry)) => {
+                    let metadata = entry.metadata.map(|m| *m);
+                    let mut vector = vec![0f32; self.index.dimensions()];
+                    self.index.get(old, &mut vector).map_err(usearch_err)?;
+                    undo.replaced
+                        .push((old, r.id.clone(), metadata.clone(), vector));
                     self.index.remove(old).map_err(usearch_err)?;
-                    entry.metadata.map(|m| *m)
+                    metadata
                 }
                 None => None,
             };
@@ -189,37 +220,72 @@ impl State {
             let key = self.next_key;
             self.next_key += 1;
             self.records.insert(key, &r.id, metadata);
+            undo.added += 1;
             placed.push((key, &r.vector));
         }
         let index = &self.index;
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(THREAD_SLOTS);
+        // Inserting in parallel into a small graph links its first nodes poorly (a stored
+        // vector can then be missed by its own search), so a graph grows one vector at a
+        // time up to PARALLEL_MIN_SIZE.
+        let serial = placed
+            .len()
+            .min(PARALLEL_MIN_SIZE.saturating_sub(index.size()));
+        let (first, placed) = placed.split_at(serial);
+        for (key, v) in first {
+            index.add(*key, v).map_err(usearch_err)?;
+        }
         if placed.len() < 256 || threads == 1 {
-            for (key, v) in &placed {
+            for (key, v) in placed {
                 index.add(*key, v).map_err(usearch_err)?;
             }
         } else {
-            let chunk = placed.len().div_ceil(threads);
+            // Threads take the next vector as they finish one, so none waits on a slower
+            // share at the end of the batch.
+            let next = AtomicUsize::new(0);
+            let failed = AtomicBool::new(false);
+            let add_some = || -> Result<()> {
+                while !failed.load(Ordering::Relaxed) {
+                    let Some((key, v)) = placed.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
+                    if let Err(e) = index.add(*key, v) {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(usearch_err(e));
+                    }
+                }
+                Ok(())
+            };
             std::thread::scope(|s| {
-                let handles: Vec<_> = placed
-                    .chunks(chunk)
-                    .map(|part| {
-                        s.spawn(move || -> Result<()> {
-                            for (key, v) in part {
-                                index.add(*key, v).map_err(usearch_err)?;
-                            }
-                            Ok(())
-                        })
-                    })
-                    .collect();
+                let handles: Vec<_> = (1..threads).map(|_| s.spawn(add_some)).collect();
+                let mine = add_some();
                 handles.into_iter().try_for_each(|h| {
                     h.join()
                         .map_err(|_| Error::internal("an add thread panicked"))?
-                })
+                })?;
+                mine
             })?;
         }
         Ok(records.len())
+    }
+
+    /// Takes back an add recorded in `undo`: its ids leave, the records it replaced return
+    /// with their metadata and vectors (f16 and i8 indexes re-add their rounded values).
+    fn undo(&mut self, records: &[VectorRecord], undo: Undo) -> Result<()> {
+        for r in &records[..undo.added] {
+            if let Some((key, _)) = self.records.remove(&r.id) {
+                debug_assert!(key >= undo.first_key);
+                self.index.remove(key).map_err(usearch_err)?;
+            }
+        }
+        for (key, id, metadata, vector) in undo.replaced {
+            self.index.add(key, &vector).map_err(usearch_err)?;
+            self.records.insert(key, &id, metadata);
+        }
+        self.next_key = undo.first_key;
+        Ok(())
     }
 
     fn remove(&mut self, ids: &[String]) -> Result<usize> {
@@ -306,7 +372,7 @@ impl VectorIndex {
             root: persist::data_root(&stored),
             spec: stored.spec,
             storage,
-            state: RwLock::new(state),
+            state: Arc::new(RwLock::new(state)),
             writer: tokio::sync::Mutex::new(Writer {
                 seq,
                 ops_since_snapshot: ops,
@@ -434,15 +500,60 @@ impl VectorIndex {
         let mut w = self.writer.lock().await;
         // Before the log write: a failure here must leave nothing stored.
         self.write().own(&self.spec)?;
-        let entry = LogEntry { seq: w.seq + 1, op };
-        persist::write_log(&self.storage, &self.root, &entry).await?;
-        w.seq = entry.seq;
+        let entry = Arc::new(LogEntry { seq: w.seq + 1, op });
+        let n = match &entry.op {
+            LogOp::Add { records } if records.len() >= OVERLAP_MIN_RECORDS && can_overlap() => {
+                self.add_while_logging(&entry, records, &mut w)?
+            }
+            _ => {
+                persist::write_log(&self.storage, &self.root, &entry).await?;
+                w.seq = entry.seq;
+                self.write().apply(&entry.op)?
+            }
+        };
         w.ops_since_snapshot += 1;
-        let n = self.write().apply(&entry.op)?;
         if w.ops_since_snapshot >= SNAPSHOT_EVERY_OPS {
             self.snapshot(&mut w).await?;
         }
         Ok(n)
+    }
+
+    /// Applies a batch while its log entry is being written (by a task of the runtime), so
+    /// that the graph work and the log write overlap instead of following each other. The
+    /// state's write lock is held from before the first change until the log write has
+    /// ended: no search sees the batch before it is durable, and when the log write fails
+    /// the batch is taken back before anyone sees it. Runs inside `block_in_place`, so the
+    /// runtime keeps serving other tasks, the log write among them, and nothing here can be
+    /// cancelled half-way.
+    fn add_while_logging(
+        &self,
+        entry: &Arc<LogEntry>,
+        records: &[VectorRecord],
+        w: &mut Writer,
+    ) -> Result<usize> {
+        let runtime = tokio::runtime::Handle::current();
+        let log = {
+            let (storage, root, entry) = (self.storage.clone(), self.root.clone(), entry.clone());
+            runtime.spawn(async move { persist::write_log(&storage, &root, &entry).await })
+        };
+        let (written, applied) = tokio::task::block_in_place(|| {
+            let mut state = self.write();
+            let mut undo = Undo::default();
+            let applied = state.add_undoable(records, &mut undo);
+            let written = runtime
+                .block_on(log)
+                .unwrap_or_else(|e| Err(Error::internal(format!("the log write failed: {e}"))));
+            let applied = match written {
+                Ok(()) => applied,
+                Err(_) => state.undo(records, undo).and(applied),
+            };
+            (written, applied)
+        });
+        if written.is_ok() {
+            w.seq = entry.seq;
+        }
+        written?;
+        applied
     }
 
     async fn snapshot(&self, w: &mut Writer) -> Result<()> {
@@ -581,6 +692,13 @@ fn search_in(
         return search_in(state, v, k, excluded, filter, true);
     }
     Ok(state.hits(&keys, &distances, k))
+}
+
+/// Whether [`VectorIndex::add_while_logging`] can run here: it needs `block_in_place`, which
+/// only a multi-threaded tokio runtime offers. Elsewhere an add is logged, then applied.
+fn can_overlap() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 fn check_id(id: &str) -> Result<()> {
