@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lakehouse_core::embed::{self, Architecture, Embedder, EmbedderOptions, Pooling, Purpose};
+use lakehouse_core::embed::{
+    self, Architecture, Embedder, EmbedderOptions, Pooling, Precision, Purpose,
+};
 use lakehouse_core::{Error, ErrorKind, Lakehouse, Options};
 
 mod common;
@@ -86,16 +88,35 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (na * nb)
 }
 
+/// Every vector at cosine ≥ 0.9999 to its reference (the bar).
 fn assert_close(ours: &[Vec<f32>], theirs: &[Vec<f32>], texts: &[String]) {
+    assert_within(ours, theirs, texts, 0.9999);
+}
+
+fn assert_within(ours: &[Vec<f32>], theirs: &[Vec<f32>], texts: &[String], bar: f64) {
     assert_eq!(ours.len(), theirs.len());
     let mut worst = 1.0f64;
     for ((a, b), t) in ours.iter().zip(theirs).zip(texts) {
         assert_eq!(a.len(), b.len());
         let c = cosine(a, b);
         worst = worst.min(c);
-        assert!(c >= 0.9999, "cosine {c:.6} for {t:?}");
+        assert!(c >= bar, "cosine {c:.7} for {t:?}");
     }
     eprintln!("golden: {} texts, lowest cosine {worst:.7}", texts.len());
+}
+
+/// The embedder on the same folder with its weights held in f32.
+fn in_f32(dir: &Path) -> Embedder {
+    let e = Embedder::load(
+        dir,
+        EmbedderOptions {
+            precision: Precision::F32,
+            ..no_cache()
+        },
+    )
+    .unwrap();
+    assert_eq!(e.info().precision, Precision::F32);
+    e
 }
 
 async fn open_with_model(root: &Path, model: PathBuf) -> Lakehouse {
@@ -131,6 +152,7 @@ fn golden_bert_default_model_matches_numpy() {
         "sentence_bert_config.json's max_seq_length"
     );
     assert_eq!(info.pooling, Pooling::Mean);
+    assert_eq!(info.precision, Precision::F16, "the default");
     let texts = golden_texts();
     assert!(
         e.count_tokens(texts.last().unwrap()).unwrap() == 256,
@@ -159,6 +181,13 @@ fn golden_bert_default_model_matches_numpy() {
     )
     .unwrap();
     assert_close(&small.embed(&texts).unwrap(), &theirs, &texts);
+    // f32 weights are the checkpoint's own values: their vectors are closer still.
+    assert_within(
+        &in_f32(&dir).embed(&texts).unwrap(),
+        &theirs,
+        &texts,
+        0.999_999,
+    );
 }
 
 #[test]
@@ -184,6 +213,12 @@ fn golden_nomic_bert_random_checkpoint_matches_numpy() {
         .collect();
     let theirs = reference(&dir, &docs);
     assert_close(&e.embed(&texts).unwrap(), &theirs, &docs);
+    assert_within(
+        &in_f32(&dir).embed(&texts).unwrap(),
+        &theirs,
+        &docs,
+        0.999_999,
+    );
     // Queries get the other prefix, and so a different vector.
     let q = e.embed_query(&texts[3]).unwrap();
     let q_ref = reference(&dir, &[format!("search_query: {}", texts[3])]);

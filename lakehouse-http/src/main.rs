@@ -33,6 +33,14 @@ struct Cli {
     /// Embedding model folder (default: all-MiniLM-L6-v2 in the local model cache).
     #[arg(long, global = true, env = "LAKEHOUSE_MODEL")]
     model: Option<PathBuf>,
+    /// How the embedding model's weights are held: f16 (half the memory, faster) or f32.
+    #[arg(
+        long,
+        global = true,
+        env = "LAKEHOUSE_PRECISION",
+        default_value = "f16"
+    )]
+    precision: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -246,10 +254,11 @@ async fn run(cli: Cli) -> Result<()> {
     if let Command::Model { command } = &cli.command {
         return model(command, &model_dir);
     }
-    let options = Options {
+    let mut options = Options {
         model: Some(model_dir),
         ..Default::default()
     };
+    options.embedder.precision = cli.precision.parse()?;
     if let Command::Doctor { json } = cli.command {
         // Doctor reports a root that does not open instead of failing on it.
         let lh = Lakehouse::open_with(&cli.root, options.clone()).await;

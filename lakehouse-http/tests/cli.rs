@@ -218,12 +218,20 @@ fn vector_index_commands() {
 fn text_records_embed_and_doctor() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("lh");
-    let dim = {
-        let out = ok(&root, &["embed", "forklift operator", "--format", "json"]);
-        let v: Value = serde_json::from_str(&out).unwrap();
-        v["vectors"][0].as_array().unwrap().len()
+    let vector = |extra: &[&str]| -> Vec<f64> {
+        let mut args = vec!["embed", "forklift operator", "--format", "json"];
+        args.extend_from_slice(extra);
+        let v: Value = serde_json::from_str(&ok(&root, &args)).unwrap();
+        let v = v["vectors"][0].as_array().unwrap();
+        v.iter().map(|x| x.as_f64().unwrap()).collect()
     };
-    assert_eq!(dim, 384);
+    let (f16, f32) = (vector(&[]), vector(&["--precision", "f32"]));
+    assert_eq!(f16.len(), 384);
+    assert_ne!(f16, f32, "--precision f32 runs the f32 weights");
+    let cosine: f64 = f16.iter().zip(&f32).map(|(a, b)| a * b).sum();
+    assert!(cosine > 0.9999, "f16 and f32 weights agree: {cosine}");
+    let err = fails(&root, &["--precision", "bf16", "datasets"]);
+    assert!(err.contains("use f16 or f32"), "{err}");
     ok(&root, &["index", "create", "people", "--dimensions", "384"]);
     let records = dir.path().join("people.jsonl");
     std::fs::write(

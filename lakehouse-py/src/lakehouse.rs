@@ -66,14 +66,16 @@ pub struct PyLakehouse {
 /// Opens (creating if needed) the lakehouse at `root`: a local folder or
 /// `s3://bucket/prefix` (configured from the standard AWS environment variables).
 /// `model` is an embedding model folder (default: all-MiniLM-L6-v2 in the local model
-/// cache); `cache_size` the embedding cache's entries (0 turns it off).
+/// cache); `cache_size` the embedding cache's entries (0 turns it off); `precision` how its
+/// weights are held, "f16" (the default: half the memory, faster) or "f32".
 #[pyfunction]
-#[pyo3(signature = (root, *, model=None, cache_size=None))]
+#[pyo3(signature = (root, *, model=None, cache_size=None, precision=None))]
 pub fn open(
     py: Python<'_>,
     root: PathBuf,
     model: Option<PathBuf>,
     cache_size: Option<usize>,
+    precision: Option<&str>,
 ) -> PyResult<PyLakehouse> {
     let root = root
         .to_str()
@@ -85,6 +87,9 @@ pub fn open(
     };
     if let Some(n) = cache_size {
         options.embedder.cache_entries = n;
+    }
+    if let Some(p) = precision {
+        options.embedder.precision = p.parse().map_err(to_py)?;
     }
     let inner = run(
         py,

@@ -197,6 +197,16 @@ def test_vector_index_bad_input(lh):
         index.search([1, 0, 0], filter=["not", "a", "dict"])
 
 
+def test_weight_precision_is_chosen_at_open(tmp_path):
+    texts = ["forklift operator", "Registered nurse, pediatric ward, nights"]
+    f16 = lakehouse.open(str(tmp_path / "a"), cache_size=0).embed(texts)
+    f32 = lakehouse.open(str(tmp_path / "b"), cache_size=0, precision="f32").embed(texts)
+    assert not np.array_equal(f16, f32), "the two precisions run different weights"
+    assert np.all(np.sum(f16 * f32, axis=1) > 0.9999)
+    with pytest.raises(InvalidInputError, match="f16 or f32"):
+        lakehouse.open(str(tmp_path / "c"), precision="bf16")
+
+
 def test_embed_and_text_search(lh):
     vectors = lh.embed(["forklift operator", "registered nurse"])
     assert isinstance(vectors, np.ndarray)

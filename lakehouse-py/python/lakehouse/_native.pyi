@@ -58,11 +58,13 @@ def open(
     *,
     model: Optional[Union[str, PathLike[str]]] = None,
     cache_size: Optional[int] = None,
+    precision: Optional[str] = None,
 ) -> Lakehouse:
     """Opens (creating if needed) the lakehouse at ``root``: a local folder or
     ``s3://bucket/prefix``. ``model`` is an embedding model folder (default:
     all-MiniLM-L6-v2 in the local model cache); ``cache_size`` the embedding cache's
-    entries (0 turns it off)."""
+    entries (0 turns it off); ``precision`` how the model's weights are held, ``"f16"``
+    (the default: half the memory, faster) or ``"f32"``."""
 
 class Lakehouse:
     """An open lakehouse. Thread-safe; every call releases the GIL while it works."""
