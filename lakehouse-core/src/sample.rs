@@ -47,7 +47,11 @@ pub fn workers_csv(ids: std::ops::Range<u64>) -> String {
     for i in ids {
         let k = i as usize;
         let (city, state) = CITIES[(k * 7 + k / 11) % CITIES.len()];
-        let status = if k % 9 == 0 { "inactive" } else { "active" };
+        let status = if k.is_multiple_of(9) {
+            "inactive"
+        } else {
+            "active"
+        };
         writeln!(
             s,
             "{i},{} {},{},{city},{state},{},{:.2},{status}",

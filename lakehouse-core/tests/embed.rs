@@ -222,7 +222,7 @@ fn golden_nomic_bert_random_checkpoint_matches_numpy() {
     // Queries get the other prefix, and so a different vector.
     let q = e.embed_query(&texts[3]).unwrap();
     let q_ref = reference(&dir, &[format!("search_query: {}", texts[3])]);
-    assert_close(&[q.clone()], &q_ref, &[texts[3].clone()]);
+    assert_close(std::slice::from_ref(&q), &q_ref, &[texts[3].clone()]);
     assert!(
         cosine(&q, &theirs[3]) < 0.9999,
         "query and document prompts differ"
@@ -268,6 +268,41 @@ fn cache_computes_only_misses_and_keeps_order() {
     });
     tiny.embed(&["one", "two", "three"]).unwrap();
     assert_eq!(tiny.stats().size, 2);
+}
+
+/// Many threads embedding at once (more than the pool has threads, so passes compete for
+/// helpers) get exactly the vectors that one caller gets, alone or batched.
+#[test]
+fn concurrent_callers_get_the_vectors_one_caller_gets() {
+    let e = default_model(no_cache());
+    let texts = golden_texts();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let alone: Vec<Vec<f32>> = refs
+        .iter()
+        .map(|t| e.embed(&[t]).unwrap().remove(0))
+        .collect();
+    assert_eq!(
+        e.embed(&refs).unwrap(),
+        alone,
+        "a batch gives each text's own vector"
+    );
+    std::thread::scope(|s| {
+        for caller in 0..8 {
+            let (e, refs, alone) = (&e, &refs, &alone);
+            s.spawn(move || {
+                for round in 0..3 {
+                    for i in 0..refs.len() {
+                        let at = (i * 7 + caller + round) % refs.len();
+                        let v = e.embed(&[refs[at]]).unwrap().remove(0);
+                        assert_eq!(v, alone[at], "caller {caller}: {:?}", refs[at]);
+                    }
+                    let at = caller % 4;
+                    let batch = e.embed(&refs[at..at + 9]).unwrap();
+                    assert_eq!(batch, alone[at..at + 9], "caller {caller}: a batch");
+                }
+            });
+        }
+    });
 }
 
 #[test]
@@ -318,6 +353,18 @@ fn bad_input_and_bad_models_are_typed_errors() {
     .unwrap();
     let err = Embedder::load(&other, EmbedderOptions::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    // The real weights under a config whose feed-forward size is 0.
+    let zero = tmp.path().join("zero");
+    std::fs::create_dir_all(&zero).unwrap();
+    for f in ["model.safetensors", "tokenizer.json"] {
+        std::fs::copy(model_dir().join(f), zero.join(f)).unwrap();
+    }
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model_dir().join("config.json")).unwrap()).unwrap();
+    config["intermediate_size"] = 0.into();
+    std::fs::write(zero.join("config.json"), config.to_string()).unwrap();
+    let err = Embedder::load(&zero, EmbedderOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("must not be 0"), "{err}");
     let err = Embedder::load(
         model_dir(),
         EmbedderOptions {

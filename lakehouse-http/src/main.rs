@@ -33,14 +33,10 @@ struct Cli {
     /// Embedding model folder (default: all-MiniLM-L6-v2 in the local model cache).
     #[arg(long, global = true, env = "LAKEHOUSE_MODEL")]
     model: Option<PathBuf>,
-    /// How the embedding model's weights are held: f16 (half the memory, faster) or f32.
-    #[arg(
-        long,
-        global = true,
-        env = "LAKEHOUSE_PRECISION",
-        default_value = "f16"
-    )]
-    precision: String,
+    /// How the embedding model's weights are held: f16 (half the memory, faster; the
+    /// library's default) or f32.
+    #[arg(long, global = true, env = "LAKEHOUSE_PRECISION")]
+    precision: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -258,7 +254,9 @@ async fn run(cli: Cli) -> Result<()> {
         model: Some(model_dir),
         ..Default::default()
     };
-    options.embedder.precision = cli.precision.parse()?;
+    if let Some(precision) = &cli.precision {
+        options.embedder.precision = precision.parse()?;
+    }
     if let Command::Doctor { json } = cli.command {
         // Doctor reports a root that does not open instead of failing on it.
         let lh = Lakehouse::open_with(&cli.root, options.clone()).await;

@@ -28,6 +28,7 @@ mod encoder;
 mod install;
 mod matmul;
 mod model;
+mod team;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
