@@ -158,16 +158,16 @@ impl<T: Element> Packed<T> {
                     // (m × n), and no other task writes them: tasks split the rows into
                     // blocks and the columns into panel ranges.
                     unsafe {
-                        kernel(
-                            &x[i * k..(i + r) * k],
+                        kernel(Tile {
+                            x: &x[i * k..(i + r) * k],
                             r,
                             k,
                             panel,
                             bias,
-                            out.at(i * n + p * NR),
-                            n,
+                            out: out.at(i * n + p * NR),
+                            ldo: n,
                             width,
-                        )
+                        })
                     };
                     i += r;
                 }
@@ -183,23 +183,26 @@ impl<T: Element> Packed<T> {
     }
 }
 
-/// `r` (1..=MR) rows of `x` (stride `k`) times one panel, plus bias, into `out` (`r` rows of
-/// stride `ldo`, `width` columns each).
+/// One kernel call's operands: `r` (1..=MR) rows of `x` (stride `k`) times one panel, plus
+/// bias, into `out` (`r` rows of stride `ldo`, `width` columns each).
+#[derive(Clone, Copy)]
+struct Tile<'a, T> {
+    x: &'a [f32],
+    r: usize,
+    k: usize,
+    panel: &'a [T],
+    bias: &'a [f32],
+    out: *mut f32,
+    ldo: usize,
+    width: usize,
+}
+
+/// Runs one [`Tile`] on the best kernel the CPU has.
 ///
 /// # Safety
 /// `x` holds `r × k` values, `panel` `NR × k`, `bias` `NR`, and `out` has `width` writable
 /// floats at each of its `r` rows.
-#[allow(clippy::too_many_arguments)]
-unsafe fn kernel<T: Element>(
-    x: &[f32],
-    r: usize,
-    k: usize,
-    panel: &[T],
-    bias: &[f32],
-    out: *mut f32,
-    ldo: usize,
-    width: usize,
-) {
+unsafe fn kernel<T: Element>(t: Tile<T>) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2")
@@ -208,55 +211,45 @@ unsafe fn kernel<T: Element>(
         {
             // SAFETY: the CPU has the features, and the caller's bounds hold.
             unsafe {
-                match r {
-                    1 => avx::kernel::<T, 1>(x, k, panel, bias, out, ldo, width),
-                    2 => avx::kernel::<T, 2>(x, k, panel, bias, out, ldo, width),
-                    3 => avx::kernel::<T, 3>(x, k, panel, bias, out, ldo, width),
-                    4 => avx::kernel::<T, 4>(x, k, panel, bias, out, ldo, width),
-                    5 => avx::kernel::<T, 5>(x, k, panel, bias, out, ldo, width),
-                    _ => avx::kernel::<T, MR>(x, k, panel, bias, out, ldo, width),
+                match t.r {
+                    1 => avx::kernel::<T, 1>(t),
+                    2 => avx::kernel::<T, 2>(t),
+                    3 => avx::kernel::<T, 3>(t),
+                    4 => avx::kernel::<T, 4>(t),
+                    5 => avx::kernel::<T, 5>(t),
+                    _ => avx::kernel::<T, MR>(t),
                 }
             }
             return;
         }
     }
     // SAFETY: the caller's bounds hold.
-    unsafe { portable(x, r, k, panel, bias, out, ldo, width) }
+    unsafe { portable(t) }
 }
 
 /// The kernel in plain Rust, for CPUs without AVX2/FMA/F16C.
 ///
 /// # Safety
 /// As [`kernel`].
-#[allow(clippy::too_many_arguments)]
-unsafe fn portable<T: Element>(
-    x: &[f32],
-    r: usize,
-    k: usize,
-    panel: &[T],
-    bias: &[f32],
-    out: *mut f32,
-    ldo: usize,
-    width: usize,
-) {
-    for i in 0..r {
-        let xi = &x[i * k..(i + 1) * k];
+unsafe fn portable<T: Element>(t: Tile<T>) {
+    let k = t.k;
+    for i in 0..t.r {
         let mut acc = [0f32; NR];
-        for (kk, &xv) in xi.iter().enumerate() {
-            for (a, w) in acc.iter_mut().zip(&panel[kk * NR..(kk + 1) * NR]) {
+        for (kk, &xv) in t.x[i * k..(i + 1) * k].iter().enumerate() {
+            for (a, w) in acc.iter_mut().zip(&t.panel[kk * NR..(kk + 1) * NR]) {
                 *a += xv * w.to_f32();
             }
         }
-        for c in 0..width {
+        for c in 0..t.width {
             // SAFETY: the caller gives `width` writable floats per row.
-            unsafe { *out.add(i * ldo + c) = acc[c] + bias[c] };
+            unsafe { *t.out.add(i * t.ldo + c) = acc[c] + t.bias[c] };
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::{Element, NR};
+    use super::{Element, NR, Tile};
     use std::arch::x86_64::*;
 
     /// Sixteen weights as two `f32` registers (converted on the way if they are `f16`).
@@ -283,15 +276,17 @@ mod avx {
     /// # Safety
     /// As `super::kernel`, with `r = R`, on a CPU with AVX2, FMA and F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn kernel<T: Element, const R: usize>(
-        x: &[f32],
-        k: usize,
-        panel: &[T],
-        bias: &[f32],
-        out: *mut f32,
-        ldo: usize,
-        width: usize,
-    ) {
+    pub(super) unsafe fn kernel<T: Element, const R: usize>(t: Tile<T>) {
+        let Tile {
+            x,
+            k,
+            panel,
+            bias,
+            out,
+            ldo,
+            width,
+            ..
+        } = t;
         debug_assert!(x.len() >= R * k && panel.len() >= NR * k && bias.len() >= NR);
         let (px, pw) = (x.as_ptr(), panel.as_ptr());
         // SAFETY: reads stay inside x (R × k), panel (NR × k) and bias (NR); writes inside
@@ -389,9 +384,19 @@ mod tests {
             let x = values(r * k, r);
             let (mut fast, mut slow) = (vec![0f32; r * n], vec![0f32; r * n]);
             // SAFETY: x is r × k, the panel NR × k, and both outputs r × n with n = NR.
+            let tile = |out| Tile {
+                x: &x,
+                r,
+                k,
+                panel: &p.data,
+                bias: &p.bias,
+                out,
+                ldo: n,
+                width: n,
+            };
             unsafe {
-                kernel(&x, r, k, &p.data, &p.bias, fast.as_mut_ptr(), n, n);
-                portable(&x, r, k, &p.data, &p.bias, slow.as_mut_ptr(), n, n);
+                kernel(tile(fast.as_mut_ptr()));
+                portable(tile(slow.as_mut_ptr()));
             }
             for (a, b) in fast.iter().zip(&slow) {
                 assert!((a - b).abs() < 1e-4, "r={r}: {a} vs {b}");
