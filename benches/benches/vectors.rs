@@ -3,7 +3,8 @@
 //! `LAKEHOUSE_VECTOR_ROWS` profiles embedded here first, 5,000 by default), searched with
 //! recruiter query texts at k = 10. Lakehouse's `VectorIndex` and the bare usearch crate on
 //! the same vectors with the same options, f32, f16 and i8, and reopening a stored index
-//! (memory-mapped) until its first answer.
+//! (memory-mapped) until its first answer; then `VectorIndex` created with
+//! `scan_dimensions` 64 (projected scan, 64 candidates re-ranked), searching and reopening.
 //!
 //! `scripts/bench_vectors.sh` also runs the `vector_bench` binary, which prints recall,
 //! RSS and add throughput next to these latencies.
@@ -72,40 +73,44 @@ fn vectors(c: &mut Criterion) {
         });
         drop(bare);
 
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_str().unwrap().to_string();
-        let lh = rt.block_on(Lakehouse::open(&root)).unwrap();
-        let index = rt
-            .block_on(
-                lh.vectors()
-                    .create(IndexSpec::new("bench", real.dim).with_quantization(q)),
-            )
-            .unwrap();
-        for lo in (0..n).step_by(1000) {
-            let batch = (lo..(lo + 1000).min(n))
-                .map(|i| VectorRecord::new(i.to_string(), real.row(i).to_vec()))
-                .collect();
-            rt.block_on(index.add(batch)).unwrap();
+        for (engine, scan) in [("lakehouse", 0), ("lakehouse_scan64", 64)] {
+            if scan > 0 && q == Quantization::I8 {
+                continue;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path().to_str().unwrap().to_string();
+            let lh = rt.block_on(Lakehouse::open(&root)).unwrap();
+            let spec = IndexSpec::new("bench", real.dim)
+                .with_quantization(q)
+                .with_scan(scan, 64);
+            let index = rt.block_on(lh.vectors().create(spec)).unwrap();
+            for lo in (0..n).step_by(1000) {
+                let batch = (lo..(lo + 1000).min(n))
+                    .map(|i| VectorRecord::new(i.to_string(), real.row(i).to_vec()))
+                    .collect();
+                rt.block_on(index.add(batch)).unwrap();
+            }
+            g.bench_function(BenchmarkId::new(engine, name), |b| {
+                b.iter(|| {
+                    i += 1;
+                    let q = real.queries[i % real.queries.len()].clone();
+                    index.search(&SearchRequest::new(q, 10)).unwrap()
+                })
+            });
+            rt.block_on(index.flush()).unwrap();
+            drop((index, lh));
+            let probe = real.queries[0].clone();
+            let reopen = format!("{engine}_reopen_to_first_answer");
+            g.bench_function(BenchmarkId::new(reopen, name), |b| {
+                b.iter(|| {
+                    let lh = rt.block_on(Lakehouse::open(&root)).unwrap();
+                    let index = rt.block_on(lh.vectors().get("bench")).unwrap();
+                    index
+                        .search(&SearchRequest::new(probe.clone(), 10))
+                        .unwrap()
+                })
+            });
         }
-        g.bench_function(BenchmarkId::new("lakehouse", name), |b| {
-            b.iter(|| {
-                i += 1;
-                let q = real.queries[i % real.queries.len()].clone();
-                index.search(&SearchRequest::new(q, 10)).unwrap()
-            })
-        });
-        rt.block_on(index.flush()).unwrap();
-        drop((index, lh));
-        let probe = real.queries[0].clone();
-        g.bench_function(BenchmarkId::new("reopen_to_first_answer", name), |b| {
-            b.iter(|| {
-                let lh = rt.block_on(Lakehouse::open(&root)).unwrap();
-                let index = rt.block_on(lh.vectors().get("bench")).unwrap();
-                index
-                    .search(&SearchRequest::new(probe.clone(), 10))
-                    .unwrap()
-            })
-        });
     }
     g.finish();
 }

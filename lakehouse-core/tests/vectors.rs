@@ -490,18 +490,31 @@ async fn concurrent_soak_on_a_small_index() {
             (errors, live.len())
         }));
     }
+    drop(index);
+    let expected = settle_soak(dir.path(), lh, "small", tasks).await;
+    assert!(expected < 100);
+}
+
+/// Waits for soak tasks (each gives its error count and how many of its ids it left
+/// stored), checks that none failed and that the index holds exactly those ids, before and
+/// after a reopen; returns the count.
+async fn settle_soak(
+    dir: &Path,
+    lh: Lakehouse,
+    name: &str,
+    tasks: Vec<tokio::task::JoinHandle<(usize, usize)>>,
+) -> usize {
     let mut expected = 0;
     for task in tasks {
         let (errors, live) = task.await.unwrap();
         assert_eq!(errors, 0);
         expected += live;
     }
-    assert_eq!(index.len(), expected);
-    assert!(expected < 100);
-    // The same count after a reopen.
+    assert_eq!(lh.vectors().get(name).await.unwrap().len(), expected);
     drop(lh);
-    let lh = open(dir.path()).await;
-    assert_eq!(lh.vectors().get("small").await.unwrap().len(), expected);
+    let lh = open(dir).await;
+    assert_eq!(lh.vectors().get(name).await.unwrap().len(), expected);
+    expected
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -546,6 +559,272 @@ async fn recall_at_10_on_20k_clustered_vectors() {
         "recall@10 with defaults (M=16, ef_add=128, ef_search=64) on 20k x 64 clustered: {recall:.4}"
     );
     assert!(recall >= 0.95, "recall@10 = {recall}");
+}
+
+/// Vectors shaped like text embeddings: near a 12-dimensional subspace, all offset along one
+/// common direction by `offset` (queries use 0: they sit away from every stored vector).
+fn text_like(n: usize, dim: usize, offset: f32, seed: u64) -> Vec<Vec<f32>> {
+    let axes = random_vectors(12, dim, 4242);
+    let common = random_vectors(1, dim, 4343).remove(0);
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let w: Vec<f32> = (0..12)
+                .map(|i| rng.random_range(-1.0..1.0f32) / (1 + i) as f32)
+                .collect();
+            (0..dim)
+                .map(|j| {
+                    offset * common[j]
+                        + w.iter().zip(&axes).map(|(w, a)| w * a[j]).sum::<f32>()
+                        + rng.random_range(-0.02..0.02)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn ids(hits: &[lakehouse_core::vector::Hit]) -> Vec<String> {
+    hits.iter().map(|h| h.id.clone()).collect()
+}
+
+/// An index created with `scan_dimensions`: exact below the fit size, then a scan of its
+/// projections whose answers match brute force for queries unlike the data; filters,
+/// exclusions, replaces and removes apply; it reopens memory-mapped and stays so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_index_answers_like_brute_force() {
+    const DIM: usize = 48;
+    let data = text_like(6_000, DIM, 1.0, 1);
+    let queries = text_like(100, DIM, 0.0, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let lh = open(dir.path()).await;
+    let spec = IndexSpec::new("scan", DIM).with_scan(12, 48);
+    let index = lh.vectors().create(spec).await.unwrap();
+    let all = records("s", &data);
+    // Below the fit size every search is exact.
+    index.add(all[..500].to_vec()).await.unwrap();
+    let mut exact = SearchRequest::new(queries[0].clone(), 10);
+    exact.exact = true;
+    assert_eq!(
+        ids(&index
+            .search(&SearchRequest::new(queries[0].clone(), 10))
+            .unwrap()),
+        ids(&index.search(&exact).unwrap())
+    );
+    for chunk in all[500..].chunks(700) {
+        index.add(chunk.to_vec()).await.unwrap();
+    }
+    let graph = lh
+        .vectors()
+        .create(IndexSpec::new("graph", DIM))
+        .await
+        .unwrap();
+    graph.add(all.clone()).await.unwrap();
+    let recall = |index: &lakehouse_core::vector::VectorIndex| {
+        let mut found = 0;
+        for q in &queries {
+            let got: HashSet<String> =
+                ids(&index.search(&SearchRequest::new(q.clone(), 10)).unwrap())
+                    .into_iter()
+                    .collect();
+            let mut r = SearchRequest::new(q.clone(), 10);
+            r.exact = true;
+            let truth = index.search(&r).unwrap();
+            found += truth.iter().filter(|h| got.contains(&h.id)).count();
+        }
+        found as f64 / (10 * queries.len()) as f64
+    };
+    let (scanned, walked) = (recall(&index), recall(&graph));
+    println!("recall@10 for queries unlike the data: scan {scanned:.4}, graph {walked:.4}");
+    assert!(scanned >= 0.95, "scan recall@10 {scanned}");
+    // Distances are the metric's, exactly.
+    let hits = index
+        .search(&SearchRequest::new(queries[1].clone(), 5))
+        .unwrap();
+    let mut r = SearchRequest::new(queries[1].clone(), 5);
+    r.exact = true;
+    let truth = index.search(&r).unwrap();
+    assert_eq!(hits.len(), 5);
+    for (h, t) in hits.iter().zip(&truth) {
+        // Same neighbours at the same distances (computed apart, so a near-tie may swap).
+        assert!((h.distance - t.distance).abs() < 1e-5, "{h:?} vs {t:?}");
+        let same = truth
+            .iter()
+            .find(|x| x.id == h.id)
+            .expect("in the exact answer");
+        assert_eq!(h.metadata, same.metadata);
+    }
+    // Exclusions and filters apply during the scan: k hits whenever k records pass.
+    let mut excluded = SearchRequest::new(queries[1].clone(), 5);
+    excluded.exclude_ids = ids(&hits[..2]);
+    let after = index.search(&excluded).unwrap();
+    assert_eq!(ids(&after)[..3], ids(&hits)[2..]);
+    let mut filtered = SearchRequest::new(queries[1].clone(), 5);
+    filtered.filter = Some(MetadataFilter::from_json(json!({"n": [3, 5, 4000]})).unwrap());
+    let mut got = ids(&index.search(&filtered).unwrap());
+    got.sort();
+    assert_eq!(got, ["s3", "s4000", "s5"]);
+    // Replace and remove.
+    index
+        .add(vec![VectorRecord::new("s7", queries[1].clone())])
+        .await
+        .unwrap();
+    index.remove(vec![hits[0].id.clone()]).await.unwrap();
+    let now = index
+        .search(&SearchRequest::new(queries[1].clone(), 3))
+        .unwrap();
+    assert_eq!(now[0].id, "s7");
+    assert!(now[0].distance < 1e-5);
+    assert!(now.iter().all(|h| h.id != hits[0].id));
+    assert!(index.info().memory_bytes > graph.info().memory_bytes);
+    index.flush().await.unwrap();
+    drop((index, graph, lh));
+
+    // Reopened: memory-mapped, codes rebuilt, and filtered searches keep the map.
+    let lh = open(dir.path()).await;
+    let index = lh.vectors().get("scan").await.unwrap();
+    assert!(index.info().memory_mapped);
+    assert_eq!(index.len(), 5_999);
+    for i in [0usize, 999, 4321, 5999] {
+        let hits = index
+            .search(&SearchRequest::new(data[i].clone(), 1))
+            .unwrap();
+        assert_eq!(hits[0].id, format!("s{i}"));
+        assert!(hits[0].distance < 1e-5);
+    }
+    assert_eq!(
+        ids(&index
+            .search(&SearchRequest::new(queries[1].clone(), 3))
+            .unwrap()),
+        ids(&now)
+    );
+    let mut got = ids(&index.search(&filtered).unwrap());
+    got.sort();
+    assert_eq!(got, ["s3", "s4000", "s5"]);
+    assert!(
+        index.info().memory_mapped,
+        "the scan needs no in-memory graph"
+    );
+}
+
+/// Data whose variance is spread over every direction: 4 kept directions hold too little
+/// of it, so the index says so and searches walk the graph (which finds stored vectors).
+#[tokio::test]
+async fn a_scan_that_holds_too_little_variance_walks_the_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let lh = open(dir.path()).await;
+    let index = lh
+        .vectors()
+        .create(IndexSpec::new("flat", 32).with_scan(4, 16))
+        .await
+        .unwrap();
+    assert_eq!(index.info().scan_variance, None);
+    let data = random_vectors(2_000, 32, 77);
+    index.add(records("f", &data)).await.unwrap();
+    let held = index.info().scan_variance.expect("fitted at 1,024 vectors");
+    assert!(held < lakehouse_core::vector::SCAN_MIN_VARIANCE, "{held}");
+    for i in (0..2_000).step_by(97) {
+        let hits = index
+            .search(&SearchRequest::new(data[i].clone(), 1))
+            .unwrap();
+        assert_eq!(hits[0].id, format!("f{i}"));
+    }
+    let text = lh
+        .vectors()
+        .create(IndexSpec::new("text", 48).with_scan(12, 48))
+        .await
+        .unwrap();
+    text.add(records("t", &text_like(1_500, 48, 1.0, 5)))
+        .await
+        .unwrap();
+    let held = text.info().scan_variance.unwrap();
+    assert!(held >= lakehouse_core::vector::SCAN_MIN_VARIANCE, "{held}");
+}
+
+#[tokio::test]
+async fn scan_settings_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let lh = open(dir.path()).await;
+    for spec in [
+        IndexSpec::new("a", 16).with_scan(17, 64),
+        IndexSpec::new("a", 4096).with_scan(2048, 64),
+        IndexSpec::new("a", 16).with_scan(8, 0),
+    ] {
+        let err = lh.vectors().create(spec).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    }
+    assert!(lh.vectors().list().await.unwrap().is_empty());
+}
+
+/// Sixteen tasks add, search and remove at once on a scan index while it grows through its
+/// first fits (the codes are rebuilt under the writer's lock): no errors, a consistent
+/// count, and every vector still found after a reopen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_soak_on_a_scan_index_through_its_fits() {
+    const DIM: usize = 16;
+    let dir = tempfile::tempdir().unwrap();
+    let lh = open(dir.path()).await;
+    let index = lh
+        .vectors()
+        .create(IndexSpec::new("soak", DIM).with_scan(12, 32))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..16u64 {
+        let index = index.clone();
+        tasks.push(tokio::spawn(async move {
+            let vectors = text_like(400, DIM, 1.0, 100 + t);
+            let mut rng = StdRng::seed_from_u64(t);
+            let mut live: HashSet<usize> = HashSet::new();
+            let mut errors = 0;
+            for step in 0..120 {
+                match rng.random_range(0..10) {
+                    0..=4 => {
+                        let start = rng.random_range(0..380);
+                        let batch: Vec<VectorRecord> = (start..start + 20)
+                            .map(|i| VectorRecord::new(format!("t{t}-{i}"), vectors[i].clone()))
+                            .collect();
+                        match index.add(batch).await {
+                            Ok(_) => live.extend(start..start + 20),
+                            Err(_) => errors += 1,
+                        }
+                    }
+                    5 => {
+                        let i = rng.random_range(0..400);
+                        match index.remove(vec![format!("t{t}-{i}")]).await {
+                            Ok(_) => {
+                                live.remove(&i);
+                            }
+                            Err(_) => errors += 1,
+                        }
+                    }
+                    _ => {
+                        let i = step % 400;
+                        match index.search(&SearchRequest::new(vectors[i].clone(), 5)) {
+                            Ok(hits) if live.contains(&i) => {
+                                // Another task's vector can tie with ours; ours is nearest.
+                                if hits.is_empty() || hits[0].distance > 1e-5 {
+                                    eprintln!("t{t} step {step}: vector {i} not first: {hits:?}");
+                                    errors += 1;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                eprintln!("t{t} step {step}: {e}");
+                                errors += 1
+                            }
+                        }
+                    }
+                }
+            }
+            (errors, live.len())
+        }));
+    }
+    drop(index);
+    let expected = settle_soak(dir.path(), lh, "soak", tasks).await;
+    assert!(
+        expected > lakehouse_core::vector::SCAN_FIT_MIN,
+        "{expected}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -342,6 +342,20 @@ fn g1_vector_indexes_survive_kill_and_restart() {
         server.json("POST", "/v1/indexes", spec).error(409),
         "conflict"
     );
+    // The projected-scan settings pass through, checked by core.
+    let scan = json!({"name": "scanned", "dimensions": 8, "scan_dimensions": 4});
+    let r = server.json("POST", "/v1/indexes", scan);
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["spec"]["scan_dimensions"], 4);
+    assert_eq!(r.json()["spec"]["scan_candidates"], 64);
+    let bad = json!({"name": "bad", "dimensions": 8, "scan_dimensions": 9});
+    server.json("POST", "/v1/indexes", bad).error(400);
+    assert_eq!(
+        server
+            .call("DELETE", "/v1/indexes/scanned", None, b"")
+            .status,
+        204
+    );
     let records: Vec<Value> = (0..200)
         .map(|i| {
             let v: Vec<f32> = (0..8)

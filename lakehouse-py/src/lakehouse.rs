@@ -165,7 +165,10 @@ impl PyLakehouse {
 
     /// Creates a vector index. `metric`: "cosine", "l2" or "inner_product";
     /// `quantization`: "f32", "f16" or "i8"; the HNSW settings default to core's.
-    #[pyo3(signature = (name, dim, *, metric="cosine", quantization="f32", connectivity=None, expansion_add=None, expansion_search=None))]
+    /// `scan_dimensions` > 0 makes searches scan each vector's projection onto that many
+    /// principal directions and re-rank `scan_candidates` exactly, instead of walking the
+    /// graph (for queries unlike the stored vectors).
+    #[pyo3(signature = (name, dim, *, metric="cosine", quantization="f32", connectivity=None, expansion_add=None, expansion_search=None, scan_dimensions=None, scan_candidates=None))]
     #[allow(clippy::too_many_arguments)]
     fn create_index(
         &self,
@@ -177,6 +180,8 @@ impl PyLakehouse {
         connectivity: Option<usize>,
         expansion_add: Option<usize>,
         expansion_search: Option<usize>,
+        scan_dimensions: Option<usize>,
+        scan_candidates: Option<usize>,
     ) -> PyResult<PyVectorIndex> {
         let mut spec = IndexSpec::new(name, dim)
             .with_metric(metric.parse().map_err(to_py)?)
@@ -189,6 +194,12 @@ impl PyLakehouse {
         }
         if let Some(e) = expansion_search {
             spec.expansion_search = e;
+        }
+        if let Some(d) = scan_dimensions {
+            spec.scan_dimensions = d;
+        }
+        if let Some(c) = scan_candidates {
+            spec.scan_candidates = c;
         }
         let lh = self.inner.clone();
         run(py, async move { lh.vectors().create(spec).await })?;

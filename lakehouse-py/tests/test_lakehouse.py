@@ -153,6 +153,21 @@ def test_vector_index_numpy(lh):
         lh.index("v")
 
 
+def test_scan_index(lh):
+    rng = np.random.default_rng(3)
+    axes = rng.standard_normal((6, 32)).astype(np.float32)
+    data = rng.uniform(-1, 1, (1500, 6)).astype(np.float32) @ axes + 2.0
+    index = lh.create_index("s", 32, scan_dimensions=6, scan_candidates=32)
+    assert index.info()["spec"]["scan_dimensions"] == 6
+    index.add([f"p{i}" for i in range(1500)], data)
+    query = rng.uniform(-1, 1, 6).astype(np.float32) @ axes
+    scanned = [h["id"] for h in index.search(query, k=10)]
+    exact = [h["id"] for h in index.search(query, k=10, exact=True)]
+    assert set(scanned) == set(exact)
+    with pytest.raises(InvalidInputError, match="scan_dimensions"):
+        lh.create_index("t", 4, scan_dimensions=5)
+
+
 def test_vector_index_bad_input(lh):
     index = lh.create_index("v", 3)
     with pytest.raises(ConflictError):

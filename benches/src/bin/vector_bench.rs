@@ -6,8 +6,11 @@
 //!   `bulk_index` corpus), searched with recruiter query texts and with held-out profiles
 //!   embedded by the same model.
 //!
-//! In one of two engines: `ours` (lakehouse's `VectorIndex`: id map, metadata, write-ahead
-//! log, snapshots) or `bare` (the usearch crate alone, same options, same vectors). Prints
+//! In one of three engines: `ours` (lakehouse's `VectorIndex`: id map, metadata, write-ahead
+//! log, snapshots), `scan` (the same with `scan_dimensions` = `SCAN_DIMS`, 64 unless set:
+//! searches scan every vector's projection and re-rank the best exactly; its sweep is over
+//! the candidates re-ranked instead of the graph's expansion) or `bare` (the usearch crate
+//! alone, same options, same vectors). Prints
 //! add throughput, the process's RSS growth while adding, open time, and for each query set
 //! and search expansion: p50/p99 at k = 10 and recall@10 against exact search. One engine and
 //! quantization per process, so RSS is its own; `scripts/bench_vectors.sh` runs every
@@ -21,8 +24,8 @@
 //! (±25% here) falls on both alike.
 //!
 //! ```text
-//! target/release/vector_bench ours|bare f32|f16|i8 [N] [DIM|real]
-//! target/release/vector_bench open [N] [DIM|real] f32|f16|i8
+//! target/release/vector_bench ours|scan|bare f32|f16|i8 [N] [DIM|real]
+//! target/release/vector_bench open [N] [DIM|real] f32|f16|i8 [scan]
 //! target/release/vector_bench adds f32|f16|i8 [N] [DIM|real]
 //! ```
 
@@ -41,6 +44,13 @@ const QUERIES: usize = 300;
 const CLUSTERS: usize = 200;
 /// Search expansions measured; the first is the index default.
 const EXPANSIONS: [usize; 6] = [64, 96, 128, 160, 192, 256];
+/// Candidates re-ranked by the `scan` engine; 64 is the index default.
+const SCAN_CANDIDATES: [usize; 6] = [16, 32, 48, 64, 96, 128];
+
+/// `scan_dimensions` of the `scan` engine: `SCAN_DIMS`, else 64.
+fn scan_dims() -> usize {
+    std::env::var("SCAN_DIMS").map_or(64, |s| s.parse().expect("SCAN_DIMS"))
+}
 
 fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -162,8 +172,14 @@ fn quantization(q: &str) -> (Quantization, ScalarKind) {
     }
 }
 
-fn lakehouse_dir(quant: &str, n: usize, set: &str) -> std::path::PathBuf {
-    data_dir().join(format!("vector-bench-{quant}-{n}-{set}"))
+fn lakehouse_dir(engine: &str, quant: &str, n: usize, set: &str) -> std::path::PathBuf {
+    match engine {
+        "scan" => data_dir().join(format!(
+            "vector-bench-{quant}-{n}-{set}-scan{}",
+            scan_dims()
+        )),
+        _ => data_dir().join(format!("vector-bench-{quant}-{n}-{set}")),
+    }
 }
 
 fn main() {
@@ -173,7 +189,8 @@ fn main() {
         let n: usize = args.get(2).map_or(100_000, |s| s.parse().expect("N"));
         let set = args.get(3).map_or("768", String::as_str);
         let quant = args.get(4).map_or("f32", String::as_str);
-        return reopen(&lakehouse_dir(quant, n, set), n);
+        let engine = args.get(5).map_or("ours", String::as_str);
+        return reopen(&lakehouse_dir(engine, quant, n, set), n);
     }
     let quant = args.get(2).map_or("f32", String::as_str).to_string();
     let n: usize = args.get(3).map_or(100_000, |s| s.parse().expect("N"));
@@ -201,8 +218,9 @@ fn main() {
         .collect();
     let (q, scalar) = quantization(&quant);
     let label = format!("{engine} {quant} {n}x{dim} ({set})");
-    if engine == "ours" {
-        let dir = lakehouse_dir(&quant, n, &set);
+    if engine == "ours" || engine == "scan" {
+        let scan = engine == "scan";
+        let dir = lakehouse_dir(&engine, &quant, n, &set);
         let _ = std::fs::remove_dir_all(&dir);
         // The lakehouse itself (catalog, SQL engine) is a fixed cost, printed apart from
         // the index's growth.
@@ -211,12 +229,11 @@ fn main() {
         print_fixed(&label, rss_bytes().saturating_sub(rss_before));
         let rss_before = rss_bytes();
         let started = Instant::now();
-        let index = rt
-            .block_on(
-                lh.vectors()
-                    .create(IndexSpec::new("bench", dim).with_quantization(q)),
-            )
-            .unwrap();
+        let mut spec = IndexSpec::new("bench", dim).with_quantization(q);
+        if scan {
+            spec = spec.with_scan(scan_dims(), SCAN_CANDIDATES[3]);
+        }
+        let index = rt.block_on(lh.vectors().create(spec)).unwrap();
         for b in 0..n.div_ceil(BATCH) {
             let records = source
                 .batch(b, n)
@@ -228,11 +245,22 @@ fn main() {
         let add = started.elapsed().as_secs_f64();
         let grown = rss_bytes().saturating_sub(rss_before);
         print_build(&label, n, dim, add, grown);
+        if scan {
+            let info = index.info();
+            println!(
+                "{label}: scan of {} directions holding {:.1}% of the variance (searches scan from {:.0}%); index memory {:.0} MB",
+                scan_dims(),
+                info.scan_variance.unwrap_or(0.0) * 100.0,
+                lakehouse_core::vector::SCAN_MIN_VARIANCE * 100.0,
+                info.memory_bytes as f64 / 1e6
+            );
+        }
+        let sweep = if scan { SCAN_CANDIDATES } else { EXPANSIONS };
         for (name, queries, truth) in &sets {
-            for ef in EXPANSIONS {
+            for ef in sweep {
                 let (p50, p99, recall) = measure(queries, truth, |v| {
                     let mut r = SearchRequest::new(v.to_vec(), 10);
-                    r.expansion = (ef != EXPANSIONS[0]).then_some(ef);
+                    r.expansion = (ef != sweep[0] || scan).then_some(ef);
                     index
                         .search(&r)
                         .unwrap()
@@ -240,10 +268,14 @@ fn main() {
                         .map(|h| h.id.parse().unwrap())
                         .collect()
                 });
-                print_search(&label, name, ef, p50, p99, recall);
+                let what = if scan { "candidates" } else { "expansion" };
+                print_search(&label, name, what, ef, p50, p99, recall);
             }
         }
         rt.block_on(index.flush()).unwrap();
+        if scan {
+            return;
+        }
         // The wrapper's overhead alone: bare usearch loads the very snapshot just written
         // (the same graph), and the two answer each query in turn.
         let snapshot = find_snapshot(&dir).expect("a snapshot file");
@@ -293,7 +325,7 @@ fn main() {
                 index.change_expansion_search(ef);
                 let (p50, p99, recall) =
                     measure(queries, truth, |v| index.search(v, 10).unwrap().keys);
-                print_search(&label, name, ef, p50, p99, recall);
+                print_search(&label, name, "expansion", ef, p50, p99, recall);
             }
         }
         let dir = tempfile::tempdir().unwrap();
@@ -417,10 +449,15 @@ fn reopen(dir: &std::path::Path, n: usize) {
     let opened = rss_bytes().saturating_sub(before);
     let mut rng = StdRng::seed_from_u64(5);
     let t = Instant::now();
+    let mut first = 0;
     for _ in 0..2000 {
         let id = rng.random_range(0..n).to_string();
         let v = index.vector(&id).unwrap();
-        index.search(&SearchRequest::new(v, 10)).unwrap();
+        let hits = index.search(&SearchRequest::new(v, 10)).unwrap();
+        first += usize::from(
+            hits.first()
+                .is_some_and(|h| h.id == id || h.distance < 1e-6),
+        );
     }
     let searched = t.elapsed().as_secs_f64();
     let info = index.info();
@@ -428,7 +465,7 @@ fn reopen(dir: &std::path::Path, n: usize) {
     let raw = (n * dim * 4) as f64;
     let serving = rss_bytes().saturating_sub(before);
     println!(
-        "reopen {:?} {n}x{dim} ({}): first answer after {open_ms:.0} ms (memory-mapped: {}); lakehouse {:.0} MB; index RSS {:.0} MB after opening, {:.0} MB ({:.2}x raw f32) after 2,000 searches ({:.3} ms each)",
+        "reopen {:?} {n}x{dim} ({}): first answer after {open_ms:.0} ms (memory-mapped: {}); lakehouse {:.0} MB; index RSS {:.0} MB after opening, {:.0} MB ({:.2}x raw f32) after 2,000 searches for stored vectors ({:.3} ms each; {first} found themselves first)",
         info.spec.quantization,
         dir.display(),
         info.memory_mapped,
@@ -483,9 +520,9 @@ fn print_build(label: &str, n: usize, dim: usize, secs: f64, rss_growth: u64) {
     );
 }
 
-fn print_search(label: &str, set: &str, ef: usize, p50: f64, p99: f64, recall: f64) {
+fn print_search(label: &str, set: &str, what: &str, ef: usize, p50: f64, p99: f64, recall: f64) {
     println!(
-        "{label}: {set}, expansion {ef}: search p50 {:.3} ms, p99 {:.3} ms, recall@10 {recall:.4}",
+        "{label}: {set}, {what} {ef}: search p50 {:.3} ms, p99 {:.3} ms, recall@10 {recall:.4}",
         p50 * 1e3,
         p99 * 1e3,
     );

@@ -240,9 +240,9 @@ unsafe fn portable<T: Element>(t: Tile<T>) {
                 *a += xv * w.to_f32();
             }
         }
-        for c in 0..t.width {
+        for (c, (a, b)) in acc.iter().zip(t.bias).take(t.width).enumerate() {
             // SAFETY: the caller gives `width` writable floats per row.
-            unsafe { *t.out.add(i * t.ldo + c) = acc[c] + t.bias[c] };
+            unsafe { *t.out.add(i * t.ldo + c) = a + b };
         }
     }
 }

@@ -17,6 +17,7 @@ use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use super::persist::{self, LogEntry, LogOp, SNAPSHOT_EVERY_OPS, SnapshotMeta, StoredSpec};
 use super::records::Records;
+use super::scan::Scan;
 use super::{
     Hit, IndexInfo, IndexSpec, MAX_K, MetadataFilter, Metric, Quantization, SearchRequest,
     VectorRecord,
@@ -78,6 +79,8 @@ struct State {
     viewed: bool,
     records: Records,
     next_key: u64,
+    /// Codes for the projected scan, on an index created with `scan_dimensions`.
+    scan: Option<Scan>,
 }
 
 /// What [`State::add_undoable`] changed.
@@ -145,6 +148,7 @@ impl State {
             viewed: false,
             records: Records::default(),
             next_key: 0,
+            scan: Scan::new(spec),
         })
     }
 
@@ -216,6 +220,9 @@ impl State {
                             .push((old, r.id.clone(), metadata.clone(), vector));
                     }
                     self.index.remove(old).map_err(usearch_err)?;
+                    if let Some(scan) = &mut self.scan {
+                        scan.remove(old);
+                    }
                     metadata
                 }
                 None => None,
@@ -231,6 +238,9 @@ impl State {
             self.records.insert(key, &r.id, metadata);
             if let Some(u) = undo.as_deref_mut() {
                 u.added += 1;
+            }
+            if let Some(scan) = &mut self.scan {
+                scan.insert(key, &r.vector);
             }
             placed.push((key, &r.vector));
         }
@@ -289,10 +299,16 @@ impl State {
             if let Some((key, _)) = self.records.remove(&r.id) {
                 debug_assert!(key >= undo.first_key);
                 self.index.remove(key).map_err(usearch_err)?;
+                if let Some(scan) = &mut self.scan {
+                    scan.remove(key);
+                }
             }
         }
         for (key, id, metadata, vector) in undo.replaced {
             self.index.add(key, &vector).map_err(usearch_err)?;
+            if let Some(scan) = &mut self.scan {
+                scan.insert(key, &vector);
+            }
             self.records.insert(key, &id, metadata);
         }
         self.next_key = undo.first_key;
@@ -304,10 +320,27 @@ impl State {
         for id in ids {
             if let Some((key, _)) = self.records.remove(id) {
                 self.index.remove(key).map_err(usearch_err)?;
+                if let Some(scan) = &mut self.scan {
+                    scan.remove(key);
+                }
                 removed += 1;
             }
         }
         Ok(removed)
+    }
+
+    /// Fits the scan's directions when the index has grown enough since the last fit (see
+    /// [`Scan::needs_fit`]), coding every stored vector anew.
+    fn refit_scan(&mut self) {
+        let Some(scan) = &mut self.scan else {
+            return;
+        };
+        if !scan.needs_fit(self.records.len()) {
+            return;
+        }
+        let keys: Vec<u64> = self.records.iter().map(|(key, _)| key).collect();
+        let index = &self.index;
+        scan.fit(&keys, |key, v| stored_vector(index, key, v));
     }
 
     fn hits(&self, keys: &[u64], distances: &[f32], k: usize) -> Vec<Hit> {
@@ -375,6 +408,7 @@ impl VectorIndex {
             state.apply(&entry.op)?;
             seq = entry.seq;
         }
+        state.refit_scan();
         Ok(Self::assemble(storage, stored, state, seq, ops))
     }
 
@@ -411,8 +445,10 @@ impl VectorIndex {
         IndexInfo {
             spec: self.spec.clone(),
             count: state.records.len(),
-            memory_bytes: state.index.memory_usage(),
+            memory_bytes: state.index.memory_usage()
+                + state.scan.as_ref().map_or(0, Scan::memory_bytes),
             memory_mapped: state.viewed,
+            scan_variance: state.scan.as_ref().and_then(Scan::variance),
         }
     }
 
@@ -453,10 +489,7 @@ impl VectorIndex {
         let state = self.read();
         let key = state.records.key_of(id)?;
         let mut v = vec![0f32; self.spec.dimensions];
-        match state.index.get(key, &mut v) {
-            Ok(n) if n > 0 => Some(v),
-            _ => None,
-        }
+        stored_vector(&state.index, key, &mut v).then_some(v)
     }
 
     fn check_vector(&self, v: &[f32], what: &str) -> Result<()> {
@@ -522,6 +555,9 @@ impl VectorIndex {
                 self.write().apply(&entry.op)?
             }
         };
+        if self.spec.scan_dimensions > 0 {
+            self.write().refit_scan();
+        }
         w.ops_since_snapshot += 1;
         if w.ops_since_snapshot >= SNAPSHOT_EVERY_OPS {
             self.snapshot(&mut w).await?;
@@ -620,13 +656,29 @@ impl VectorIndex {
         let v = request.vector.as_slice();
         let k = request.k;
         let filter = request.filter.as_ref().filter(|f| !f.is_empty());
+        // An index that scans uses its codes once they hold enough of the variance, and
+        // answers exactly before its first fit; with codes that hold too little it walks
+        // the graph like any other index.
+        let scans = !request.exact
+            && self
+                .read()
+                .scan
+                .as_ref()
+                .is_some_and(|s| s.is_ready() || s.variance().is_none());
         if !request.exact
+            && !scans
             && (filter.is_some() || !request.exclude_ids.is_empty())
             && self.read().viewed
         {
             self.write().own(&self.spec)?;
         }
         let _slot = self.slots.acquire();
+        if scans {
+            let state = self.read();
+            let excluded = excluded_keys(&state, &request.exclude_ids);
+            let candidates = request.expansion.unwrap_or(self.spec.scan_candidates);
+            return scan_in(&state, v, k, candidates, &excluded, filter);
+        }
         if let Some(expansion) = request.expansion {
             // The expansion is index-wide in usearch: change it only while alone.
             let state = self.write();
@@ -650,6 +702,48 @@ fn excluded_keys(state: &State, ids: &[String]) -> HashSet<u64> {
         .collect()
 }
 
+/// Whether a key may be returned: not excluded, and its metadata passes the filter.
+fn admits(
+    state: &State,
+    excluded: &HashSet<u64>,
+    filter: Option<&MetadataFilter>,
+    key: u64,
+) -> bool {
+    !excluded.contains(&key)
+        && filter
+            .is_none_or(|f| f.matches(state.records.get(key).and_then(|e| e.metadata.as_deref())))
+}
+
+/// Copies a stored vector out of usearch (as f32); false when the key is not stored.
+fn stored_vector(index: &Index, key: u64, v: &mut [f32]) -> bool {
+    matches!(index.get(key, v), Ok(n) if n > 0)
+}
+
+/// Searches an index that scans (see [`Scan`]): exclusions and the filter apply while
+/// scanning, so `k` hits come back whenever `k` records pass. When the codes cannot be used
+/// (before the first fit, on a small index) the search is exact.
+fn scan_in(
+    state: &State,
+    v: &[f32],
+    k: usize,
+    candidates: usize,
+    excluded: &HashSet<u64>,
+    filter: Option<&MetadataFilter>,
+) -> Result<Vec<Hit>> {
+    let Some(scan) = state.scan.as_ref().filter(|s| s.is_ready()) else {
+        return search_in(state, v, k, excluded, filter, true);
+    };
+    let found = scan.search(
+        v,
+        k,
+        candidates,
+        |key| admits(state, excluded, filter, key),
+        |key, out| stored_vector(&state.index, key, out),
+    );
+    let (keys, distances): (Vec<u64>, Vec<f32>) = found.into_iter().unzip();
+    Ok(state.hits(&keys, &distances, k))
+}
+
 /// Searches with the exclusions and the metadata filter applied inside the graph walk
 /// (usearch's predicate search), so `k` hits come back whenever `k` records pass.
 fn search_in(
@@ -663,12 +757,7 @@ fn search_in(
     if state.records.is_empty() {
         return Ok(Vec::new());
     }
-    let passes = |key: u64| {
-        !excluded.contains(&key)
-            && filter.is_none_or(|f| {
-                f.matches(state.records.get(key).and_then(|e| e.metadata.as_deref()))
-            })
-    };
+    let passes = |key: u64| admits(state, excluded, filter, key);
     let matches = if exact {
         // Brute force has no predicate: rank enough to drop the rejected ones afterwards
         // (everything, when a filter may reject any number).

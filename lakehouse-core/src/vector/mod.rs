@@ -13,6 +13,7 @@ mod filter;
 mod index;
 mod persist;
 mod records;
+mod scan;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::storage::Storage;
 pub use filter::MetadataFilter;
 pub use index::VectorIndex;
 pub use persist::SNAPSHOT_EVERY_OPS;
+pub use scan::{FIT_MIN as SCAN_FIT_MIN, MAX_SCAN_DIMENSIONS, MIN_VARIANCE as SCAN_MIN_VARIANCE};
 
 /// Largest `k` a search accepts.
 pub const MAX_K: usize = 10_000;
@@ -111,6 +113,21 @@ pub struct IndexSpec {
     /// Candidate list size while searching, 64 by default.
     #[serde(default = "default_expansion_search")]
     pub expansion_search: usize,
+    /// When above 0, searches do not walk the graph: they score every vector by its
+    /// projection onto this many principal directions of the data (one byte each, kept in
+    /// memory beside the graph), then re-rank the best `scan_candidates` exactly. For queries
+    /// unlike the stored vectors, such as short searches over long documents, where a graph
+    /// walk misses near-tied neighbours; 64 suits 384-d text embeddings. The directions are
+    /// fitted once the index holds [`SCAN_FIT_MIN`] vectors (searches are exact before) and
+    /// used only while they hold [`SCAN_MIN_VARIANCE`] of the variance (searches walk the
+    /// graph otherwise; [`IndexInfo::scan_variance`]). At most [`MAX_SCAN_DIMENSIONS`] and
+    /// the vector length. 0 by default (graph search).
+    #[serde(default)]
+    pub scan_dimensions: usize,
+    /// Candidates a scan re-ranks exactly, 64 by default; a search's `expansion` overrides
+    /// it.
+    #[serde(default = "default_scan_candidates")]
+    pub scan_candidates: usize,
 }
 
 fn default_connectivity() -> usize {
@@ -120,6 +137,9 @@ fn default_expansion_add() -> usize {
     128
 }
 fn default_expansion_search() -> usize {
+    64
+}
+fn default_scan_candidates() -> usize {
     64
 }
 
@@ -134,7 +154,23 @@ impl IndexSpec {
             connectivity: default_connectivity(),
             expansion_add: default_expansion_add(),
             expansion_search: default_expansion_search(),
+            scan_dimensions: 0,
+            scan_candidates: default_scan_candidates(),
         }
+    }
+
+    /// Searches by projected scan (see [`IndexSpec::scan_dimensions`]) with `dimensions`
+    /// directions and `candidates` exact re-ranks.
+    ///
+    /// ```
+    /// use lakehouse_core::vector::IndexSpec;
+    /// let spec = IndexSpec::new("profiles", 384).with_scan(64, 64);
+    /// assert_eq!((spec.scan_dimensions, spec.scan_candidates), (64, 64));
+    /// ```
+    pub fn with_scan(mut self, dimensions: usize, candidates: usize) -> Self {
+        self.scan_dimensions = dimensions;
+        self.scan_candidates = candidates;
+        self
     }
 
     /// Sets the metric.
@@ -160,9 +196,16 @@ impl IndexSpec {
         if !(2..=256).contains(&self.connectivity) {
             return Err(Error::invalid("connectivity must be between 2 and 256"));
         }
+        if self.scan_dimensions > self.dimensions.min(MAX_SCAN_DIMENSIONS) {
+            return Err(Error::invalid(format!(
+                "scan_dimensions must be at most the vector length and {MAX_SCAN_DIMENSIONS}, not {}",
+                self.scan_dimensions
+            )));
+        }
         for (what, v) in [
             ("expansion_add", self.expansion_add),
             ("expansion_search", self.expansion_search),
+            ("scan_candidates", self.scan_candidates),
         ] {
             if !(1..=MAX_K * 4).contains(&v) {
                 return Err(Error::invalid(format!(
@@ -282,7 +325,8 @@ pub struct IndexQuery {
     /// Ids never to return.
     #[serde(default)]
     pub exclude_ids: Vec<String>,
-    /// Overrides the index's `expansion_search` for this search.
+    /// Overrides the index's `expansion_search` for this search (its `scan_candidates`, on
+    /// an index that scans).
     #[serde(default)]
     pub expansion: Option<usize>,
     /// Brute-force search instead of the HNSW graph.
@@ -343,7 +387,8 @@ pub struct SearchRequest {
     /// Ids never to return.
     #[serde(default)]
     pub exclude_ids: Vec<String>,
-    /// Overrides the index's `expansion_search` for this search.
+    /// Overrides the index's `expansion_search` for this search (its `scan_candidates`, on
+    /// an index that scans).
     #[serde(default)]
     pub expansion: Option<usize>,
     /// Brute-force search over every vector instead of the HNSW graph.
@@ -388,12 +433,17 @@ pub struct IndexInfo {
     pub spec: IndexSpec,
     /// Vectors stored.
     pub count: usize,
-    /// Memory used by the HNSW structure, in bytes.
+    /// Memory used by the HNSW structure and, on an index that scans, its codes, in bytes.
     pub memory_bytes: usize,
     /// Whether the graph is still a read-only memory map of its snapshot file (an index
     /// reopened on a local root, until its first write or filtered search).
     #[serde(default)]
     pub memory_mapped: bool,
+    /// On an index that scans: the share of the data's variance its directions hold, once
+    /// fitted. Searches use the scan only when it is at least [`SCAN_MIN_VARIANCE`] (else
+    /// they walk the graph: raise `scan_dimensions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_variance: Option<f32>,
 }
 
 /// The registry of vector indexes under one lakehouse root. Cheap to clone.

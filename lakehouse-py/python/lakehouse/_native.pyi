@@ -98,8 +98,10 @@ class Lakehouse:
         connectivity: Optional[int] = None,
         expansion_add: Optional[int] = None,
         expansion_search: Optional[int] = None,
+        scan_dimensions: Optional[int] = None,
+        scan_candidates: Optional[int] = None,
     ) -> VectorIndex:
-        """Creates a vector index."""
+        """Creates a vector index; ``scan_dimensions`` > 0 searches by projected scan."""
     def index(self, name: str) -> VectorIndex:
         """The existing vector index ``name``."""
     def indexes(self) -> list[str]:

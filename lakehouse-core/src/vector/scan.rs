@@ -1,0 +1,883 @@
+//! The projected scan: a second way to search an index, for queries unlike the stored vectors.
+//!
+//! A graph walk (HNSW) hops from stored vector to stored vector towards the query. A query
+//! that sits away from all of them (a ten-word recruiter search over hundred-word profiles)
+//! has hundreds of near-equidistant neighbours, and the walk misses some of the nearest unless
+//! it is made wide and slow. The scan instead scores *every* vector by a compact code, its
+//! coordinates along the data's principal directions at one byte each, and re-ranks the best
+//! `candidates` exactly with the vectors the index stores. Text embeddings keep most of their
+//! variance in few directions, so 64 bytes per 384-d vector keep the true neighbours among the
+//! first few dozen candidates, and the scan is a tight integer loop over a few megabytes.
+//!
+//! The directions are fitted (principal components of a sample) once the index holds
+//! [`FIT_MIN`] vectors and again each time it has doubled since, so the codes follow the data
+//! at an amortised constant cost per add; vectors added in between are coded with the current
+//! directions. The codes are derived data: they are rebuilt from the stored vectors when an
+//! index opens, never stored.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+use super::{IndexSpec, Metric};
+
+/// Vectors an index holds before its directions are fitted; below it a scan index searches
+/// by brute force, which is as fast at that size.
+pub const FIT_MIN: usize = 1024;
+/// Share of the data's variance the fitted directions must hold for searches to use the
+/// codes. Below it (data whose variance is spread over many more directions than kept) the
+/// true neighbours would often fall outside the candidates, so searches walk the graph
+/// instead and [`Scan::variance`] tells why.
+pub const MIN_VARIANCE: f32 = 0.95;
+/// Largest `scan_dimensions` accepted.
+pub const MAX_SCAN_DIMENSIONS: usize = 1024;
+/// Largest query weight after quantisation: with codes of at most 127 in magnitude and at
+/// most [`MAX_SCAN_DIMENSIONS`] of them, a dot product stays far inside `i32`.
+const QUERY_MAX: f32 = 4095.0;
+/// Subspace iterations when fitting the directions.
+const FIT_ITERATIONS: usize = 24;
+/// Extra directions iterated beside the kept ones (they converge the kept ones faster).
+const FIT_OVERSAMPLE: usize = 8;
+/// Rows scored per block before the best are picked out of them.
+const BLOCK: usize = 256;
+
+/// The fitted directions and the code scale along each.
+struct Basis {
+    /// Mean of the (normalised, for cosine) vectors.
+    mean: Vec<f32>,
+    /// `dims` unit directions of `dimensions` values each, row after row.
+    axes: Vec<f32>,
+    /// Coordinate per code unit along each direction.
+    scales: Vec<f32>,
+    /// Share of the sample's variance along the directions.
+    variance: f32,
+}
+
+/// Codes of every stored vector, and the basis they were made with.
+pub(crate) struct Scan {
+    dimensions: usize,
+    /// Directions kept.
+    dims: usize,
+    /// `dims` rounded up to a multiple of 16 (the kernel's step); the padding codes are 0.
+    width: usize,
+    metric: Metric,
+    basis: Option<Basis>,
+    /// Rows when the basis was fitted.
+    fitted_at: usize,
+    keys: Vec<u64>,
+    codes: Vec<i8>,
+    /// `|v|² / 2` per row, for L2 (whose ranking needs it beside the dot product).
+    half_norms: Vec<f32>,
+    row_of: HashMap<u64, u32>,
+}
+
+impl Scan {
+    /// The scan of an index created with `scan_dimensions > 0`; `None` otherwise.
+    pub fn new(spec: &IndexSpec) -> Option<Self> {
+        (spec.scan_dimensions > 0).then(|| {
+            let dims = spec.scan_dimensions.min(spec.dimensions);
+            Self {
+                dimensions: spec.dimensions,
+                dims,
+                width: dims.div_ceil(16) * 16,
+                metric: spec.metric,
+                basis: None,
+                fitted_at: 0,
+                keys: Vec::new(),
+                codes: Vec::new(),
+                half_norms: Vec::new(),
+                row_of: HashMap::new(),
+            }
+        })
+    }
+
+    /// Whether searches can use the codes: the basis is fitted and holds at least
+    /// [`MIN_VARIANCE`] of the data's variance.
+    pub fn is_ready(&self) -> bool {
+        self.variance().is_some_and(|v| v >= MIN_VARIANCE)
+    }
+
+    /// Share of the data's variance the fitted directions hold (`None` before the fit).
+    pub fn variance(&self) -> Option<f32> {
+        self.basis.as_ref().map(|b| b.variance)
+    }
+
+    /// Whether an index of `len` vectors should (re)fit: first at [`FIT_MIN`], then each
+    /// time it has doubled.
+    pub fn needs_fit(&self, len: usize) -> bool {
+        len >= FIT_MIN && (self.basis.is_none() || len >= 2 * self.fitted_at)
+    }
+
+    /// Bytes held: codes, keys, norms, the row table and the basis.
+    pub fn memory_bytes(&self) -> usize {
+        let basis = self
+            .basis
+            .as_ref()
+            .map_or(0, |b| 4 * (b.mean.len() + b.axes.len() + b.scales.len()));
+        self.codes.capacity()
+            + 8 * self.keys.capacity()
+            + 4 * self.half_norms.capacity()
+            + 16 * self.row_of.capacity()
+            + basis
+    }
+
+    /// Fits the directions to (a sample of) the vectors under `keys` and codes them all.
+    /// `get` copies a stored vector into its buffer and says whether the key was found.
+    pub fn fit(&mut self, keys: &[u64], get: impl Fn(u64, &mut [f32]) -> bool + Sync) {
+        let d = self.dimensions;
+        // The covariance costs sample × d²: a larger sample buys nothing a re-rank needs.
+        let sample_size = (400_000_000 / (d * d)).clamp(1024, 4096).min(keys.len());
+        let step = keys.len() as f64 / sample_size.max(1) as f64;
+        let mut sample = Vec::with_capacity(sample_size * d);
+        let mut v = vec![0f32; d];
+        for i in 0..sample_size {
+            if get(keys[(i as f64 * step) as usize], &mut v) {
+                self.prepare(&mut v);
+                sample.extend_from_slice(&v);
+            }
+        }
+        if sample.is_empty() {
+            return;
+        }
+        let basis = fit_basis(&sample, d, self.dims);
+        // Coding every vector is most of the work: the machine's threads share it.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = keys.len().div_ceil(threads).max(1024);
+        let this = &*self;
+        let parts: Vec<Coded> = std::thread::scope(|s| {
+            let workers: Vec<_> = keys
+                .chunks(chunk)
+                .map(|part| s.spawn(|| this.code_all(&basis, part, &get)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        self.keys.clear();
+        self.codes.clear();
+        self.half_norms.clear();
+        for part in parts {
+            self.keys.extend(part.keys);
+            self.codes.extend(part.codes);
+            self.half_norms.extend(part.half_norms);
+        }
+        self.row_of = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(row, key)| (*key, row as u32))
+            .collect();
+        self.basis = Some(basis);
+        self.fitted_at = self.keys.len();
+    }
+
+    /// Codes of the vectors under `keys` that `get` finds.
+    fn code_all(
+        &self,
+        basis: &Basis,
+        keys: &[u64],
+        get: &(impl Fn(u64, &mut [f32]) -> bool + Sync),
+    ) -> Coded {
+        let mut out = Coded {
+            keys: Vec::with_capacity(keys.len()),
+            codes: Vec::with_capacity(keys.len() * self.width),
+            half_norms: Vec::new(),
+        };
+        let mut v = vec![0f32; self.dimensions];
+        for &key in keys {
+            if get(key, &mut v) {
+                out.keys.push(key);
+                if self.metric == Metric::L2 {
+                    out.half_norms.push(dot(&v, &v) / 2.0);
+                }
+                let start = out.codes.len();
+                out.codes.resize(start + self.width, 0);
+                self.code(basis, &mut v, &mut out.codes[start..]);
+            }
+        }
+        out
+    }
+
+    /// Normalises a vector for cosine (the metric ignores length), in place.
+    fn prepare(&self, v: &mut [f32]) {
+        if self.metric == Metric::Cosine {
+            let n = dot(v, v).sqrt();
+            if n > 0.0 {
+                v.iter_mut().for_each(|x| *x /= n);
+            }
+        }
+    }
+
+    /// A vector's code (its first `dims` values; the padding stays 0); `v` is used as
+    /// scratch.
+    fn code(&self, basis: &Basis, v: &mut [f32], out: &mut [i8]) {
+        self.prepare(v);
+        v.iter_mut().zip(&basis.mean).for_each(|(x, m)| *x -= m);
+        for (j, code) in out[..self.dims].iter_mut().enumerate() {
+            let z = dot(
+                &basis.axes[j * self.dimensions..(j + 1) * self.dimensions],
+                v,
+            );
+            *code = (z / basis.scales[j]).round().clamp(-127.0, 127.0) as i8;
+        }
+    }
+
+    /// Codes a stored vector (nothing happens before the first fit: the fit codes them all);
+    /// a key coded already gets the new code.
+    pub fn insert(&mut self, key: u64, vector: &[f32]) {
+        self.remove(key);
+        let Some(basis) = &self.basis else {
+            return;
+        };
+        let mut v = vector.to_vec();
+        let mut code = vec![0i8; self.width];
+        self.code(basis, &mut v, &mut code);
+        self.codes.extend_from_slice(&code);
+        self.row_of.insert(key, self.keys.len() as u32);
+        self.keys.push(key);
+        if self.metric == Metric::L2 {
+            self.half_norms.push(dot(vector, vector) / 2.0);
+        }
+    }
+
+    /// Forgets a key's code (unknown keys are ignored).
+    pub fn remove(&mut self, key: u64) {
+        if let Some(row) = self.row_of.remove(&key) {
+            self.remove_row(row as usize);
+        }
+    }
+
+    /// Moves the last row into `row` (whose key is already out of `row_of`).
+    fn remove_row(&mut self, row: usize) {
+        let last = self.keys.len() - 1;
+        if row != last {
+            let moved = self.keys[last];
+            self.keys[row] = moved;
+            self.codes
+                .copy_within(last * self.width..(last + 1) * self.width, row * self.width);
+            if self.metric == Metric::L2 {
+                self.half_norms[row] = self.half_norms[last];
+            }
+            self.row_of.insert(moved, row as u32);
+        }
+        self.keys.pop();
+        self.codes.truncate(last * self.width);
+        if self.metric == Metric::L2 {
+            self.half_norms.pop();
+        }
+    }
+
+    /// The `k` nearest keys that `passes` accepts, with exact distances, nearest first: the
+    /// `candidates` best by code (at least `k`), re-ranked with the vectors `get` copies out.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        candidates: usize,
+        passes: impl Fn(u64) -> bool,
+        get: impl Fn(u64, &mut [f32]) -> bool,
+    ) -> Vec<(u64, f32)> {
+        let Some(basis) = &self.basis else {
+            return Vec::new();
+        };
+        let weights = self.query_weights(basis, query);
+        let scale = weights.1;
+        let want = candidates.max(k);
+        let mut best: BinaryHeap<Candidate> = BinaryHeap::with_capacity(want + 1);
+        // The worst score kept once `want` are kept: most rows fall below it and cost one
+        // comparison.
+        let mut bar = f32::NEG_INFINITY;
+        let mut dots = [0i32; BLOCK];
+        let mut scores = [0f32; BLOCK];
+        let rows = self.keys.len();
+        for start in (0..rows).step_by(BLOCK) {
+            let n = BLOCK.min(rows - start);
+            let codes = &self.codes[start * self.width..(start + n) * self.width];
+            dot_rows(codes, self.width, &weights.0, &mut dots[..n]);
+            if self.metric == Metric::L2 {
+                let half_norms = &self.half_norms[start..start + n];
+                for ((s, d), h) in scores.iter_mut().zip(&dots[..n]).zip(half_norms) {
+                    *s = *d as f32 * scale - h;
+                }
+            } else {
+                for (s, d) in scores.iter_mut().zip(&dots[..n]) {
+                    *s = *d as f32 * scale;
+                }
+            }
+            for (i, &score) in scores[..n].iter().enumerate() {
+                if score <= bar || !passes(self.keys[start + i]) {
+                    continue;
+                }
+                best.push(Candidate {
+                    score,
+                    row: (start + i) as u32,
+                });
+                if best.len() > want {
+                    best.pop();
+                }
+                if best.len() == want {
+                    bar = best.peek().map_or(bar, |w| w.score);
+                }
+            }
+        }
+        let mut v = vec![0f32; self.dimensions];
+        let mut hits: Vec<(u64, f32)> = best
+            .into_iter()
+            .filter_map(|c| {
+                let key = self.keys[c.row as usize];
+                get(key, &mut v).then(|| (key, distance(self.metric, query, &v)))
+            })
+            .collect();
+        hits.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        hits.truncate(k);
+        hits
+    }
+
+    /// The query's weight per code (its coordinates times the code scales) as `i16`, and the
+    /// factor that turns a code dot product back into a score.
+    fn query_weights(&self, basis: &Basis, query: &[f32]) -> (Vec<i16>, f32) {
+        let mut q = query.to_vec();
+        self.prepare(&mut q);
+        // q·(v − mean) ranks like q·v: the mean's part is the same for every v.
+        let w: Vec<f32> = (0..self.dims)
+            .map(|j| {
+                dot(
+                    &basis.axes[j * self.dimensions..(j + 1) * self.dimensions],
+                    &q,
+                ) * basis.scales[j]
+            })
+            .collect();
+        let top = w.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let g = if top > 0.0 { QUERY_MAX / top } else { 1.0 };
+        let mut out = vec![0i16; self.width];
+        for (o, x) in out.iter_mut().zip(&w) {
+            *o = (x * g).round() as i16;
+        }
+        (out, 1.0 / g)
+    }
+}
+
+/// Codes made by one thread of [`Scan::fit`].
+struct Coded {
+    keys: Vec<u64>,
+    codes: Vec<i8>,
+    half_norms: Vec<f32>,
+}
+
+/// A scored row in the heap of the best: the heap's top is the worst kept.
+struct Candidate {
+    score: f32,
+    row: u32,
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Candidate {}
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: the lowest score is the greatest, so it sits on top of the max-heap.
+        other
+            .score
+            .total_cmp(&self.score)
+            .then(self.row.cmp(&other.row))
+    }
+}
+
+/// The index's distance between two vectors, as usearch defines it for the metric.
+pub(crate) fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
+    match metric {
+        Metric::Cosine => {
+            let denominator = (dot(a, a) * dot(b, b)).sqrt();
+            if denominator > 0.0 {
+                1.0 - dot(a, b) / denominator
+            } else {
+                1.0
+            }
+        }
+        Metric::InnerProduct => 1.0 - dot(a, b),
+        Metric::L2 => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum(),
+    }
+}
+
+/// `a · b`, with AVX2 and FMA where the processor has them (coding a vector takes one dot
+/// product per direction, so this is most of an add's and an open's cost here).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    if a.len() >= 32 && has_fma() {
+        // SAFETY: AVX2 and FMA are present; the kernel reads `min(a.len(), b.len())` values.
+        return unsafe { dot_fma(a, b) };
+    }
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// `y += a · x`, vectorised as [`dot`] is.
+fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    debug_assert_eq!(y.len(), x.len());
+    #[cfg(target_arch = "x86_64")]
+    if y.len() >= 32 && has_fma() {
+        // SAFETY: as in `dot`.
+        unsafe { axpy_fma(y, a, x) };
+        return;
+    }
+    y.iter_mut().zip(x).for_each(|(y, x)| *y += a * x);
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_fma(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut i = 0;
+    // SAFETY (whole body): every load is below `n`.
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); 4];
+        while i + 32 <= n {
+            for (k, s) in acc.iter_mut().enumerate() {
+                let o = i + 8 * k;
+                *s = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(o)), _mm256_loadu_ps(pb.add(o)), *s);
+            }
+            i += 32;
+        }
+        while i + 8 <= n {
+            acc[0] = _mm256_fmadd_ps(
+                _mm256_loadu_ps(pa.add(i)),
+                _mm256_loadu_ps(pb.add(i)),
+                acc[0],
+            );
+            i += 8;
+        }
+        let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+        let h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        let h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+        let mut total = _mm_cvtss_f32(h);
+        while i < n {
+            total += *pa.add(i) * *pb.add(i);
+            i += 1;
+        }
+        total
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn axpy_fma(y: &mut [f32], a: f32, x: &[f32]) {
+    use std::arch::x86_64::*;
+    let n = y.len().min(x.len());
+    let (py, px) = (y.as_mut_ptr(), x.as_ptr());
+    let mut i = 0;
+    // SAFETY (whole body): every access is below `n`.
+    unsafe {
+        let va = _mm256_set1_ps(a);
+        while i + 8 <= n {
+            let v = _mm256_fmadd_ps(va, _mm256_loadu_ps(px.add(i)), _mm256_loadu_ps(py.add(i)));
+            _mm256_storeu_ps(py.add(i), v);
+            i += 8;
+        }
+        while i < n {
+            *py.add(i) += a * *px.add(i);
+            i += 1;
+        }
+    }
+}
+
+/// Principal directions of `sample` (`n × d`, row after row): `dims` unit vectors, with the
+/// mean and a code scale per direction that maps the sample's largest coordinate to ±127.
+fn fit_basis(sample: &[f32], d: usize, dims: usize) -> Basis {
+    let n = sample.len() / d;
+    let mut mean = vec![0f32; d];
+    for row in sample.chunks_exact(d) {
+        mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f32);
+    // Covariance, by rank-one updates of each centred row (symmetric: the full square is
+    // kept so that its products below run over contiguous rows).
+    let mut cov = vec![0f32; d * d];
+    let mut c = vec![0f32; d];
+    for row in sample.chunks_exact(d) {
+        centre(row, &mean, &mut c);
+        for (i, ci) in c.iter().enumerate() {
+            axpy(&mut cov[i * d..(i + 1) * d], *ci, &c);
+        }
+    }
+    // Subspace iteration from a fixed pseudo-random start: a few dozen products with the
+    // covariance turn the block towards its leading eigenvectors.
+    let p = (dims + FIT_OVERSAMPLE).min(d);
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut block: Vec<f32> = (0..p * d)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect();
+    orthonormalise(&mut block, d);
+    let mut next = vec![0f32; p * d];
+    for _ in 0..FIT_ITERATIONS {
+        for (col, out) in block.chunks_exact(d).zip(next.chunks_exact_mut(d)) {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = dot(&cov[i * d..(i + 1) * d], col);
+            }
+        }
+        std::mem::swap(&mut block, &mut next);
+        orthonormalise(&mut block, d);
+    }
+    block.truncate(dims * d);
+    let total: f32 = (0..d).map(|i| cov[i * d + i]).sum();
+    let held: f32 = block
+        .chunks_exact(d)
+        .map(|axis| {
+            let spread: Vec<f32> = (0..d)
+                .map(|i| dot(&cov[i * d..(i + 1) * d], axis))
+                .collect();
+            dot(axis, &spread)
+        })
+        .sum();
+    let variance = if total > 0.0 {
+        (held / total).clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    let mut top = vec![0f32; dims];
+    for row in sample.chunks_exact(d) {
+        centre(row, &mean, &mut c);
+        for (j, t) in top.iter_mut().enumerate() {
+            *t = t.max(dot(&block[j * d..(j + 1) * d], &c).abs());
+        }
+    }
+    // Headroom for vectors added after the fit; beyond it a code saturates at ±127 (the
+    // re-rank still sees the exact vector).
+    let scales = top
+        .iter()
+        .map(|t| if *t > 0.0 { t * 1.25 / 127.0 } else { 1.0 })
+        .collect();
+    Basis {
+        mean,
+        axes: block,
+        scales,
+        variance,
+    }
+}
+
+/// `out = row − mean`.
+fn centre(row: &[f32], mean: &[f32], out: &mut [f32]) {
+    out.iter_mut()
+        .zip(row.iter().zip(mean))
+        .for_each(|(o, (x, m))| *o = x - m);
+}
+
+/// Modified Gram–Schmidt on the rows (`d` values each); a row that vanishes becomes 0.
+fn orthonormalise(rows: &mut [f32], d: usize) {
+    let n = rows.len() / d;
+    for i in 0..n {
+        let (done, rest) = rows.split_at_mut(i * d);
+        let row = &mut rest[..d];
+        for prev in done.chunks_exact(d) {
+            let proj = dot(prev, row);
+            axpy(row, -proj, prev);
+        }
+        let norm = dot(row, row).sqrt();
+        if norm > 1e-12 {
+            row.iter_mut().for_each(|x| *x /= norm);
+        } else {
+            row.iter_mut().for_each(|x| *x = 0.0);
+        }
+    }
+}
+
+/// `out[r] = codes[r] · weights` for each row of `width` codes.
+fn dot_rows(codes: &[i8], width: usize, weights: &[i16], out: &mut [i32]) {
+    debug_assert!(width.is_multiple_of(16) && weights.len() == width);
+    debug_assert_eq!(codes.len(), out.len() * width);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present, and the lengths were checked above (the kernel reads
+        // `out.len()` rows of `width` codes and `width` weights).
+        unsafe { dot_rows_avx2(codes, width, weights, out) };
+        return;
+    }
+    dot_rows_plain(codes, width, weights, out);
+}
+
+/// [`dot_rows`] without vector instructions (and the rows after the last four).
+fn dot_rows_plain(codes: &[i8], width: usize, weights: &[i16], out: &mut [i32]) {
+    for (row, o) in codes.chunks_exact(width).zip(out.iter_mut()) {
+        *o = row
+            .iter()
+            .zip(weights)
+            .map(|(c, w)| *c as i32 * *w as i32)
+            .sum();
+    }
+}
+
+/// [`dot_rows`] four rows at a time: codes widened to `i16`, multiplied and summed in pairs
+/// (`vpmaddwd`), the four sums reduced together at the end.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_rows_avx2(codes: &[i8], width: usize, weights: &[i16], out: &mut [i32]) {
+    use std::arch::x86_64::*;
+    let rows = out.len();
+    let w = weights.as_ptr();
+    let mut r = 0;
+    // SAFETY (whole body): every read is inside `codes` (`rows × width`) or `weights`
+    // (`width`), as the caller checked; the stores stay inside `out`.
+    unsafe {
+        while r + 4 <= rows {
+            let base = codes.as_ptr().add(r * width);
+            let mut acc = [_mm256_setzero_si256(); 4];
+            let mut j = 0;
+            while j < width {
+                let q = _mm256_loadu_si256(w.add(j) as *const __m256i);
+                for (i, a) in acc.iter_mut().enumerate() {
+                    let c = _mm_loadu_si128(base.add(i * width + j) as *const __m128i);
+                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(_mm256_cvtepi8_epi16(c), q));
+                }
+                j += 16;
+            }
+            let s01 = _mm256_hadd_epi32(acc[0], acc[1]);
+            let s23 = _mm256_hadd_epi32(acc[2], acc[3]);
+            let s = _mm256_hadd_epi32(s01, s23);
+            let t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            _mm_storeu_si128(out.as_mut_ptr().add(r) as *mut __m128i, t);
+            r += 4;
+        }
+    }
+    dot_rows_plain(&codes[r * width..], width, weights, &mut out[r..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// Deterministic values in [-0.5, 0.5).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> f32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        }
+    }
+
+    /// `n` vectors of `d` values near an 8-dimensional subspace, offset from the origin by a
+    /// common direction (as text embeddings are).
+    fn low_rank(rng: &mut Rng, n: usize, d: usize, offset: f32) -> Vec<Vec<f32>> {
+        let basis: Vec<Vec<f32>> = (0..8u64)
+            .map(|i| {
+                let mut r = Rng(1000 + i);
+                (0..d).map(|_| r.next()).collect()
+            })
+            .collect();
+        (0..n)
+            .map(|_| {
+                let w: Vec<f32> = (0..8).map(|i| rng.next() * (8 - i) as f32).collect();
+                (0..d)
+                    .map(|j| {
+                        offset + (0..8).map(|i| w[i] * basis[i][j]).sum::<f32>() + 0.01 * rng.next()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn spec(d: usize, metric: Metric, dims: usize) -> IndexSpec {
+        IndexSpec::new("t", d)
+            .with_metric(metric)
+            .with_scan(dims, 64)
+    }
+
+    fn brute(metric: Metric, data: &[(u64, Vec<f32>)], q: &[f32], k: usize) -> Vec<u64> {
+        let mut all: Vec<(f32, u64)> = data
+            .iter()
+            .map(|(key, v)| (distance(metric, q, v), *key))
+            .collect();
+        all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        all.iter().take(k).map(|x| x.1).collect()
+    }
+
+    #[test]
+    fn the_kernel_matches_plain_arithmetic() {
+        let mut rng = Rng(7);
+        for (rows, width) in [(1, 16), (5, 32), (13, 64), (256, 48)] {
+            let codes: Vec<i8> = (0..rows * width)
+                .map(|_| (rng.next() * 254.0) as i8)
+                .collect();
+            let weights: Vec<i16> = (0..width)
+                .map(|_| (rng.next() * 2.0 * QUERY_MAX) as i16)
+                .collect();
+            let mut out = vec![0i32; rows];
+            dot_rows(&codes, width, &weights, &mut out);
+            for (r, o) in out.iter().enumerate() {
+                let want: i32 = (0..width)
+                    .map(|j| codes[r * width + j] as i32 * weights[j] as i32)
+                    .sum();
+                assert_eq!(*o, want, "row {r} of {rows}×{width}");
+            }
+        }
+    }
+
+    #[test]
+    fn vector_arithmetic_matches_plain_loops() {
+        let mut rng = Rng(13);
+        for n in [1, 7, 8, 31, 32, 33, 100, 384, 385] {
+            let a: Vec<f32> = (0..n).map(|_| rng.next()).collect();
+            let b: Vec<f32> = (0..n).map(|_| rng.next()).collect();
+            let want: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            assert!((dot(&a, &b) as f64 - want).abs() < 1e-5, "dot of {n}");
+            let mut y = b.clone();
+            axpy(&mut y, 0.75, &a);
+            for i in 0..n {
+                assert!(
+                    (y[i] - (b[i] + 0.75 * a[i])).abs() < 1e-6,
+                    "axpy of {n} at {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_fit_finds_the_leading_directions() {
+        // Variance 100 along e0, 25 along e1, 1 elsewhere.
+        let mut rng = Rng(3);
+        let d = 24;
+        let sample: Vec<f32> = (0..2000)
+            .flat_map(|_| {
+                let mut v: Vec<f32> = (0..d).map(|_| rng.next() * 3.46).collect();
+                v[0] *= 10.0;
+                v[1] *= 5.0;
+                v
+            })
+            .collect();
+        let b = fit_basis(&sample, d, 2);
+        assert!(b.axes[0].abs() > 0.99, "first axis {:?}", &b.axes[..d]);
+        assert!(b.axes[d + 1].abs() > 0.99, "second axis {:?}", &b.axes[d..]);
+        let cross = dot(&b.axes[..d], &b.axes[d..]);
+        assert!(cross.abs() < 1e-4, "axes not orthogonal: {cross}");
+        // 125 of 147 units of variance lie along the two.
+        let want = 125.0 / 147.0;
+        assert!((b.variance - want).abs() < 0.02, "variance {}", b.variance);
+    }
+
+    #[test]
+    fn a_scan_finds_the_exact_neighbours_of_queries_unlike_the_data() {
+        for metric in [Metric::Cosine, Metric::InnerProduct, Metric::L2] {
+            let d = 48;
+            let mut rng = Rng(11);
+            let data: Vec<(u64, Vec<f32>)> = low_rank(&mut rng, 3000, d, 0.3)
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (i as u64 * 3, v))
+                .collect();
+            let by_key: HashMap<u64, Vec<f32>> = data.iter().cloned().collect();
+            let get = |key: u64, out: &mut [f32]| {
+                by_key.get(&key).map(|v| out.copy_from_slice(v)).is_some()
+            };
+            let mut scan = Scan::new(&spec(d, metric, 16)).unwrap();
+            let keys: Vec<u64> = data.iter().map(|(k, _)| *k).collect();
+            assert!(!scan.is_ready());
+            scan.fit(&keys, get);
+            assert!(scan.is_ready());
+            // Queries away from the data: no common offset.
+            let queries = low_rank(&mut Rng(99), 50, d, 0.0);
+            let mut found = 0;
+            for q in &queries {
+                let hits = scan.search(q, 10, 64, |_| true, get);
+                assert_eq!(hits.len(), 10);
+                for (key, dist) in &hits {
+                    let exact = distance(metric, q, &by_key[key]);
+                    assert!((dist - exact).abs() < 1e-5, "{metric:?}: {dist} vs {exact}");
+                }
+                assert!(hits.windows(2).all(|w| w[0].1 <= w[1].1));
+                let truth: HashSet<u64> = brute(metric, &data, q, 10).into_iter().collect();
+                found += hits.iter().filter(|(k, _)| truth.contains(k)).count();
+            }
+            let recall = found as f64 / (10 * queries.len()) as f64;
+            assert!(recall >= 0.95, "{metric:?}: recall@10 {recall}");
+        }
+    }
+
+    #[test]
+    fn codes_follow_inserts_removes_and_the_predicate() {
+        let d = 32;
+        let mut rng = Rng(5);
+        let mut data: HashMap<u64, Vec<f32>> = low_rank(&mut rng, 1500, d, 0.2)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i as u64, v))
+            .collect();
+        let mut scan = Scan::new(&spec(d, Metric::Cosine, 8)).unwrap();
+        let keys: Vec<u64> = (0..1500).collect();
+        scan.fit(&keys, |key, out| {
+            data.get(&key).map(|v| out.copy_from_slice(v)).is_some()
+        });
+        assert_eq!(scan.keys.len(), 1500);
+        // Remove every third key; replace key 1's vector by key 4's (now stored twice).
+        for key in (0..1500).step_by(3) {
+            scan.remove(key);
+            data.remove(&key);
+        }
+        scan.remove(123_456);
+        let v4 = data[&4].clone();
+        data.insert(1, v4.clone());
+        scan.insert(1, &v4);
+        assert_eq!(scan.keys.len(), 1000);
+        assert_eq!(scan.row_of.len(), 1000);
+        for (row, key) in scan.keys.iter().enumerate() {
+            assert_eq!(scan.row_of[key] as usize, row);
+        }
+        let get =
+            |key: u64, out: &mut [f32]| data.get(&key).map(|v| out.copy_from_slice(v)).is_some();
+        // Every stored vector finds itself at distance ~0; removed ones are never returned.
+        for (key, v) in data.iter().take(200) {
+            let hits = scan.search(v, 3, 16, |_| true, get);
+            assert!(hits.iter().all(|(k, _)| k % 3 != 0));
+            let mine = hits.iter().find(|(k, _)| k == key).expect("itself");
+            assert!(mine.1.abs() < 1e-5);
+        }
+        let twin = scan.search(&v4, 2, 16, |_| true, get);
+        let mut twins: Vec<u64> = twin.iter().map(|x| x.0).collect();
+        twins.sort();
+        assert_eq!(twins, [1, 4]);
+        // The predicate applies while scanning: k hits whenever k keys pass.
+        let odd = scan.search(&v4, 10, 16, |key| key % 2 == 1, get);
+        assert_eq!(odd.len(), 10);
+        assert!(odd.iter().all(|(k, _)| k % 2 == 1));
+        let none = scan.search(&v4, 10, 16, |_| false, get);
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn refits_follow_doublings() {
+        let mut scan = Scan::new(&spec(8, Metric::Cosine, 4)).unwrap();
+        assert!(!scan.needs_fit(FIT_MIN - 1));
+        assert!(scan.needs_fit(FIT_MIN));
+        let data: Vec<Vec<f32>> = low_rank(&mut Rng(2), FIT_MIN, 8, 0.1);
+        let keys: Vec<u64> = (0..FIT_MIN as u64).collect();
+        scan.fit(&keys, |key, out| {
+            out.copy_from_slice(&data[key as usize]);
+            true
+        });
+        assert!(!scan.needs_fit(FIT_MIN + 1));
+        assert!(!scan.needs_fit(2 * FIT_MIN - 1));
+        assert!(scan.needs_fit(2 * FIT_MIN));
+        assert!(Scan::new(&IndexSpec::new("t", 8)).is_none());
+    }
+}
