@@ -660,6 +660,7 @@ impl VectorIndex {
         // answers exactly before its first fit; with codes that hold too little it walks
         // the graph like any other index.
         let scans = !request.exact
+            && self.spec.scan_dimensions > 0
             && self
                 .read()
                 .scan
