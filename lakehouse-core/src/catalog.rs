@@ -101,6 +101,7 @@ pub fn schema_fingerprint(schema: &Schema) -> String {
 
 /// One column of a manifest's schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Column {
     /// Column name.
     pub name: String,
@@ -127,6 +128,7 @@ pub struct DataFile {
 
 /// What a version did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Operation {
     /// An empty dataset was registered with a schema.
@@ -185,6 +187,7 @@ impl Manifest {
 
 /// A line of [`Catalog::versions`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct VersionInfo {
     /// Version number.
     pub version: u64,

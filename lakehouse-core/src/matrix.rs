@@ -126,6 +126,7 @@ impl MatrixRequest {
 
 /// One merged hit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct MatrixHit {
     /// The record's id in its corpus.
     pub id: String,
@@ -143,6 +144,7 @@ pub struct MatrixHit {
 
 /// How a recorded answer changed a hit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PlaybookEffect {
     /// The playbook entry that applied.
     pub playbook_id: String,
@@ -158,6 +160,7 @@ pub struct PlaybookEffect {
 
 /// The answer to a matrix search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct MatrixResult {
     /// Up to `k` hits, nearest first.
     pub hits: Vec<MatrixHit>,

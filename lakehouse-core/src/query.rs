@@ -66,6 +66,7 @@ pub struct QueryResult {
 
 /// A result column in [`JsonResult`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct JsonColumn {
     /// Column name.
     pub name: String,
@@ -77,6 +78,7 @@ pub struct JsonColumn {
 /// The JSON shape of a result used by the HTTP, Python and MCP wrappers:
 /// `{columns: [{name, type}], rows: [[…]], row_count}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct JsonResult {
     /// Result columns.
     pub columns: Vec<JsonColumn>,
@@ -90,6 +92,38 @@ impl QueryResult {
     /// Number of rows.
     pub fn row_count(&self) -> usize {
         self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// The first `max_rows` rows (batches are sliced, not copied) and whether any were cut:
+    /// how a caller with a row budget, such as an agent's tool call, takes a result.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// let all = lh.sql("SELECT * FROM (VALUES (1), (2), (3)) AS t(x)").await.unwrap();
+    /// let (two, cut) = all.limit(2);
+    /// assert_eq!((two.row_count(), cut), (2, true));
+    /// assert_eq!(all.limit(3).1, false);
+    /// # });
+    /// ```
+    pub fn limit(&self, max_rows: usize) -> (QueryResult, bool) {
+        let mut left = max_rows;
+        let mut batches = Vec::new();
+        for b in &self.batches {
+            if left == 0 {
+                break;
+            }
+            let take = b.num_rows().min(left);
+            batches.push(b.slice(0, take));
+            left -= take;
+        }
+        let kept = QueryResult {
+            schema: self.schema.clone(),
+            batches,
+        };
+        let cut = kept.row_count() < self.row_count();
+        (kept, cut)
     }
 
     /// Encodes the result as an Arrow IPC stream (`application/vnd.apache.arrow.stream`),

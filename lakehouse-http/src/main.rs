@@ -13,6 +13,7 @@ use lakehouse_core::{
     Metric, Options, Quantization, RecordInput, Result,
 };
 use lakehouse_http::server::{self, ServerConfig};
+use lakehouse_mcp::McpOptions;
 
 mod demo;
 mod doctor;
@@ -68,6 +69,15 @@ enum Command {
         /// Storage uploads at once; the next one gets 503 + Retry-After.
         #[arg(long, default_value_t = 4)]
         max_concurrent_uploads: usize,
+        /// The MCP tools served at /mcp.
+        #[command(flatten)]
+        mcp: McpArgs,
+    },
+    /// Serve the lakehouse to an AI agent over MCP on standard input and output (tools,
+    /// resources); logs go to standard error.
+    Mcp {
+        #[command(flatten)]
+        mcp: McpArgs,
     },
     /// Check the root, the model and (for s3:// roots) the object store.
     Doctor {
@@ -149,6 +159,39 @@ enum Command {
         #[arg(long, default_value_t = 256)]
         batch_size: usize,
     },
+}
+
+/// What MCP clients may do (`lakehouse mcp` and `/mcp` on `lakehouse serve`).
+#[derive(clap::Args, Debug)]
+struct McpArgs {
+    /// Turn on the MCP tools that write: record_playbook and ingest.
+    #[arg(long)]
+    allow_writes: bool,
+    /// A folder whose files the MCP ingest tool may read (repeat, or comma-separate);
+    /// ingest is off when none is named.
+    #[arg(long, value_delimiter = ',')]
+    allow_dir: Vec<PathBuf>,
+    /// Longest one MCP tool call may run, in seconds.
+    #[arg(long, default_value_t = lakehouse_mcp::DEFAULT_CALL_TIMEOUT.as_secs())]
+    call_timeout: u64,
+    /// Largest MCP tool result, in bytes (query_sql cuts rows to fit).
+    #[arg(long, default_value_t = lakehouse_mcp::DEFAULT_MAX_RESULT_BYTES)]
+    max_result_bytes: usize,
+    /// Most rows query_sql returns, whatever a client asks.
+    #[arg(long, default_value_t = lakehouse_mcp::DEFAULT_MAX_ROWS)]
+    max_rows: usize,
+}
+
+impl McpArgs {
+    fn options(self) -> McpOptions {
+        McpOptions {
+            allow_writes: self.allow_writes,
+            allow_dirs: self.allow_dir,
+            call_timeout: std::time::Duration::from_secs(self.call_timeout),
+            max_result_bytes: self.max_result_bytes,
+            max_rows: self.max_rows,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -282,14 +325,9 @@ async fn run(cli: Cli) -> Result<()> {
             max_body,
             max_upload,
             max_concurrent_uploads,
+            mcp,
         } => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| "info".into()),
-                )
-                .with_writer(std::io::stderr)
-                .init();
+            log_to_stderr("info");
             let config = ServerConfig {
                 bind,
                 token,
@@ -298,6 +336,7 @@ async fn run(cli: Cli) -> Result<()> {
                 max_body,
                 max_upload,
                 max_concurrent_uploads,
+                mcp: mcp.options(),
             };
             server::serve(lh, config, |addr| {
                 use std::io::Write;
@@ -305,6 +344,11 @@ async fn run(cli: Cli) -> Result<()> {
                 let _ = std::io::stdout().flush();
             })
             .await
+        }
+        Command::Mcp { mcp } => {
+            // Standard output carries the protocol: logs go to standard error only.
+            log_to_stderr("warn");
+            lakehouse_mcp::serve_stdio(lh, mcp.options()).await
         }
         Command::Doctor { .. } => unreachable!("handled above"),
         Command::Index { command } => index(&lh, command).await,
@@ -518,6 +562,17 @@ async fn index(lh: &Lakehouse, command: IndexCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Logs (`RUST_LOG`, else `default`) to standard error.
+fn log_to_stderr(default: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn model(command: &ModelCommand, model_dir: &std::path::Path) -> Result<()> {

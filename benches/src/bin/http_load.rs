@@ -127,7 +127,7 @@ async fn main() -> lakehouse_core::Result<()> {
     };
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
-    let app = router(lh.clone(), &config);
+    let app = router(lh.clone(), &config)?;
     tokio::spawn(async move {
         axum::serve(
             listener,

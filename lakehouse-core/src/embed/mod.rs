@@ -80,6 +80,7 @@ impl Default for EmbedderOptions {
 /// What a text is for. Models trained with task prompts (nomic-embed-text) embed queries and
 /// documents differently; for the others both are the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
     /// Text to be found: profiles, notes, passages.
@@ -105,6 +106,7 @@ pub struct EmbedRequest {
 
 /// Vectors with the model that made them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Embeddings {
     /// One vector per text, in order.
     pub vectors: Vec<Vec<f32>>,

@@ -35,6 +35,7 @@ use infer::Kind;
 
 /// How an ingest relates to an existing dataset of the same name.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum IngestMode {
     /// Create the dataset. If it exists: identical content is a no-op, an empty registered
@@ -67,6 +68,7 @@ impl std::str::FromStr for IngestMode {
 
 /// Input file format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Comma-separated values with a header row.

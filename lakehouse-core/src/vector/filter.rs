@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 
 /// A conjunction of `key = value` (or `key ∈ [values]`) tests on a record's metadata.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct MetadataFilter(Map<String, Value>);
 

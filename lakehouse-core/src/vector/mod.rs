@@ -35,6 +35,7 @@ pub const MAX_DIMENSIONS: usize = 65_536;
 
 /// How distance is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// `1 − cos(a, b)`: 0 for the same direction, up to 2.
@@ -48,6 +49,7 @@ pub enum Metric {
 
 /// How vectors are stored in the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Quantization {
     /// 32-bit floats.
@@ -93,6 +95,7 @@ impl std::str::FromStr for Quantization {
 
 /// What [`VectorIndexes::create`] makes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct IndexSpec {
     /// Index name: the same rules as dataset names.
     pub name: String,
@@ -416,6 +419,7 @@ impl SearchRequest {
 
 /// One search result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Hit {
     /// The record's id.
     pub id: String,
@@ -428,6 +432,7 @@ pub struct Hit {
 
 /// Facts about an index.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct IndexInfo {
     /// The spec it was created with.
     pub spec: IndexSpec,

@@ -23,6 +23,7 @@ use axum::routing::{get, post};
 use ipnet::IpNet;
 use lakehouse_core::embed::CacheStats;
 use lakehouse_core::{Error, Lakehouse, Result};
+use lakehouse_mcp::{HttpOptions, McpOptions};
 use tokio::sync::Semaphore;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -44,6 +45,8 @@ pub struct ServerConfig {
     pub max_upload: usize,
     /// Storage uploads allowed at once; the next gets 503 + `Retry-After`.
     pub max_concurrent_uploads: usize,
+    /// The MCP tools at `/mcp`: read-only unless writes are allowed there.
+    pub mcp: McpOptions,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +59,7 @@ impl Default for ServerConfig {
             max_body: 64 * 1024 * 1024,
             max_upload: 256 * 1024 * 1024,
             max_concurrent_uploads: 4,
+            mcp: McpOptions::default(),
         }
     }
 }
@@ -100,9 +104,21 @@ impl AppState {
     }
 }
 
-/// The application: routes, limits and middleware, ready to serve.
-pub fn router(lh: Lakehouse, config: &ServerConfig) -> Router {
+/// The application: routes, limits and middleware, ready to serve. The MCP tools are
+/// mounted at `/mcp` (streamable HTTP) behind the same access rules; fails on MCP options
+/// that do not hold (an allowed folder that does not exist).
+pub fn router(lh: Lakehouse, config: &ServerConfig) -> Result<Router> {
     use routes as r;
+    let mcp = lakehouse_mcp::http_service(
+        lh.clone(),
+        config.mcp.clone(),
+        &HttpOptions {
+            max_body: config.max_body,
+            // With a token every request is authenticated, so any Host may be used; without
+            // one (loopback only) rebinding guards stay on.
+            any_host: config.token.as_deref().is_some_and(|t| !t.is_empty()),
+        },
+    )?;
     let state = Arc::new(AppState {
         lh,
         uploads: Arc::new(Semaphore::new(config.max_concurrent_uploads)),
@@ -146,8 +162,10 @@ pub fn router(lh: Lakehouse, config: &ServerConfig) -> Router {
         .route("/v1/matrix/search", post(r::matrix_search))
         .route("/v1/playbook/record", post(r::playbook_record))
         .route("/v1/playbook/record/bulk", post(r::playbook_bulk))
+        .nest_service("/mcp", mcp)
         .layer(DefaultBodyLimit::max(config.max_body));
-    api.merge(uploads)
+    Ok(api
+        .merge(uploads)
         .fallback(r::not_found)
         .route_layer(axum::middleware::from_fn_with_state(
             metrics,
@@ -159,7 +177,7 @@ pub fn router(lh: Lakehouse, config: &ServerConfig) -> Router {
             config.timeout,
         ))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state))
 }
 
 /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests and flushes every
@@ -174,7 +192,7 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, root = lh.storage().description(), "listening");
     ready(addr);
-    let app = router(lh.clone(), &config);
+    let app = router(lh.clone(), &config)?;
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

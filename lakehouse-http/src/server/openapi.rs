@@ -149,7 +149,7 @@ pub fn document() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {"title": "lakehouse", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Datasets, SQL, vector indexes, embeddings, matrix search and playbook memory over HTTP."},
+                 "description": "Datasets, SQL, vector indexes, embeddings, matrix search and playbook memory over HTTP. The same lakehouse is served to AI agents over MCP (streamable HTTP, JSON-RPC) at /mcp, behind the same bearer token and network rules; see the README's Agents (MCP) section."},
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
