@@ -124,6 +124,12 @@ impl Lakehouse {
         self.query.sql(sql).await
     }
 
+    /// Runs a read-only SQL query keeping at most `max_rows` rows (the query stops there),
+    /// and whether it had more; see [`QueryEngine::sql_head`].
+    pub async fn sql_head(&self, sql: &str, max_rows: usize) -> Result<(QueryResult, bool)> {
+        self.query.sql_head(sql, max_rows).await
+    }
+
     /// Latest manifests of all datasets, sorted by name.
     pub fn datasets(&self) -> Vec<Arc<Manifest>> {
         self.catalog.list()

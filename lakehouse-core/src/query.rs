@@ -309,6 +309,30 @@ impl QueryEngine {
 
     /// Runs one read-only SQL statement and collects its result.
     pub async fn sql(&self, sql: &str) -> Result<QueryResult> {
+        self.run(sql, None).await
+    }
+
+    /// Runs one read-only SQL statement but keeps at most `max_rows` rows, and says whether
+    /// it had more. The limit is part of the plan, so the query stops once it has the rows
+    /// instead of materialising a large result: how a caller with a row budget (an agent's
+    /// tool call) runs arbitrary SQL.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// let sql = "SELECT value FROM generate_series(1, 1000000000000)";
+    /// let (head, more) = lh.sql_head(sql, 3).await.unwrap(); // stops after 4 rows
+    /// assert_eq!((head.row_count(), more), (3, true));
+    /// # });
+    /// ```
+    pub async fn sql_head(&self, sql: &str, max_rows: usize) -> Result<(QueryResult, bool)> {
+        // One row past the budget tells whether there were more.
+        let result = self.run(sql, Some(max_rows.saturating_add(1))).await?;
+        Ok(result.limit(max_rows))
+    }
+
+    async fn run(&self, sql: &str, fetch: Option<usize>) -> Result<QueryResult> {
         let run = async {
             let state = self.ctx.state();
             let plan = state.create_logical_plan(sql).await.map_err(Error::from)?;
@@ -318,7 +342,10 @@ impl QueryEngine {
                 .with_allow_statements(false)
                 .verify_plan(&plan)
                 .map_err(|e| Error::NotAllowed(strip_df_prefix(&e)))?;
-            let df = self.ctx.execute_logical_plan(plan).await?;
+            let mut df = self.ctx.execute_logical_plan(plan).await?;
+            if let Some(n) = fetch {
+                df = df.limit(0, Some(n))?;
+            }
             let schema = Arc::new(df.schema().as_arrow().clone());
             let batches = df.collect().await?;
             Ok(QueryResult { schema, batches })

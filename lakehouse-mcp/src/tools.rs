@@ -510,9 +510,8 @@ pub(crate) async fn query_sql(shared: &Shared, args: QuerySqlArgs) -> Result<Out
         return Err(Error::InvalidInput("max_rows must be at least 1".into()));
     }
     let limit = asked.min(options.max_rows);
-    let result = shared.lh.sql(&args.sql).await?;
-    let total = result.row_count();
-    let (kept, cut) = result.limit(limit);
+    // The limit is part of the plan: a large result is never materialised.
+    let (kept, cut) = shared.lh.sql_head(&args.sql, limit).await?;
     let json = kept.to_json()?;
     // Keep whole rows while they fit the result cap (with room for the columns and note).
     let budget = options.max_result_bytes.saturating_sub(
@@ -532,25 +531,26 @@ pub(crate) async fn query_sql(shared: &Shared, args: QuerySqlArgs) -> Result<Out
     rows.truncate(fit);
     let note = if byte_cut {
         Some(format!(
-            "showing the first {fit} of {total} rows: the rest would pass the server's \
-             {}-byte result cap; select fewer columns or add LIMIT",
+            "showing the first {fit} rows: more would pass the server's {}-byte result cap; \
+             select fewer columns or add LIMIT",
             options.max_result_bytes
         ))
     } else if cut {
         Some(format!(
-            "showing the first {fit} of {total} rows (max_rows {limit}{}); aggregate or add \
-             LIMIT/OFFSET to see others",
+            "showing the first {fit} rows; the query returns more (max_rows {limit}{}); \
+             aggregate, filter or add LIMIT/OFFSET to see others",
             if asked > options.max_rows {
-                ", the server's maximum".to_string()
+                ", the server's maximum"
             } else {
-                String::new()
+                ""
             }
         ))
     } else {
         None
     };
     let shown = kept.limit(TEXT_ROWS.min(fit)).0.to_pretty_string()?;
-    let mut text = format!("{fit} of {total} rows\n{shown}");
+    let more = if byte_cut || cut { " (more not shown)" } else { "" };
+    let mut text = format!("{fit} rows{more}\n{shown}");
     if let Some(n) = &note {
         text.push('\n');
         text.push_str(n);
