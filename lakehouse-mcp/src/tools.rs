@@ -520,7 +520,7 @@ pub(crate) async fn query_sql(shared: &Shared, args: QuerySqlArgs) -> Result<Out
     let mut used = 0usize;
     let mut fit = 0usize;
     for row in &json.rows {
-        used += serde_json::to_vec(row).map_or(usize::MAX / 2, |v| v.len() + 1);
+        used = used.saturating_add(serde_json::to_vec(row).map_or(usize::MAX, |v| v.len() + 1));
         if used > budget {
             break;
         }
