@@ -365,6 +365,23 @@ fn bad_input_and_bad_models_are_typed_errors() {
     std::fs::write(zero.join("config.json"), config.to_string()).unwrap();
     let err = Embedder::load(&zero, EmbedderOptions::default()).unwrap_err();
     assert!(err.to_string().contains("must not be 0"), "{err}");
+    // A tokenizer without special tokens gives a text of control characters no tokens at
+    // all: a typed error, not a panic in the forward pass.
+    let bare = tmp.path().join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    for f in ["model.safetensors", "config.json"] {
+        std::fs::copy(model_dir().join(f), bare.join(f)).unwrap();
+    }
+    let mut tokenizer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model_dir().join("tokenizer.json")).unwrap())
+            .unwrap();
+    tokenizer["post_processor"] = serde_json::Value::Null;
+    std::fs::write(bare.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+    let e = Embedder::load(&bare, EmbedderOptions::default()).unwrap();
+    let err = e.embed(&["\u{7}\u{7}"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("no tokens"), "{err}");
+    assert_eq!(e.embed(&["welder"]).unwrap()[0].len(), 384);
     let err = Embedder::load(
         model_dir(),
         EmbedderOptions {

@@ -11,7 +11,7 @@ use candle_nn::VarBuilder;
 use serde::Deserialize;
 
 use super::matmul::{Packed, Precision};
-use super::team::{Shared, Team, with_team};
+use super::team::{Shared, Team, run_pass};
 
 type LoadResult<T> = std::result::Result<T, String>;
 
@@ -393,7 +393,7 @@ impl Encoder {
     /// first step to its last, so its ~60 short parallel steps never wait for a sleeping
     /// thread to wake.
     pub fn forward(&self, texts: &[Tokens]) -> Result<Vec<f32>, String> {
-        with_team(|team| self.forward_here(texts, team))
+        run_pass(|team| self.forward_here(texts, team))?
     }
 
     fn forward_here(&self, texts: &[Tokens], team: &Team) -> Result<Vec<f32>, String> {
@@ -404,6 +404,11 @@ impl Encoder {
         let mut x = vec![0f32; rows * h];
         let mut r = 0;
         for t in texts {
+            if t.ids.is_empty() {
+                return Err("a text has no tokens (the tokenizer adds no special tokens and \
+                            found none in it)"
+                    .into());
+            }
             if t.ids.len() > self.max_positions {
                 return Err(format!(
                     "{} tokens exceed {}",
@@ -838,6 +843,7 @@ fn exp(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::embed::team::with_team;
 
     #[test]
     fn fast_math_is_accurate() {

@@ -237,6 +237,15 @@ impl Model {
         encodings: &[&tokenizers::Encoding],
         normalize: bool,
     ) -> Result<Vec<Vec<f32>>> {
+        // Only a tokenizer without special tokens (no post-processor) gives none, for a text
+        // its normaliser empties (control characters): nothing to pool.
+        if encodings.iter().any(|e| e.is_empty()) {
+            return Err(Error::InvalidInput(
+                "a text has no tokens: this model's tokenizer adds no special tokens and found \
+                 none in it"
+                    .into(),
+            ));
+        }
         let tokens: Vec<Tokens> = encodings
             .iter()
             .map(|e| Tokens {

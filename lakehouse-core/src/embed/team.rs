@@ -100,16 +100,16 @@ impl Team {
         self.finished.store(0, SeqCst);
         self.job.store(&job as *const Job as *mut (), SeqCst);
         self.state.store(pack(step, tasks, 0), SeqCst);
+        // `job` lives in this frame and helpers call it through the published pointer: the
+        // step must not end, by return or by a panic of the leader's own task, before every
+        // task a helper claimed has finished. `Close` guarantees both.
+        let close = Close(self);
         while let Some(i) = self.claim() {
+            // Counted as finished even if it panics, so that `Close` does not wait for it.
+            let _done = Finished(&self.finished);
             job(i);
-            self.finished.fetch_add(1, SeqCst);
         }
-        // Claimed tasks are running on helpers: wait for them (each is a few µs, unless the
-        // helper lost its core, which is why the wait yields after a while).
-        let mut idle = Idle::default();
-        while self.finished.load(SeqCst) < tasks {
-            idle.wait();
-        }
+        drop(close);
         if self.panicked.swap(false, SeqCst) {
             panic!("a task of the forward pass panicked on a helper thread");
         }
@@ -167,6 +167,45 @@ impl Team {
     }
 }
 
+/// Closes the current step when dropped (at its end, or while the leader unwinds from a
+/// panicking task): no task can be claimed any more, and the drop returns once every task
+/// claimed so far has finished, so no helper is left running a job whose frame is gone.
+struct Close<'a>(&'a Team);
+
+impl Drop for Close<'_> {
+    fn drop(&mut self) {
+        let team = self.0;
+        let mut state = team.state.load(SeqCst);
+        // Mark every task claimed: a helper's compare-and-swap on an older word fails.
+        let claimed = loop {
+            let (tasks, next) = unpack(state);
+            if next >= tasks {
+                break tasks;
+            }
+            let closed = state - next as u64 + tasks as u64;
+            match team.state.compare_exchange(state, closed, SeqCst, SeqCst) {
+                Ok(_) => break next,
+                Err(now) => state = now,
+            }
+        };
+        // Claimed tasks may be running on helpers: wait for them (each is a few µs, unless
+        // the helper lost its core, which is why the wait yields after a while).
+        let mut idle = Idle::default();
+        while team.finished.load(SeqCst) < claimed {
+            idle.wait();
+        }
+    }
+}
+
+/// Counts one task of the step as finished when dropped, also when the task panics.
+struct Finished<'a>(&'a AtomicUsize);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
 /// Waiting for another thread of the team: spin (steps are microseconds apart), then give
 /// the core away between looks, in case the thread waited for needs it.
 #[derive(Default)]
@@ -205,6 +244,20 @@ pub(crate) fn with_team<R: Send>(pass: impl FnOnce(&Team) -> R + Send) -> R {
         }
         let _over = Over(&team);
         pass(&team)
+    })
+}
+
+/// Runs `pass` as [`with_team`] does, but a panic in any task (the leader's or a helper's)
+/// comes back as an error instead of unwinding into the caller: the step it happened in
+/// has closed and waited for every claimed task first, and the helpers have left.
+pub(crate) fn run_pass<R: Send>(pass: impl FnOnce(&Team) -> R + Send) -> Result<R, String> {
+    catch_unwind(AssertUnwindSafe(|| with_team(pass))).map_err(|e| {
+        let what = e
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| e.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_string());
+        format!("the forward pass failed ({what}); please report it")
     })
 }
 
@@ -290,6 +343,62 @@ mod tests {
             runs.into_iter().map(|r| r.join().unwrap()).collect()
         });
         assert_eq!(sums, vec![300 * 28; 6]);
+    }
+
+    #[test]
+    fn a_leaders_panic_waits_for_the_helpers_and_is_an_error() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let helper_started = AtomicBool::new(false);
+        let helper_done = AtomicBool::new(false);
+        // Whether the helper's task had finished when the leader's unwinding left `run`:
+        // it must have, since the task runs through a pointer into the step's frame.
+        let done_when_run_unwound = AtomicBool::new(false);
+        struct Probe<'a>(&'a AtomicBool, &'a AtomicBool);
+        impl Drop for Probe<'_> {
+            fn drop(&mut self) {
+                self.1.store(self.0.load(SeqCst), SeqCst);
+            }
+        }
+        let r = pool.install(|| {
+            let leader = std::thread::current().id();
+            run_pass(|team| {
+                let _probe = Probe(&helper_done, &done_when_run_unwound);
+                team.run(2, |_| {
+                    if std::thread::current().id() == leader {
+                        let start = std::time::Instant::now();
+                        while !helper_started.load(SeqCst) && start.elapsed().as_secs() < 10 {
+                            std::thread::yield_now();
+                        }
+                        panic!("leader boom");
+                    } else {
+                        helper_started.store(true, SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                        helper_done.store(true, SeqCst);
+                    }
+                });
+            })
+        });
+        assert!(helper_started.load(SeqCst), "no helper arrived in 10 s");
+        let e = r.expect_err("the leader's panic is an error");
+        assert!(e.contains("leader boom"), "{e}");
+        assert!(
+            done_when_run_unwound.load(SeqCst),
+            "the step unwound while a helper still ran its task"
+        );
+        // The pool is whole afterwards.
+        let sum = pool.install(|| {
+            run_pass(|team| {
+                let sum = AtomicUsize::new(0);
+                team.run(100, |i| {
+                    sum.fetch_add(i, SeqCst);
+                });
+                sum.load(SeqCst)
+            })
+        });
+        assert_eq!(sum, Ok(4950));
     }
 
     #[test]
