@@ -56,7 +56,9 @@ impl McpOptions {
     /// Checks the limits and resolves `allow_dirs` to canonical folders (each must exist).
     pub(crate) fn checked(&self) -> Result<Vec<PathBuf>> {
         if self.call_timeout.is_zero() {
-            return Err(Error::InvalidInput("the call timeout must be above 0".into()));
+            return Err(Error::InvalidInput(
+                "the call timeout must be above 0".into(),
+            ));
         }
         if self.max_result_bytes < 1024 {
             return Err(Error::InvalidInput(

@@ -44,9 +44,7 @@ pub fn parse_uri(uri: &str) -> std::result::Result<Target, ErrorData> {
 
 fn not_found(uri: &str) -> ErrorData {
     ErrorData::resource_not_found(
-        format!(
-            "no resource {uri:?}: resources are {DATASETS}{{name}} and {INDEXES}{{name}}"
-        ),
+        format!("no resource {uri:?}: resources are {DATASETS}{{name}} and {INDEXES}{{name}}"),
         Some(json!({ "uri": uri })),
     )
 }

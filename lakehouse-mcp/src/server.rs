@@ -128,7 +128,10 @@ impl LakehouseMcp {
             ));
         };
         if let Err(why) = self.shared.enabled(tool) {
-            return Err(ErrorData::invalid_params(why, Some(json!({ "tool": name }))));
+            return Err(ErrorData::invalid_params(
+                why,
+                Some(json!({ "tool": name })),
+            ));
         }
         let s = self.shared.clone();
         let work: Work = match tool {
@@ -277,7 +280,8 @@ fn parse<T: DeserializeOwned>(arguments: JsonObject) -> std::result::Result<T, E
 fn error_result(e: &Error) -> CallToolResult {
     let kind = e.kind().as_str();
     let mut result = CallToolResult::error(vec![ContentBlock::text(format!("{kind}: {e}"))]);
-    result.structured_content = Some(json!({ "error": { "kind": kind, "message": e.to_string() } }));
+    result.structured_content =
+        Some(json!({ "error": { "kind": kind, "message": e.to_string() } }));
     result
 }
 
@@ -368,7 +372,8 @@ mod tests {
     async fn a_call_cannot_take_the_server_down() {
         let long = Duration::from_secs(30);
         // A panic inside a call is an internal error, not a crash.
-        let r: Result<()> = run_limited(long, async { panic!("boom") }, std::future::pending()).await;
+        let r: Result<()> =
+            run_limited(long, async { panic!("boom") }, std::future::pending()).await;
         assert_eq!(r.unwrap_err().kind(), ErrorKind::Internal);
         // Past the limit the work is stopped and the call is a timeout.
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
@@ -395,6 +400,11 @@ mod tests {
         let r: Result<()> = run_limited(long, std::future::pending(), async {}).await;
         assert_eq!(r.unwrap_err().kind(), ErrorKind::Internal);
         // And an answer passes through.
-        assert_eq!(run_limited(long, async { Ok(7) }, std::future::pending()).await.unwrap(), 7);
+        assert_eq!(
+            run_limited(long, async { Ok(7) }, std::future::pending())
+                .await
+                .unwrap(),
+            7
+        );
     }
 }

@@ -382,7 +382,10 @@ impl ToolName {
             ),
         };
         let input = input.unwrap_or_else(|e| {
-            unreachable!("{}: the argument type's schema is an object: {e}", self.as_str())
+            unreachable!(
+                "{}: the argument type's schema is an object: {e}",
+                self.as_str()
+            )
         });
         let annotations = match self {
             ToolName::RecordPlaybook => ToolAnnotations::from_raw(
@@ -514,9 +517,9 @@ pub(crate) async fn query_sql(shared: &Shared, args: QuerySqlArgs) -> Result<Out
     let (kept, cut) = shared.lh.sql_head(&args.sql, limit).await?;
     let json = kept.to_json()?;
     // Keep whole rows while they fit the result cap (with room for the columns and note).
-    let budget = options.max_result_bytes.saturating_sub(
-        serde_json::to_vec(&json.columns).map_or(0, |v| v.len()) + 1024,
-    );
+    let budget = options
+        .max_result_bytes
+        .saturating_sub(serde_json::to_vec(&json.columns).map_or(0, |v| v.len()) + 1024);
     let mut used = 0usize;
     let mut fit = 0usize;
     for row in &json.rows {
@@ -549,7 +552,11 @@ pub(crate) async fn query_sql(shared: &Shared, args: QuerySqlArgs) -> Result<Out
         None
     };
     let shown = kept.limit(TEXT_ROWS.min(fit)).0.to_pretty_string()?;
-    let more = if byte_cut || cut { " (more not shown)" } else { "" };
+    let more = if byte_cut || cut {
+        " (more not shown)"
+    } else {
+        ""
+    };
     let mut text = format!("{fit} rows{more}\n{shown}");
     if let Some(n) = &note {
         text.push('\n');
@@ -665,7 +672,12 @@ pub(crate) async fn matrix_search(lh: &Lakehouse, args: MatrixSearchArgs) -> Res
 pub(crate) async fn record_playbook(lh: &Lakehouse, args: RecordPlaybookArgs) -> Result<Output> {
     let entry = PlaybookEntry {
         tags: args.tags,
-        ..PlaybookEntry::new(args.query_text, args.answer_id, args.answer_corpus, args.score)
+        ..PlaybookEntry::new(
+            args.query_text,
+            args.answer_id,
+            args.answer_corpus,
+            args.score,
+        )
     };
     let playbook_id = lh.record_playbook(entry).await?;
     let text = format!("recorded as {playbook_id}");

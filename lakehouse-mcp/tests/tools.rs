@@ -18,7 +18,11 @@ async fn lakehouse(dir: &std::path::Path) -> Lakehouse {
     lh.ingest("workers", WORKERS, &IngestOptions::default())
         .await
         .unwrap();
-    let index = lh.vectors().create(IndexSpec::new("people", 3)).await.unwrap();
+    let index = lh
+        .vectors()
+        .create(IndexSpec::new("people", 3))
+        .await
+        .unwrap();
     index
         .add(vec![
             VectorRecord::new("a", vec![1.0, 0.0, 0.0]).with_metadata(json!({"state": "IL"})),
@@ -106,7 +110,10 @@ async fn tools_listed_follow_the_switches() {
     let search = tools.iter().find(|t| t.name == "search_vectors").unwrap();
     let props = search.input_schema["properties"].as_object().unwrap();
     for field in ["index", "text", "vector", "k", "filter", "exclude_ids"] {
-        assert!(props[field]["description"].is_string(), "{field}: {props:?}");
+        assert!(
+            props[field]["description"].is_string(),
+            "{field}: {props:?}"
+        );
     }
     assert_eq!(search.input_schema["additionalProperties"], false);
     assert_eq!(props["k"]["maximum"], lakehouse_core::vector::MAX_K);
@@ -137,7 +144,10 @@ async fn datasets_manifest_and_sql() {
 
     let r = s.call("list_datasets", JsonObject::new()).await.unwrap();
     let d = &ok(&r)["datasets"][0];
-    assert_eq!((d["name"].as_str(), d["version"].as_u64()), (Some("workers"), Some(2)));
+    assert_eq!(
+        (d["name"].as_str(), d["version"].as_u64()),
+        (Some("workers"), Some(2))
+    );
     assert_eq!(d["row_count"], 4);
     assert_eq!(d["columns"][1]["name"], "name");
     assert!(text(&r).contains("workers (v2, 4 rows)"), "{}", text(&r));
@@ -160,7 +170,10 @@ async fn datasets_manifest_and_sql() {
         .unwrap();
     let q = ok(&r);
     assert_eq!(q["rows"], json!([["Alice"], ["Bob"], ["Chen"]]));
-    assert_eq!((q["row_count"].as_u64(), q["truncated"].as_bool()), (Some(3), Some(false)));
+    assert_eq!(
+        (q["row_count"].as_u64(), q["truncated"].as_bool()),
+        (Some(3), Some(false))
+    );
     assert!(q.get("note").is_none());
     assert!(text(&r).contains("Alice"));
 
@@ -176,7 +189,11 @@ async fn datasets_manifest_and_sql() {
     assert_eq!(q["rows"], json!([[1], [2]]));
     assert_eq!(q["truncated"], true);
     assert!(q["note"].as_str().unwrap().contains("first 2 rows"), "{q}");
-    assert!(text(&r).starts_with("2 rows (more not shown)"), "{}", text(&r));
+    assert!(
+        text(&r).starts_with("2 rows (more not shown)"),
+        "{}",
+        text(&r)
+    );
 
     // A missing dataset and a refused statement are error results with their kind.
     let r = s
@@ -184,7 +201,11 @@ async fn datasets_manifest_and_sql() {
         .await
         .unwrap();
     assert_eq!(error_kind(&r), "not_found");
-    for refused in ["DROP TABLE workers", "COPY workers TO '/tmp/x.csv'", "SET a = 1"] {
+    for refused in [
+        "DROP TABLE workers",
+        "COPY workers TO '/tmp/x.csv'",
+        "SET a = 1",
+    ] {
         let r = s
             .call("query_sql", args(json!({"sql": refused})))
             .await
@@ -223,7 +244,10 @@ async fn limits_cut_rows_and_time() {
         .await
         .unwrap();
     let q = ok(&r);
-    assert_eq!((q["row_count"].as_u64(), q["truncated"].as_bool()), (Some(5), Some(true)));
+    assert_eq!(
+        (q["row_count"].as_u64(), q["truncated"].as_bool()),
+        (Some(5), Some(true))
+    );
     assert!(q["note"].as_str().unwrap().contains("maximum"), "{q}");
 
     // Rows that would pass the byte cap are cut too.
@@ -243,7 +267,9 @@ async fn limits_cut_rows_and_time() {
     let header: Vec<String> = (0..80).map(|i| format!("column_{i}")).collect();
     let values: Vec<String> = (0..80).map(|i| i.to_string()).collect();
     let wide = format!("{}\n{}\n", header.join(","), values.join(","));
-    lh.ingest("wide", wide, &IngestOptions::default()).await.unwrap();
+    lh.ingest("wide", wide, &IngestOptions::default())
+        .await
+        .unwrap();
     let r = s
         .call("get_manifest", args(json!({"name": "workers"})))
         .await
@@ -288,22 +314,49 @@ async fn bad_arguments_name_the_field() {
     let cases = [
         ("query_sql", json!({}), "sql"),
         ("query_sql", json!({"sql": 5}), "sql"),
-        ("query_sql", json!({"sql": "SELECT 1", "max_rows": "ten"}), "max_rows"),
+        (
+            "query_sql",
+            json!({"sql": "SELECT 1", "max_rows": "ten"}),
+            "max_rows",
+        ),
         ("query_sql", json!({"sql": "SELECT 1", "limit": 3}), "limit"),
-        ("search_vectors", json!({"index": "people", "k": -1, "text": "x"}), "k"),
-        ("search_vectors", json!({"index": "people", "vector": ["a"]}), "vector[0]"),
-        ("search_vectors", json!({"index": "people", "vector": [1], "filter": 3}), "filter"),
-        ("embed_text", json!({"texts": ["a"], "purpose": "search"}), "purpose"),
+        (
+            "search_vectors",
+            json!({"index": "people", "k": -1, "text": "x"}),
+            "k",
+        ),
+        (
+            "search_vectors",
+            json!({"index": "people", "vector": ["a"]}),
+            "vector[0]",
+        ),
+        (
+            "search_vectors",
+            json!({"index": "people", "vector": [1], "filter": 3}),
+            "filter",
+        ),
+        (
+            "embed_text",
+            json!({"texts": ["a"], "purpose": "search"}),
+            "purpose",
+        ),
         ("matrix_search", json!({"text": "x"}), "corpora"),
         ("list_datasets", json!({"x": 1}), "x"),
     ];
     for (tool, a, field) in cases {
         let e = s.call(tool, args(a.clone())).await.unwrap_err();
         assert_eq!(e.code, ErrorCode::INVALID_PARAMS, "{tool} {a}");
-        assert_eq!(e.data.as_ref().unwrap()["field"], field, "{tool} {a}: {e:?}");
+        assert_eq!(
+            e.data.as_ref().unwrap()["field"],
+            field,
+            "{tool} {a}: {e:?}"
+        );
         assert!(e.message.contains(field), "{tool} {a}: {}", e.message);
     }
-    let e = s.call("drop_everything", JsonObject::new()).await.unwrap_err();
+    let e = s
+        .call("drop_everything", JsonObject::new())
+        .await
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
 }
 
@@ -319,7 +372,10 @@ async fn vector_search_filters_and_excludes() {
         .await
         .unwrap();
     let hits = &ok(&r)["hits"];
-    assert_eq!((hits[0]["id"].as_str(), hits[1]["id"].as_str()), (Some("a"), Some("b")));
+    assert_eq!(
+        (hits[0]["id"].as_str(), hits[1]["id"].as_str()),
+        (Some("a"), Some("b"))
+    );
     assert!(hits[0]["distance"].as_f64().unwrap() < 1e-5);
     assert_eq!(hits[0]["metadata"]["state"], "IL");
     let r = s
@@ -330,7 +386,10 @@ async fn vector_search_filters_and_excludes() {
         )
         .await
         .unwrap();
-    assert_eq!(ok(&r)["hits"], json!([{"id": "c", "distance": ok(&r)["hits"][0]["distance"], "metadata": {"state": "IL"}}]));
+    assert_eq!(
+        ok(&r)["hits"],
+        json!([{"id": "c", "distance": ok(&r)["hits"][0]["distance"], "metadata": {"state": "IL"}}])
+    );
 
     let r = s
         .call(
@@ -349,14 +408,20 @@ async fn vector_search_filters_and_excludes() {
         .unwrap();
     assert_eq!(error_kind(&r), "invalid_input");
     let r = s
-        .call("search_vectors", args(json!({"index": "nope", "vector": [1.0]})))
+        .call(
+            "search_vectors",
+            args(json!({"index": "nope", "vector": [1.0]})),
+        )
         .await
         .unwrap();
     assert_eq!(error_kind(&r), "not_found");
 
     let r = s.call("list_indexes", JsonObject::new()).await.unwrap();
     let i = &ok(&r)["indexes"][0];
-    assert_eq!((i["spec"]["name"].as_str(), i["count"].as_u64()), (Some("people"), Some(3)));
+    assert_eq!(
+        (i["spec"]["name"].as_str(), i["count"].as_u64()),
+        (Some("people"), Some(3))
+    );
 }
 
 #[tokio::test]
@@ -365,7 +430,11 @@ async fn ingest_reads_only_allowed_folders() {
     let lh = lakehouse(dir.path()).await;
     let allowed = dir.path().join("inbox");
     std::fs::create_dir_all(&allowed).unwrap();
-    std::fs::write(allowed.join("shifts.csv"), "id,role\n1,welder\n2,forklift\n").unwrap();
+    std::fs::write(
+        allowed.join("shifts.csv"),
+        "id,role\n1,welder\n2,forklift\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("secret.csv"), "id,pin\n1,1234\n").unwrap();
     let s = LakehouseMcp::new(
         lh.clone(),
@@ -377,15 +446,18 @@ async fn ingest_reads_only_allowed_folders() {
     )
     .unwrap();
     let r = s
-        .call(
-            "ingest",
-            args(json!({"path": allowed.join("shifts.csv")})),
-        )
+        .call("ingest", args(json!({"path": allowed.join("shifts.csv")})))
         .await
         .unwrap();
     let out = ok(&r);
-    assert_eq!((out["name"].as_str(), out["version"].as_u64()), (Some("shifts"), Some(1)));
-    assert_eq!((out["row_count"].as_u64(), out["no_op"].as_bool()), (Some(2), Some(false)));
+    assert_eq!(
+        (out["name"].as_str(), out["version"].as_u64()),
+        (Some("shifts"), Some(1))
+    );
+    assert_eq!(
+        (out["row_count"].as_u64(), out["no_op"].as_bool()),
+        (Some(2), Some(false))
+    );
     // The same file again is a no-op (the tool is idempotent).
     let r = s
         .call("ingest", args(json!({"path": allowed.join("shifts.csv")})))
@@ -419,7 +491,9 @@ async fn ingest_reads_only_allowed_folders() {
     let r = s
         .call(
             "record_playbook",
-            args(json!({"query_text": "x", "answer_id": "a", "answer_corpus": "people", "score": 2})),
+            args(
+                json!({"query_text": "x", "answer_id": "a", "answer_corpus": "people", "score": 2}),
+            ),
         )
         .await
         .unwrap();
@@ -435,8 +509,15 @@ async fn resources_describe_datasets_and_indexes() {
     assert_eq!(d["sample"]["rows"].as_array().unwrap().len(), 3);
     assert_eq!(d["columns"][0]["name"], "id");
     let i = s.read("lakehouse://indexes/people").await.unwrap();
-    assert_eq!((i["count"].as_u64(), i["spec"]["dimensions"].as_u64()), (Some(3), Some(3)));
-    for missing in ["lakehouse://datasets/nobody", "lakehouse://indexes/nobody", "lakehouse://x"] {
+    assert_eq!(
+        (i["count"].as_u64(), i["spec"]["dimensions"].as_u64()),
+        (Some(3), Some(3))
+    );
+    for missing in [
+        "lakehouse://datasets/nobody",
+        "lakehouse://indexes/nobody",
+        "lakehouse://x",
+    ] {
         let e = s.read(missing).await.unwrap_err();
         assert_eq!(e.code, ErrorCode::RESOURCE_NOT_FOUND, "{missing}");
     }

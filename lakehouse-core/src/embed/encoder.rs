@@ -405,9 +405,11 @@ impl Encoder {
         let mut r = 0;
         for t in texts {
             if t.ids.is_empty() {
-                return Err("a text has no tokens (the tokenizer adds no special tokens and \
+                return Err(
+                    "a text has no tokens (the tokenizer adds no special tokens and \
                             found none in it)"
-                    .into());
+                        .into(),
+                );
             }
             if t.ids.len() > self.max_positions {
                 return Err(format!(
