@@ -85,7 +85,7 @@ impl Default for MatrixRequest {
             query_text: None,
             query_vector: None,
             corpora: Vec::new(),
-            k: 10,
+            k: crate::vector::DEFAULT_K,
             per_corpus_k: None,
             metadata_filter: None,
             exclude_ids: Vec::new(),

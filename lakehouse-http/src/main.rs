@@ -419,11 +419,7 @@ async fn run(cli: Cli) -> Result<()> {
             mode,
             format,
         } => {
-            let name = name.unwrap_or_else(|| {
-                file.file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            });
+            let name = name.unwrap_or_else(|| lakehouse_core::ingest::dataset_name_of(&file));
             let format = match format {
                 Some(InputFormat::Csv) => Format::Csv,
                 Some(InputFormat::Ndjson) => Format::Ndjson,

@@ -7,6 +7,8 @@ use rmcp::ErrorData;
 use rmcp::model::{ReadResourceResult, Resource, ResourceContents, ResourceTemplate};
 use serde_json::json;
 
+use crate::tools::ManifestView;
+
 /// Rows in a dataset resource's sample.
 pub const SAMPLE_ROWS: usize = 20;
 
@@ -100,31 +102,26 @@ pub fn templates() -> Vec<ResourceTemplate> {
     ]
 }
 
-/// The JSON of a resource.
-pub async fn read(lh: &Lakehouse, target: Target, sample_rows: usize) -> Result<serde_json::Value> {
+/// The JSON of a resource: for a dataset, what `get_manifest` returns plus a `sample` of
+/// [`SAMPLE_ROWS`] rows.
+pub async fn read(lh: &Lakehouse, target: Target) -> Result<serde_json::Value> {
+    let internal = |e: serde_json::Error| Error::Internal(format!("resource JSON: {e}"));
     match target {
         Target::Dataset(name) => {
-            let m = lh.manifest(&name)?;
-            let versions = lh.versions(&name).await?;
+            let view = ManifestView::of(lh, &name).await?;
             // The name passed the catalog's rules (letters, digits, '_' and '-'), so it
             // quotes safely.
             let sample = lh
-                .sql(&format!("SELECT * FROM \"{name}\" LIMIT {sample_rows}"))
+                .sql(&format!("SELECT * FROM \"{name}\" LIMIT {SAMPLE_ROWS}"))
                 .await?
                 .to_json()?;
-            Ok(json!({
-                "name": m.name,
-                "dataset_id": m.dataset_id,
-                "version": m.version,
-                "row_count": m.row_count,
-                "columns": m.columns,
-                "versions": versions,
-                "sample": sample,
-            }))
+            let mut value = serde_json::to_value(view).map_err(internal)?;
+            value["sample"] = serde_json::to_value(sample).map_err(internal)?;
+            Ok(value)
         }
         Target::Index(name) => {
             let info = lh.vectors().info(&name).await?;
-            serde_json::to_value(info).map_err(|e| Error::Internal(format!("index info: {e}")))
+            serde_json::to_value(info).map_err(internal)
         }
     }
 }

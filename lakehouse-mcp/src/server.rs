@@ -73,6 +73,8 @@ impl Shared {
 #[derive(Clone)]
 pub struct LakehouseMcp {
     shared: Arc<Shared>,
+    /// The tools listed, described once (`tools/list` and every call's lookup read them).
+    tools: Arc<[Tool]>,
 }
 
 impl std::fmt::Debug for LakehouseMcp {
@@ -89,18 +91,18 @@ impl LakehouseMcp {
     /// exist.
     pub fn new(lh: Lakehouse, options: McpOptions) -> Result<Self> {
         let allow_dirs = options.checked()?;
-        Ok(Self {
-            shared: Arc::new(Shared {
-                lh,
-                options,
-                allow_dirs,
-            }),
-        })
+        let shared = Arc::new(Shared {
+            lh,
+            options,
+            allow_dirs,
+        });
+        let tools = tools::listed(&shared).into();
+        Ok(Self { shared, tools })
     }
 
     /// The tools this server lists, with their schemas and annotations.
     pub fn tools(&self) -> Vec<Tool> {
-        tools::listed(&self.shared)
+        self.tools.to_vec()
     }
 
     /// Calls tool `name` with JSON `arguments`: what `tools/call` does, without a
@@ -198,8 +200,7 @@ impl LakehouseMcp {
     pub async fn read(&self, uri: &str) -> std::result::Result<serde_json::Value, ErrorData> {
         let target = resources::parse_uri(uri)?;
         let lh = self.shared.lh.clone();
-        let rows = resources::SAMPLE_ROWS;
-        let work = async move { resources::read(&lh, target, rows).await };
+        let work = async move { resources::read(&lh, target).await };
         let value = run_limited(
             self.shared.options.call_timeout,
             work,
@@ -312,7 +313,7 @@ impl ServerHandler for LakehouseMcp {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.tools().into_iter().find(|t| t.name == name)
+        self.tools.iter().find(|t| t.name == name).cloned()
     }
 
     async fn call_tool(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use lakehouse_core::catalog::{Column, Operation, VersionInfo};
 use lakehouse_core::matrix::MatrixResult;
-use lakehouse_core::query::JsonColumn;
+use lakehouse_core::query::JsonResult;
 use lakehouse_core::vector::IndexInfo;
 use lakehouse_core::{
     Embeddings, Error, Format, Hit, IndexQuery, IngestMode, IngestOptions, Lakehouse,
@@ -148,7 +148,7 @@ pub struct IngestArgs {
 }
 
 fn default_k() -> usize {
-    10
+    lakehouse_core::vector::DEFAULT_K
 }
 
 // ---- results ------------------------------------------------------------------------
@@ -195,12 +195,9 @@ pub struct ManifestView {
 /// Rows of a query.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SqlRows {
-    /// The result's columns.
-    pub columns: Vec<JsonColumn>,
-    /// The rows returned, as arrays in column order.
-    pub rows: Vec<Vec<serde_json::Value>>,
-    /// Rows returned here.
-    pub row_count: usize,
+    /// The columns and the rows returned (`row_count` counts those returned).
+    #[serde(flatten)]
+    pub result: JsonResult,
     /// Whether the query produced more rows than were returned.
     pub truncated: bool,
     /// Why rows are missing, when they are.
@@ -475,18 +472,25 @@ pub(crate) fn list_datasets(lh: &Lakehouse) -> Result<Output> {
     output(&DatasetList { datasets }, text)
 }
 
+impl ManifestView {
+    /// Dataset `name`'s latest manifest with its retained versions.
+    pub(crate) async fn of(lh: &Lakehouse, name: &str) -> Result<ManifestView> {
+        let m = lh.manifest(name)?;
+        let versions = lh.versions(name).await?;
+        Ok(ManifestView {
+            name: m.name.clone(),
+            dataset_id: m.dataset_id.to_string(),
+            version: m.version,
+            row_count: m.row_count,
+            operation: m.operation,
+            columns: m.columns.clone(),
+            versions,
+        })
+    }
+}
+
 pub(crate) async fn get_manifest(lh: &Lakehouse, args: ManifestArgs) -> Result<Output> {
-    let m = lh.manifest(&args.name)?;
-    let versions = lh.versions(&args.name).await?;
-    let view = ManifestView {
-        name: m.name.clone(),
-        dataset_id: m.dataset_id.to_string(),
-        version: m.version,
-        row_count: m.row_count,
-        operation: m.operation,
-        columns: m.columns.clone(),
-        versions,
-    };
+    let view = ManifestView::of(lh, &args.name).await?;
     let cols: Vec<String> = view
         .columns
         .iter()
@@ -563,9 +567,11 @@ pub(crate) async fn query_sql(shared: &Shared, args: QuerySqlArgs) -> Result<Out
         text.push_str(n);
     }
     let out = SqlRows {
-        columns: json.columns,
-        row_count: rows.len(),
-        rows,
+        result: JsonResult {
+            columns: json.columns,
+            row_count: rows.len(),
+            rows,
+        },
         truncated: byte_cut || cut,
         note,
     };
@@ -686,13 +692,9 @@ pub(crate) async fn record_playbook(lh: &Lakehouse, args: RecordPlaybookArgs) ->
 
 pub(crate) async fn ingest(shared: &Shared, args: IngestArgs) -> Result<Output> {
     let path = options::inside(&args.path, &shared.allow_dirs)?;
-    let name = match args.name {
-        Some(n) => n,
-        None => path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
+    let name = args
+        .name
+        .unwrap_or_else(|| lakehouse_core::ingest::dataset_name_of(&path));
     let format = args.format.unwrap_or_else(|| Format::from_path(&path));
     let report = shared
         .lh

@@ -404,13 +404,6 @@ impl Encoder {
         let mut x = vec![0f32; rows * h];
         let mut r = 0;
         for t in texts {
-            if t.ids.is_empty() {
-                return Err(
-                    "a text has no tokens (the tokenizer adds no special tokens and \
-                            found none in it)"
-                        .into(),
-                );
-            }
             if t.ids.len() > self.max_positions {
                 return Err(format!(
                     "{} tokens exceed {}",

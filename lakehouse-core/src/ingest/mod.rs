@@ -92,6 +92,19 @@ impl Format {
     }
 }
 
+/// The dataset name a file is ingested as when the caller names none: its stem
+/// (`workers.csv` → `workers`), still checked by the catalog's naming rules at ingest.
+///
+/// ```
+/// use lakehouse_core::ingest::dataset_name_of;
+/// assert_eq!(dataset_name_of(std::path::Path::new("/in/workers.csv")), "workers");
+/// ```
+pub fn dataset_name_of(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// Where ingest reads from.
 pub enum Source {
     /// A local file, read in place.

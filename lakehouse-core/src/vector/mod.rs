@@ -30,6 +30,8 @@ pub use scan::{FIT_MIN as SCAN_FIT_MIN, MAX_SCAN_DIMENSIONS, MIN_VARIANCE as SCA
 
 /// Largest `k` a search accepts.
 pub const MAX_K: usize = 10_000;
+/// Hits a search returns when it names no `k`.
+pub const DEFAULT_K: usize = 10;
 /// Largest vector dimension accepted.
 pub const MAX_DIMENSIONS: usize = 65_536;
 
@@ -322,7 +324,7 @@ pub struct IndexQuery {
     /// Query text, embedded as a search query; give this or `vector`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// How many hits (10 when absent), 1 to [`MAX_K`].
+    /// How many hits ([`DEFAULT_K`] when absent), 1 to [`MAX_K`].
     #[serde(default = "default_k")]
     pub k: usize,
     /// Ids never to return.
@@ -341,7 +343,7 @@ pub struct IndexQuery {
 }
 
 fn default_k() -> usize {
-    10
+    DEFAULT_K
 }
 
 impl IndexQuery {
