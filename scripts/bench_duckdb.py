@@ -49,12 +49,27 @@ def main():
     con.execute(f"CREATE VIEW workers AS SELECT * FROM read_parquet({files})")
     duck_query = best_of(lambda: con.execute(info["group_by"]).fetchall(), 20)
 
+    with open(os.path.join(data_dir, "bench_point.json")) as f:
+        point = json.load(f)
+    pfiles = "[" + ",".join(f"'{p}'" for p in point["parquet"]) + "]"
+    con.execute(f"CREATE VIEW workers_100k AS SELECT * FROM read_parquet({pfiles})")
+    ids = iter(range(1, 10**9, 7919))
+    point_sql = point["point"].replace("FROM workers", "FROM workers_100k")
+    duck_point = best_of(
+        lambda: con.execute(point_sql.replace("{id}", str(next(ids) % point["rows"] + 1))).fetchall(), 200)
+
     ours_ingest = criterion_mean(criterion_dir, "ingest", "csv_to_parquet_500k")
     ours_query = criterion_mean(criterion_dir, "query", "group_by_1m")
+    ours_arrow = criterion_mean(criterion_dir, "ingest", "arrow_to_table_500k")
     print(f"DuckDB {duckdb.__version__} ({threads} threads), same files, median times:")
     print(f"  CSV->Parquet {size_mb:.1f} MB: lakehouse {ours_ingest*1e3:.0f} ms "
           f"({size_mb/ours_ingest:.1f} MB/s), DuckDB {duck_ingest*1e3:.0f} ms "
           f"({size_mb/duck_ingest:.1f} MB/s), lakehouse/DuckDB time ratio {ours_ingest/duck_ingest:.2f}")
+    print(f"  the same rows as Arrow batches -> table: lakehouse {ours_arrow*1e3:.0f} ms, "
+          f"CSV/Arrow time ratio {ours_ingest/ours_arrow:.2f}")
+    ours_point = criterion_mean(criterion_dir, "query", "point_lookup_100k")
+    print(f"  point lookup by id, {point['rows']} rows: lakehouse {ours_point*1e3:.2f} ms, "
+          f"DuckDB {duck_point*1e3:.2f} ms, lakehouse/DuckDB time ratio {ours_point/duck_point:.2f}")
     print(f"  group-by 1M rows: lakehouse {ours_query*1e3:.1f} ms, DuckDB {duck_query*1e3:.1f} ms, "
           f"lakehouse/DuckDB time ratio {ours_query/duck_query:.2f}")
 

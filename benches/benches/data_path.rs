@@ -1,13 +1,15 @@
-//! Data-path benchmarks: CSV → Parquet ingest throughput, and a group-by over 1M rows.
+//! Data-path benchmarks: CSV → Parquet ingest throughput, the same rows as Arrow batches,
+//! and a group-by over 1M rows.
 //!
 //! `scripts/bench_duckdb.py` times DuckDB on the same files afterwards and prints ratios;
 //! `scripts/bench.sh` runs both.
 
 use std::time::Duration;
 
+use arrow::record_batch::RecordBatchIterator;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use lakehouse_benches::{data_dir, workers_file};
-use lakehouse_core::{IngestOptions, Lakehouse};
+use lakehouse_core::{IngestOptions, Lakehouse, Source};
 
 const INGEST_ROWS: u64 = 500_000;
 const QUERY_ROWS: u64 = 1_000_000;
@@ -29,6 +31,35 @@ fn ingest(c: &mut Criterion) {
                 rt.block_on(async {
                     let lh = Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
                     lh.ingest("workers", csv.as_path(), &IngestOptions::default())
+                        .await
+                        .unwrap();
+                });
+                dir
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // The same rows as Arrow batches (what a DataFrame hands over): typed, so no inference
+    // and no parsing; what remains is the Parquet encoding and the commit.
+    let batches = rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let lh = Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+        lh.ingest("workers", csv.as_path(), &IngestOptions::default())
+            .await
+            .unwrap();
+        lh.sql("SELECT * FROM workers").await.unwrap()
+    });
+    g.bench_function("arrow_to_table_500k", |b| {
+        b.iter_batched(
+            || tempfile::tempdir().unwrap(),
+            |dir| {
+                rt.block_on(async {
+                    let lh = Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+                    let reader = RecordBatchIterator::new(
+                        batches.batches.clone().into_iter().map(Ok),
+                        batches.schema.clone(),
+                    );
+                    lh.ingest("workers", Source::arrow(reader), &IngestOptions::default())
                         .await
                         .unwrap();
                 });
@@ -62,5 +93,45 @@ fn group_by(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ingest, group_by);
+/// Rows of the dataset point lookups read.
+const POINT_ROWS: u64 = 100_000;
+/// The lookup timed here and in DuckDB (`{id}` varies per call).
+pub const POINT: &str = "SELECT name, city, state FROM workers WHERE id = {id}";
+
+fn point_lookup(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let root = data_dir().join("lakehouse_100k");
+    let lh = rt.block_on(async {
+        let lh = Lakehouse::open(root.to_str().unwrap()).await.unwrap();
+        let csv = workers_file(POINT_ROWS);
+        let r = lh
+            .ingest("workers", csv.as_path(), &IngestOptions::default())
+            .await
+            .unwrap();
+        let files: Vec<String> = r
+            .manifest
+            .files
+            .iter()
+            .map(|f| root.join(&f.path).display().to_string())
+            .collect();
+        let info = serde_json::json!({ "parquet": files, "point": POINT, "rows": POINT_ROWS });
+        std::fs::write(data_dir().join("bench_point.json"), info.to_string()).unwrap();
+        lh
+    });
+    let mut g = c.benchmark_group("query");
+    g.sample_size(50);
+    let mut id = 0u64;
+    g.bench_function("point_lookup_100k", |b| {
+        b.iter(|| {
+            // A different row each call (a stride coprime to the row count).
+            id = (id + 7_919) % POINT_ROWS;
+            let sql = POINT.replace("{id}", &(id + 1).to_string());
+            let r = rt.block_on(lh.sql(&sql)).unwrap();
+            assert_eq!(r.row_count(), 1);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, ingest, group_by, point_lookup);
 criterion_main!(benches);

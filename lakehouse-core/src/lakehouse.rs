@@ -109,7 +109,9 @@ impl Lakehouse {
         &self.vectors
     }
 
-    /// Ingests CSV or NDJSON into dataset `name`; see [`crate::ingest`].
+    /// Writes rows into dataset `name`: a file or bytes (CSV, NDJSON, Parquet, Arrow IPC;
+    /// [`IngestOptions::format`]) or Arrow record batches ([`Source::arrow`], a
+    /// [`arrow::record_batch::RecordBatch`]); see [`crate::ingest`].
     pub async fn ingest(
         &self,
         name: &str,

@@ -1,7 +1,7 @@
 //! # lakehouse-core
 //!
 //! An embeddable lakehouse: Parquet datasets on object storage (a local folder or S3), a
-//! versioned catalog, ingest of CSV and NDJSON, and SQL through Apache DataFusion — in one
+//! versioned catalog, ingest of CSV, NDJSON, Parquet, Arrow IPC and Arrow record batches, and SQL through Apache DataFusion — in one
 //! process, with nothing else to install or run.
 //!
 //! ```
@@ -24,7 +24,7 @@
 //! ```
 //!
 //! Modules, one concept each: [`storage`] (keys, size caps, object I/O), [`catalog`]
-//! (datasets, versions, atomic commits), [`ingest`] (CSV/NDJSON to Parquet), [`query`]
+//! (datasets, versions, atomic commits), [`ingest`] (CSV, NDJSON, Parquet, Arrow to Parquet), [`query`]
 //! (read-only SQL), [`vector`] (HNSW vector indexes), [`embed`] (local text embeddings),
 //! [`matrix`] (search across corpora), [`playbook`] (remembered answers),
 //! [`sql_functions`] (`vector_search` and `embed` in SQL), [`error`] (the one error type).
@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+mod choice;
 pub mod embed;
 pub mod error;
 pub mod indexer;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, TableProvider};
@@ -22,7 +22,7 @@ use datafusion::datasource::listing::{
 use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, Expr, SQLOptions, SessionConfig, SessionContext, cast};
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -346,6 +346,7 @@ impl QueryEngine {
             if let Some(n) = fetch {
                 df = df.limit(0, Some(n))?;
             }
+            df = plain_strings_at_output(df)?;
             let schema = Arc::new(df.schema().as_arrow().clone());
             let batches = df.collect().await?;
             Ok(QueryResult { schema, batches })
@@ -357,6 +358,54 @@ impl QueryEngine {
             None => run.await,
         }
     }
+}
+
+/// Datasets are scanned with string and binary columns as views (`Utf8View`: the Parquet
+/// reader fills them without copying each value, and grouping and filtering on them is
+/// faster); results still carry `Utf8` / `Binary`, as stored and as every consumer reads.
+fn view_types(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let t = match f.data_type() {
+                DataType::Utf8 => DataType::Utf8View,
+                DataType::Binary => DataType::BinaryView,
+                other => other.clone(),
+            };
+            f.as_ref().clone().with_data_type(t)
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// `df` with top-level view columns cast back to `Utf8` / `Binary` (see [`view_types`]).
+fn plain_strings_at_output(df: DataFrame) -> Result<DataFrame> {
+    let plain = |t: &DataType| match t {
+        DataType::Utf8View => Some(DataType::Utf8),
+        DataType::BinaryView => Some(DataType::Binary),
+        _ => None,
+    };
+    if !df
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| plain(f.data_type()).is_some())
+    {
+        return Ok(df);
+    }
+    let exprs: Vec<Expr> = df
+        .schema()
+        .iter()
+        .map(|(qualifier, field)| {
+            let column = Expr::from((qualifier, field));
+            match plain(field.data_type()) {
+                Some(t) => cast(column, t).alias_qualified(qualifier.cloned(), field.name()),
+                None => column,
+            }
+        })
+        .collect();
+    Ok(df.select(exprs)?)
 }
 
 fn strip_df_prefix(e: &DataFusionError) -> String {
@@ -381,7 +430,7 @@ fn parse_table_name(name: &str) -> Option<(&str, Option<u64>)> {
 }
 
 async fn table_for(manifest: &Manifest, storage: &Storage) -> Result<Arc<dyn TableProvider>> {
-    let schema = manifest.schema()?;
+    let schema = view_types(&*manifest.schema()?);
     if manifest.files.is_empty() {
         return Ok(Arc::new(EmptyTable::new(schema)));
     }

@@ -762,3 +762,417 @@ fn crash_long() {
     let dir = tempfile::tempdir().unwrap();
     crash_cycles(dir.path(), cycles);
 }
+
+/// Arrow batches of (id, name, tag, at, score) with typed columns a DataFrame would hand
+/// over: a narrow integer, large and dictionary-encoded strings, a zoned timestamp.
+fn typed_batches(
+    ids: std::ops::Range<i32>,
+    per_batch: usize,
+) -> Vec<arrow::record_batch::RecordBatch> {
+    use arrow::array::{
+        DictionaryArray, Float32Array, Int32Array, LargeStringArray, TimestampNanosecondArray,
+    };
+    use arrow::datatypes::{Int32Type, TimeUnit};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int32, false),
+        Field::new("name", DataType::LargeUtf8, true),
+        Field::new(
+            "tag",
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            true,
+        ),
+        Field::new(
+            "at",
+            DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+            true,
+        ),
+        Field::new("score", DataType::Float32, true),
+    ]));
+    let ids: Vec<i32> = ids.collect();
+    ids.chunks(per_batch)
+        .map(|chunk| {
+            let names: Vec<Option<String>> = chunk
+                .iter()
+                .map(|i| (i % 5 != 0).then(|| format!("worker {i}")))
+                .collect();
+            let tags: DictionaryArray<Int32Type> = chunk
+                .iter()
+                .map(|i| ["forklift", "welder", "driver"][*i as usize % 3])
+                .collect();
+            arrow::record_batch::RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Int32Array::from(chunk.to_vec())),
+                    Arc::new(LargeStringArray::from(names)),
+                    Arc::new(tags),
+                    Arc::new(
+                        TimestampNanosecondArray::from(
+                            chunk
+                                .iter()
+                                .map(|i| 1_700_000_000_000_000_000 + *i as i64 * 1_000_000_000)
+                                .collect::<Vec<_>>(),
+                        )
+                        .with_timezone("UTC"),
+                    ),
+                    Arc::new(Float32Array::from(
+                        chunk.iter().map(|i| *i as f32 / 4.0).collect::<Vec<_>>(),
+                    )),
+                ],
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+fn arrow_source(batches: Vec<arrow::record_batch::RecordBatch>) -> Source {
+    let schema = batches[0].schema();
+    Source::arrow(arrow::record_batch::RecordBatchIterator::new(
+        batches.into_iter().map(Ok),
+        schema,
+    ))
+}
+
+async fn rows_of(lh: &Lakehouse, sql: &str) -> Vec<Vec<serde_json::Value>> {
+    lh.sql(sql).await.unwrap().to_json().unwrap().rows
+}
+
+#[tokio::test]
+async fn arrow_batches_in_keep_types_and_follow_catalog_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let lh = open(dir.path()).await;
+    let o = IngestOptions {
+        max_rows_per_file: 400,
+        ..IngestOptions::default()
+    };
+    let r = lh
+        .ingest("crew", arrow_source(typed_batches(0..1000, 256)), &o)
+        .await
+        .unwrap();
+    assert_eq!((r.rows, r.no_op, r.manifest.version), (1000, false, 1));
+    assert_eq!(r.manifest.files.len(), 3, "split at max_rows_per_file");
+    let types: Vec<(String, String, bool)> = r
+        .manifest
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), c.data_type.clone(), c.nullable))
+        .collect();
+    let zoned = DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, Some("UTC".into()));
+    let want = [
+        ("id", DataType::Int32),
+        ("name", DataType::Utf8),
+        ("tag", DataType::Utf8),
+        ("at", zoned),
+        ("score", DataType::Float32),
+    ];
+    for ((n, t, nullable), (wn, wt)) in types.iter().zip(want) {
+        assert_eq!(
+            (n.as_str(), t.clone(), *nullable),
+            (wn, wt.to_string(), true)
+        );
+    }
+    assert_eq!(
+        rows_of(
+            &lh,
+            "SELECT count(*), count(name), sum(id), max(score), count(DISTINCT tag) FROM crew"
+        )
+        .await[0],
+        [
+            serde_json::json!(1000),
+            serde_json::json!(800),
+            serde_json::json!(499_500),
+            serde_json::json!(249.75),
+            serde_json::json!(3)
+        ]
+    );
+    // Strings are scanned as views but come back as stored: Utf8.
+    let names = lh
+        .sql("SELECT name, upper(tag) AS t FROM crew")
+        .await
+        .unwrap();
+    assert_eq!(names.schema.field(0).data_type(), &DataType::Utf8);
+    assert_eq!(names.schema.field(1).data_type(), &DataType::Utf8);
+    assert_eq!(
+        rows_of(&lh, "SELECT name, tag FROM crew WHERE id = 7").await[0],
+        [serde_json::json!("worker 7"), serde_json::json!("welder")]
+    );
+
+    // The same batches again: a no-op in create, append and replace; nothing uploaded.
+    let before = tree(dir.path());
+    for mode in [IngestMode::Create, IngestMode::Append, IngestMode::Replace] {
+        let o = IngestOptions { mode, ..o.clone() };
+        let again = lh
+            .ingest("crew", arrow_source(typed_batches(0..1000, 256)), &o)
+            .await
+            .unwrap();
+        assert!(again.no_op, "{mode:?}");
+        assert_eq!(again.source_sha256, r.source_sha256);
+    }
+    assert_eq!(tree(dir.path()), before);
+
+    // Other content under create is a conflict; appending it is version 2.
+    let err = lh
+        .ingest("crew", arrow_source(typed_batches(1000..1100, 64)), &o)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    let app = lh
+        .ingest(
+            "crew",
+            arrow_source(typed_batches(1000..1100, 64)),
+            &opts(IngestMode::Append),
+        )
+        .await
+        .unwrap();
+    assert_eq!((app.manifest.version, app.manifest.row_count), (2, 1100));
+    assert_eq!(count(&lh, "\"crew@1\"").await, 1000);
+
+    // A narrower integer widens into the stored column; a wider one does not fit.
+    use arrow::array::{ArrayRef, Float32Array, Int16Array, Int64Array, StringArray};
+    let with_id = |id: ArrayRef| {
+        arrow::record_batch::RecordBatch::try_from_iter([
+            ("id", id),
+            (
+                "name",
+                Arc::new(StringArray::from(vec!["late"])) as ArrayRef,
+            ),
+            (
+                "tag",
+                Arc::new(StringArray::from(vec!["welder"])) as ArrayRef,
+            ),
+            ("at", Arc::new(arrow::array::NullArray::new(1)) as ArrayRef),
+            ("score", Arc::new(Float32Array::from(vec![1.5])) as ArrayRef),
+        ])
+        .unwrap()
+    };
+    let narrow = lh
+        .ingest(
+            "crew",
+            with_id(Arc::new(Int16Array::from(vec![5000]))),
+            &opts(IngestMode::Append),
+        )
+        .await
+        .unwrap();
+    assert_eq!(narrow.manifest.row_count, 1101);
+    assert_eq!(
+        rows_of(&lh, "SELECT name, at FROM crew WHERE id = 5000").await[0],
+        [serde_json::json!("late"), serde_json::Value::Null]
+    );
+    let before = tree(dir.path());
+    let err = lh
+        .ingest(
+            "crew",
+            with_id(Arc::new(Int64Array::from(vec![1]))),
+            &opts(IngestMode::Append),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(tree(dir.path()), before);
+
+    // Replace may change the schema.
+    let rep = lh
+        .ingest(
+            "crew",
+            with_id(Arc::new(Int64Array::from(vec![1]))),
+            &opts(IngestMode::Replace),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rep.manifest.columns[0].data_type, "Int64");
+    assert_eq!(count(&lh, "crew").await, 1);
+}
+
+#[tokio::test]
+async fn bad_arrow_input_is_a_typed_error_and_leaves_storage_untouched() {
+    use arrow::array::{ArrayRef, Int32Array, UInt64Array};
+    use arrow::record_batch::{RecordBatch, RecordBatchIterator};
+    let dir = tempfile::tempdir().unwrap();
+    let lh = open(dir.path()).await;
+    // A CSV dataset: id is Int64.
+    lh.ingest("people", PEOPLE, &IngestOptions::default())
+        .await
+        .unwrap();
+    let before = tree(dir.path());
+    let people = |id: ArrayRef| {
+        RecordBatch::try_from_iter([
+            ("id", id),
+            (
+                "name",
+                Arc::new(arrow::array::StringArray::from(vec!["Zed"])) as ArrayRef,
+            ),
+            (
+                "city",
+                Arc::new(arrow::array::StringArray::from(vec!["Reno"])) as ArrayRef,
+            ),
+            (
+                "score",
+                Arc::new(arrow::array::Float64Array::from(vec![1.0])) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    };
+    // u64 widens to Int64 only when the value fits.
+    let too_big = people(Arc::new(UInt64Array::from(vec![u64::MAX])));
+    let err = lh
+        .ingest("people", too_big, &opts(IngestMode::Append))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("\"id\""), "{err}");
+
+    // A reader that fails half-way, no rows, duplicate names, a batch of another width.
+    let good = people(Arc::new(Int32Array::from(vec![9])));
+    let failing = RecordBatchIterator::new(
+        vec![
+            Ok(good.clone()),
+            Err(arrow::error::ArrowError::IoError(
+                "connection reset".into(),
+                std::io::Error::other("reset"),
+            )),
+        ],
+        good.schema(),
+    );
+    let empty = RecordBatchIterator::new(Vec::new(), good.schema());
+    let dup_schema = Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Int32, true),
+        Field::new("a", DataType::Int32, true),
+    ]));
+    let dup = RecordBatchIterator::new(Vec::new(), dup_schema);
+    let narrow =
+        RecordBatch::try_from_iter([("id", Arc::new(Int32Array::from(vec![1])) as ArrayRef)])
+            .unwrap();
+    let ragged = RecordBatchIterator::new(vec![Ok(good.clone()), Ok(narrow)], good.schema());
+    let sources: Vec<(&str, Source)> = vec![
+        ("failing", Source::arrow(failing)),
+        ("empty", Source::arrow(empty)),
+        ("duplicate names", Source::arrow(dup)),
+        ("ragged", Source::arrow(ragged)),
+    ];
+    for (what, source) in sources {
+        let err = lh
+            .ingest("people", source, &opts(IngestMode::Append))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{what}: {err}");
+    }
+    // Bytes that are not what the format says.
+    for format in [Format::Parquet, Format::Arrow] {
+        for input in [&b""[..], b"id,name\n1,x\n", b"PAR1garbagePAR1"] {
+            let err = lh
+                .ingest(
+                    "fresh",
+                    input.to_vec(),
+                    &IngestOptions::default().with_format(format),
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{format}: {err}");
+        }
+    }
+    assert_eq!(tree(dir.path()), before);
+    assert_eq!(lh.datasets().len(), 1);
+    assert_eq!(count(&lh, "people").await, 3);
+}
+
+#[tokio::test]
+async fn parquet_and_arrow_ipc_files_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let lh = open(dir.path()).await;
+    let batches = typed_batches(0..500, 128);
+    let schema = batches[0].schema();
+
+    // The same batches as a Parquet file, an Arrow IPC stream and an Arrow IPC file.
+    macro_rules! write_all {
+        ($writer:expr, $finish:ident) => {{
+            let mut w = $writer;
+            for b in &batches {
+                w.write(b).unwrap();
+            }
+            w.$finish().unwrap();
+        }};
+    }
+    let create = |name: &str| std::fs::File::create(files.path().join(name)).unwrap();
+    write_all!(
+        parquet::arrow::ArrowWriter::try_new(create("crew.parquet"), schema.clone(), None).unwrap(),
+        close
+    );
+    write_all!(
+        arrow::ipc::writer::StreamWriter::try_new(create("crew.arrows"), &schema).unwrap(),
+        finish
+    );
+    // An IPC file holds one dictionary per column: one batch of all rows.
+    let mut w = arrow::ipc::writer::FileWriter::try_new(create("crew.feather"), &schema).unwrap();
+    w.write(&arrow::compute::concat_batches(&schema, &batches).unwrap())
+        .unwrap();
+    w.finish().unwrap();
+    let parquet_path = files.path().join("crew.parquet");
+    let stream_path = files.path().join("crew.arrows");
+    let file_path = files.path().join("crew.feather");
+
+    let expected = {
+        lh.ingest(
+            "from_arrow",
+            arrow_source(batches.clone()),
+            &IngestOptions::default(),
+        )
+        .await
+        .unwrap();
+        rows_of(&lh, "SELECT * FROM from_arrow ORDER BY id").await
+    };
+    let sources: Vec<(&str, Source, Format)> = vec![
+        (
+            "parquet_path",
+            Source::from(parquet_path.as_path()),
+            Format::from_path(&parquet_path),
+        ),
+        (
+            "stream_path",
+            Source::from(stream_path.as_path()),
+            Format::from_path(&stream_path),
+        ),
+        (
+            "file_path",
+            Source::from(file_path.as_path()),
+            Format::from_path(&file_path),
+        ),
+        (
+            "parquet_bytes",
+            Source::from(std::fs::read(&parquet_path).unwrap()),
+            Format::Parquet,
+        ),
+        (
+            "file_bytes",
+            Source::from(std::fs::read(&file_path).unwrap()),
+            Format::Arrow,
+        ),
+        (
+            "stream_reader",
+            Source::Reader(Box::new(std::fs::File::open(&stream_path).unwrap())),
+            Format::Arrow,
+        ),
+        (
+            "parquet_reader",
+            Source::Reader(Box::new(std::fs::File::open(&parquet_path).unwrap())),
+            Format::Parquet,
+        ),
+    ];
+    for (name, source, format) in sources {
+        let r = lh
+            .ingest(name, source, &IngestOptions::default().with_format(format))
+            .await
+            .unwrap();
+        assert_eq!(r.rows, 500, "{name}");
+        let m = lh.manifest(name).unwrap();
+        assert_eq!(
+            m.fingerprint,
+            lh.manifest("from_arrow").unwrap().fingerprint,
+            "{name}: the same stored schema"
+        );
+        assert_eq!(
+            rows_of(&lh, &format!("SELECT * FROM {name} ORDER BY id")).await,
+            expected,
+            "{name}"
+        );
+    }
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use lakehouse_core::embed::{self, Embedder, Purpose};
+use lakehouse_core::embed::{self, Embedder, Precision, Purpose};
 use lakehouse_core::indexer::EmbedDataset;
 use lakehouse_core::{
     EmbedRequest, Error, Format, IndexQuery, IndexSpec, IngestMode, IngestOptions, Lakehouse,
@@ -37,7 +37,7 @@ struct Cli {
     /// How the embedding model's weights are held: f16 (half the memory, faster; the
     /// library's default) or f32.
     #[arg(long, global = true, env = "LAKEHOUSE_PRECISION")]
-    precision: Option<String>,
+    precision: Option<Precision>,
     #[command(subcommand)]
     command: Command,
 }
@@ -90,19 +90,20 @@ enum Command {
         #[command(subcommand)]
         command: IndexCommand,
     },
-    /// Ingest a CSV or NDJSON file as a dataset.
+    /// Ingest a file (CSV, NDJSON, Parquet or Arrow IPC) as a dataset.
     Ingest {
         /// The file to read.
         file: PathBuf,
         /// Dataset name (defaults to the file's stem).
         #[arg(long)]
         name: Option<String>,
-        /// create, append or replace.
+        /// create, append or replace (alias: overwrite).
         #[arg(long, default_value = "create")]
-        mode: String,
-        /// Input format (guessed from the extension when absent).
-        #[arg(long, value_enum)]
-        format: Option<InputFormat>,
+        mode: IngestMode,
+        /// Input format: csv, ndjson, parquet or arrow (or an alias: jsonl, pq, ipc, a MIME
+        /// type…); guessed from the extension when absent.
+        #[arg(long)]
+        format: Option<Format>,
     },
     /// Run a read-only SQL query.
     Sql {
@@ -203,12 +204,12 @@ enum IndexCommand {
         /// Vector length.
         #[arg(long)]
         dimensions: usize,
-        /// cosine, l2 or inner_product.
+        /// cosine, l2 or inner_product (aliases: cos, l2sq, euclidean, ip, dot).
         #[arg(long, default_value = "cosine")]
-        metric: String,
+        metric: Metric,
         /// f32, f16 or i8.
         #[arg(long, default_value = "f32")]
-        quantization: String,
+        quantization: Quantization,
         /// Search by scanning each vector's projection onto this many principal directions,
         /// then re-ranking exactly, instead of walking the graph (for queries unlike the
         /// stored vectors; 64 suits 384-d text embeddings).
@@ -271,12 +272,6 @@ enum EmbedFormat {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
-enum InputFormat {
-    Csv,
-    Ndjson,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug)]
 enum OutputFormat {
     Table,
     Json,
@@ -305,8 +300,8 @@ async fn run(cli: Cli) -> Result<()> {
         model: Some(model_dir),
         ..Default::default()
     };
-    if let Some(precision) = &cli.precision {
-        options.embedder.precision = precision.parse()?;
+    if let Some(precision) = cli.precision {
+        options.embedder.precision = precision;
     }
     if let Command::Doctor { json } = cli.command {
         // Doctor reports a root that does not open instead of failing on it.
@@ -420,12 +415,8 @@ async fn run(cli: Cli) -> Result<()> {
             format,
         } => {
             let name = name.unwrap_or_else(|| lakehouse_core::ingest::dataset_name_of(&file));
-            let format = match format {
-                Some(InputFormat::Csv) => Format::Csv,
-                Some(InputFormat::Ndjson) => Format::Ndjson,
-                None => Format::from_path(&file),
-            };
-            let options = IngestOptions::mode(mode.parse::<IngestMode>()?).with_format(format);
+            let format = format.unwrap_or_else(|| Format::from_path(&file));
+            let options = IngestOptions::mode(mode).with_format(format);
             let r = lh.ingest(&name, file.as_path(), &options).await?;
             let m = &r.manifest;
             if r.no_op {
@@ -497,8 +488,6 @@ async fn index(lh: &Lakehouse, command: IndexCommand) -> Result<()> {
             scan_dimensions,
             scan_candidates,
         } => {
-            let metric: Metric = metric.parse()?;
-            let quantization: Quantization = quantization.parse()?;
             let mut spec = IndexSpec::new(&name, dimensions)
                 .with_metric(metric)
                 .with_quantization(quantization);

@@ -2,9 +2,12 @@
 //! create/add/search/list/info/delete, embed, doctor, and the exit status and message of
 //! bad input.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
+use lakehouse_core::{Format, IngestMode, Metric, Quantization};
 use serde_json::Value;
 
 /// Runs `lakehouse --root ROOT ARGS…`.
@@ -120,6 +123,28 @@ fn sql_in_every_format() {
     let names = arrow::array::AsArray::as_string::<i32>(&names);
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
     assert_eq!(names.value(2), "Chen");
+    // The Parquet file comes back in as a dataset (format from the extension, or named by an
+    // alias), with the same rows.
+    let out = ok(&root, &["ingest", pq.to_str().unwrap(), "--name", "copy"]);
+    assert!(out.contains("version 1 with 3 rows"), "{out}");
+    let again = ok(
+        &root,
+        &[
+            "ingest",
+            pq.to_str().unwrap(),
+            "--name",
+            "copy",
+            "--format",
+            "PQ",
+            "--mode",
+            "overwrite",
+        ],
+    );
+    assert!(again.contains("unchanged"), "{again}");
+    let copy = "SELECT id, name, city FROM copy ORDER BY id";
+    assert_eq!(ok(&root, &["sql", copy, "--format", "csv"]), csv_out);
+    let err = fails(&root, &["ingest", pq.to_str().unwrap(), "--format", "xlsx"]);
+    assert!(err.contains("unknown format"), "{err}");
 
     // Bad SQL and writes: a message naming the kind, exit status 1.
     let err = fails(&root, &["sql", "SELECT nope FROM workers"]);
@@ -231,7 +256,10 @@ fn text_records_embed_and_doctor() {
     let cosine: f64 = f16.iter().zip(&f32).map(|(a, b)| a * b).sum();
     assert!(cosine > 0.9999, "f16 and f32 weights agree: {cosine}");
     let err = fails(&root, &["--precision", "bf16", "datasets"]);
-    assert!(err.contains("use f16 or f32"), "{err}");
+    assert!(
+        err.contains("unknown precision \"bf16\": use f16, f32"),
+        "{err}"
+    );
     ok(&root, &["index", "create", "people", "--dimensions", "384"]);
     let records = dir.path().join("people.jsonl");
     std::fs::write(
@@ -346,4 +374,77 @@ fn doctor_checks_an_s3_root() {
     let (ok, report) = run("s3://no-such-bucket-for-lakehouse-doctor/x");
     assert!(!ok);
     assert_eq!(report["checks"][0]["ok"], false, "{report}");
+}
+
+/// Every accepted name of a format, ingest mode, metric and quantization works as a CLI
+/// argument (the names come from core's tables, so a new alias is covered here too).
+#[test]
+fn every_alias_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lh");
+    let file = |format: Format| {
+        let path = dir.path().join(format!("rows.{}", format.as_str()));
+        if !path.exists() {
+            std::fs::write(&path, common::rows_as(format)).unwrap();
+        }
+        path
+    };
+    let ingest = |format: Format, name: &str, flag: &str, alias: &str| {
+        let path = file(format);
+        let args = [
+            "ingest",
+            path.to_str().unwrap(),
+            "--name",
+            name,
+            flag,
+            alias,
+        ];
+        ok(&root, &args)
+    };
+    for (i, (alias, format)) in Format::NAMES.iter().enumerate() {
+        let out = ingest(*format, &format!("f{i}"), "--format", alias);
+        assert!(out.contains("with 3 rows"), "{alias}: {out}");
+    }
+    for (i, (alias, _)) in IngestMode::NAMES.iter().enumerate() {
+        let out = ingest(Format::Csv, &format!("m{i}"), "--mode", alias);
+        assert!(out.contains("version 1"), "{alias}: {out}");
+    }
+    for (i, (alias, metric)) in Metric::NAMES.iter().enumerate() {
+        let (q_alias, quantization) = Quantization::NAMES[i % Quantization::NAMES.len()];
+        let name = format!("i{i}");
+        ok(
+            &root,
+            &[
+                "index",
+                "create",
+                &name,
+                "--dimensions",
+                "4",
+                "--metric",
+                alias,
+                "--quantization",
+                q_alias,
+            ],
+        );
+        let info: Value = serde_json::from_str(&ok(&root, &["index", "info", &name])).unwrap();
+        assert_eq!(info["spec"]["metric"], metric.as_str(), "{alias}");
+        assert_eq!(
+            info["spec"]["quantization"],
+            quantization.as_str(),
+            "{q_alias}"
+        );
+    }
+    let err = fails(
+        &root,
+        &[
+            "index",
+            "create",
+            "x",
+            "--dimensions",
+            "4",
+            "--metric",
+            "taxicab",
+        ],
+    );
+    assert!(err.contains("unknown metric"), "{err}");
 }

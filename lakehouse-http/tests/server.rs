@@ -10,7 +10,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use lakehouse_core::{Format, IngestMode, Metric, Quantization};
 use serde_json::{Value, json};
+
+mod common;
 
 /// A running server process.
 struct Server {
@@ -305,7 +308,8 @@ fn d_smokes_storage_catalog_ingest_sql_and_restart() {
         Some("application/vnd.apache.arrow.stream")
     );
     let reader =
-        arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(arrow.body), None).unwrap();
+        arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(arrow.body.clone()), None)
+            .unwrap();
     let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(rows, 3);
     let parquet = server.raw(
@@ -319,6 +323,51 @@ fn d_smokes_storage_catalog_ingest_sql_and_restart() {
     );
     assert_eq!(&parquet.body[..4], b"PAR1");
     assert_eq!(&parquet.body[parquet.body.len() - 4..], b"PAR1");
+    // Both come back in as datasets, named by their Content-Type (or an alias in ?format=).
+    for (name, content_type, body) in [
+        (
+            "from_parquet",
+            "application/vnd.apache.parquet",
+            &parquet.body,
+        ),
+        (
+            "from_arrow",
+            "application/vnd.apache.arrow.stream",
+            &arrow.body,
+        ),
+    ] {
+        let r = server.call(
+            "POST",
+            &format!("/v1/datasets/{name}"),
+            Some(content_type),
+            body,
+        );
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["rows"], 3);
+        let q = json!({"sql": format!("SELECT name FROM {name} ORDER BY name")});
+        assert_eq!(
+            server.json("POST", "/v1/sql", q).json()["rows"][2][0],
+            "Carol"
+        );
+    }
+    let r = server.call(
+        "POST",
+        "/v1/datasets/from_pq?format=pq&mode=overwrite",
+        Some("application/octet-stream"),
+        &parquet.body,
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    // Bytes that are not the format named: a 400 naming it, nothing created.
+    let bad = server.call(
+        "POST",
+        "/v1/datasets/junk",
+        Some("application/vnd.apache.parquet"),
+        b"id,name\n1,x\n",
+    );
+    assert_eq!(bad.error(400), "invalid_input");
+    server.get("/v1/datasets/junk").error(404);
+    let unknown = server.call("POST", "/v1/datasets/junk?format=xlsx", None, b"x");
+    assert_eq!(unknown.error(400), "invalid_input");
 
     // Restart after kill -9: the catalog rehydrates with the same id.
     server.kill9();
@@ -350,6 +399,21 @@ fn g1_vector_indexes_survive_kill_and_restart() {
     assert_eq!(r.json()["spec"]["scan_candidates"], 64);
     let bad = json!({"name": "bad", "dimensions": 8, "scan_dimensions": 9});
     server.json("POST", "/v1/indexes", bad).error(400);
+    // Names go through core's one parser: the CLI's aliases work in JSON too.
+    let dot = json!({"name": "dotted", "dimensions": 8, "metric": "dot", "quantization": "F16"});
+    let r = server.json("POST", "/v1/indexes", dot);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["spec"]["metric"], "inner_product");
+    assert_eq!(r.json()["spec"]["quantization"], "f16");
+    assert_eq!(
+        server
+            .call("DELETE", "/v1/indexes/dotted", None, b"")
+            .status,
+        204
+    );
+    let odd = json!({"name": "odd", "dimensions": 8, "metric": "manhattan"});
+    let msg = server.json("POST", "/v1/indexes", odd).body;
+    assert!(String::from_utf8_lossy(&msg).contains("cosine, l2, inner_product"));
     assert_eq!(
         server
             .call("DELETE", "/v1/indexes/scanned", None, b"")
@@ -757,5 +821,68 @@ fn openapi_documents_every_route() {
                 );
             }
         }
+    }
+}
+
+/// Every accepted name of a format (as `?format=` and as a `Content-Type`), ingest mode,
+/// metric and quantization works over HTTP, as in the CLI (names from core's tables).
+#[test]
+fn every_alias_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    for (i, (alias, format)) in Format::NAMES.iter().enumerate() {
+        let body = common::rows_as(*format);
+        let query = alias.replace('/', "%2F");
+        let r = server.call(
+            "POST",
+            &format!("/v1/datasets/q{i}?format={query}"),
+            None,
+            &body,
+        );
+        assert_eq!(
+            r.status,
+            201,
+            "{alias}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert_eq!(r.json()["rows"], 3, "{alias}");
+        if alias.contains('/') {
+            let r = server.call("POST", &format!("/v1/datasets/c{i}"), Some(alias), &body);
+            assert_eq!(
+                r.status,
+                201,
+                "{alias}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+        }
+    }
+    let csv = common::rows_as(Format::Csv);
+    for (i, (alias, _)) in IngestMode::NAMES.iter().enumerate() {
+        let r = server.call(
+            "POST",
+            &format!("/v1/datasets/m{i}?mode={alias}"),
+            None,
+            &csv,
+        );
+        assert_eq!(
+            r.status,
+            201,
+            "{alias}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    for (i, (alias, metric)) in Metric::NAMES.iter().enumerate() {
+        let (q_alias, quantization) = Quantization::NAMES[i % Quantization::NAMES.len()];
+        let spec = json!({"name": format!("i{i}"), "dimensions": 4, "metric": alias,
+                          "quantization": q_alias});
+        let r = server.json("POST", "/v1/indexes", spec);
+        assert_eq!(
+            r.status,
+            201,
+            "{alias}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert_eq!(r.json()["spec"]["metric"], metric.as_str());
+        assert_eq!(r.json()["spec"]["quantization"], quantization.as_str());
     }
 }

@@ -134,7 +134,8 @@ pub struct RecordPlaybookArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestArgs {
-    /// Absolute path of a CSV or NDJSON file inside a folder the server allows.
+    /// Absolute path of a CSV, NDJSON, Parquet or Arrow IPC file inside a folder the
+    /// server allows.
     pub path: PathBuf,
     /// The dataset's name (the file's stem when absent).
     #[serde(default)]
@@ -142,7 +143,8 @@ pub struct IngestArgs {
     /// `create` (the default; identical content is a no-op), `append` or `replace`.
     #[serde(default)]
     pub mode: IngestMode,
-    /// `csv` or `ndjson` (guessed from the file's extension when absent).
+    /// `csv`, `ndjson`, `parquet` or `arrow` (guessed from the file's extension when
+    /// absent).
     #[serde(default)]
     pub format: Option<Format>,
 }

@@ -9,7 +9,7 @@ use lakehouse_core::matrix::MatrixRequest;
 use lakehouse_core::playbook::PlaybookEntry;
 use lakehouse_core::{
     EmbedRequest, Format, IndexQuery, IndexSpec, IngestMode, IngestOptions, Lakehouse,
-    MetadataFilter, Options, Purpose, RecordInput,
+    MetadataFilter, Options, Purpose, RecordInput, Source,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -42,10 +42,9 @@ fn run<T: Send>(
     py.detach(|| rt.block_on(work)).map_err(to_py)
 }
 
-/// A purpose by its name, as core spells it (`"document"`, `"query"`).
+/// A purpose by its name, through core's parser (`"document"`, `"query"`, aliases).
 fn purpose(name: &str) -> PyResult<Purpose> {
-    serde_json::from_value(serde_json::Value::from(name))
-        .map_err(|e| invalid(format!("purpose: {e}")))
+    name.parse().map_err(to_py)
 }
 
 fn texts(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
@@ -54,6 +53,37 @@ fn texts(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     }
     obj.extract::<Vec<String>>()
         .map_err(|_| invalid("texts must be a str or a list of str"))
+}
+
+/// Every name each choice accepts (aliases included), mapped to its canonical name:
+/// `{"metric": {"cos": "cosine", …}, "quantization": …, "format": …, "mode": …,
+/// "purpose": …, "precision": …}`. Each is parsed by core's one parser, as everywhere else.
+#[pyfunction]
+pub fn choices(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
+    fn table<T: Copy>(
+        py: Python<'_>,
+        names: &[(&str, T)],
+        canonical: impl Fn(T) -> &'static str,
+    ) -> PyResult<Py<pyo3::types::PyDict>> {
+        let d = pyo3::types::PyDict::new(py);
+        for (name, choice) in names {
+            d.set_item(*name, canonical(*choice))?;
+        }
+        Ok(d.unbind())
+    }
+    use lakehouse_core::embed::Precision;
+    use lakehouse_core::{Metric, Quantization};
+    let out = pyo3::types::PyDict::new(py);
+    out.set_item("metric", table(py, Metric::NAMES, Metric::as_str)?)?;
+    out.set_item(
+        "quantization",
+        table(py, Quantization::NAMES, Quantization::as_str)?,
+    )?;
+    out.set_item("format", table(py, Format::NAMES, Format::as_str)?)?;
+    out.set_item("mode", table(py, IngestMode::NAMES, IngestMode::as_str)?)?;
+    out.set_item("purpose", table(py, Purpose::NAMES, Purpose::as_str)?)?;
+    out.set_item("precision", table(py, Precision::NAMES, Precision::as_str)?)?;
+    Ok(out)
 }
 
 /// An open lakehouse: datasets, SQL, vector indexes, embeddings, matrix search and
@@ -104,6 +134,53 @@ impl PyLakehouse {
     #[getter]
     fn root(&self) -> String {
         self.inner.storage().description().to_string()
+    }
+
+    /// Writes Arrow data as dataset `name`: any object with `__arrow_c_stream__` (a pyarrow
+    /// Table or RecordBatchReader, a polars DataFrame, a DuckDB relation) or a pandas
+    /// DataFrame, read batch by batch with its column types kept. `mode` is "create" (the
+    /// default), "append" or "replace" ("overwrite"). Returns the ingest report.
+    ///
+    /// >>> lh.write("workers", pyarrow.table({"id": [1, 2], "name": ["Ann", "Bo"]}))  # doctest: +SKIP
+    #[pyo3(signature = (name, data, mode="create"))]
+    fn write<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        data: &Bound<'py, PyAny>,
+        mode: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = IngestOptions::mode(mode.parse().map_err(to_py)?);
+        let reader = crate::arrow_import::reader(py, data)?;
+        let lh = self.inner.clone();
+        let name = name.to_string();
+        let report = run(py, async move {
+            lh.ingest(&name, Source::arrow(reader), &options).await
+        })?;
+        serialized(py, &report)
+    }
+
+    /// Ingests a file as dataset `name` (the file's stem when None): CSV, NDJSON, Parquet or
+    /// Arrow IPC, named by `format` ("csv", "ndjson", "parquet", "arrow", or an alias) or
+    /// else by the file's extension. `mode` as in `write`.
+    #[pyo3(signature = (path, name=None, mode="create", format=None))]
+    fn ingest<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        name: Option<&str>,
+        mode: &str,
+        format: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let format = match format {
+            Some(f) => f.parse().map_err(to_py)?,
+            None => Format::from_path(&path),
+        };
+        let name = name.map_or_else(
+            || lakehouse_core::ingest::dataset_name_of(&path),
+            str::to_string,
+        );
+        self.ingest_file(py, path, &name, mode, format)
     }
 
     /// Ingests a CSV file as dataset `name`. `mode` is "create" (the default; fails if the

@@ -8,6 +8,7 @@
 use pyo3::prelude::*;
 
 mod arrow_export;
+mod arrow_import;
 mod convert;
 mod errors;
 mod lakehouse;
@@ -16,6 +17,7 @@ mod lakehouse;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lakehouse::open, m)?)?;
+    m.add_function(wrap_pyfunction!(lakehouse::choices, m)?)?;
     m.add_class::<lakehouse::PyLakehouse>()?;
     m.add_class::<lakehouse::PyVectorIndex>()?;
     m.add_class::<arrow_export::ArrowResult>()?;

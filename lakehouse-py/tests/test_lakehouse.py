@@ -218,7 +218,7 @@ def test_weight_precision_is_chosen_at_open(tmp_path):
     f32 = lakehouse.open(str(tmp_path / "b"), cache_size=0, precision="f32").embed(texts)
     assert not np.array_equal(f16, f32), "the two precisions run different weights"
     assert np.all(np.sum(f16 * f32, axis=1) > 0.9999)
-    with pytest.raises(InvalidInputError, match="f16 or f32"):
+    with pytest.raises(InvalidInputError, match="unknown precision .*f16, f32"):
         lakehouse.open(str(tmp_path / "c"), precision="bf16")
 
 

@@ -11,7 +11,7 @@
 //! (docs/PERFORMANCE.md).
 
 use super::team::{Shared, Team};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// Output columns per panel: two AVX registers of `f32`.
 const NR: usize = 16;
@@ -27,7 +27,7 @@ const TASKS_PER_THREAD: usize = 4;
 const PARALLEL_MIN_MACS: usize = 1 << 20;
 
 /// How an embedder holds its weights in memory. Arithmetic is `f32` either way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
     /// Half the memory and, for short texts, faster (the layers fit in cache: one query
@@ -39,20 +39,10 @@ pub enum Precision {
     F32,
 }
 
-impl std::str::FromStr for Precision {
-    type Err = crate::Error;
-
-    /// `f16` or `f32`.
-    fn from_str(s: &str) -> crate::Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "f16" => Ok(Precision::F16),
-            "f32" => Ok(Precision::F32),
-            _ => Err(crate::Error::invalid(format!(
-                "unknown precision {s:?}: use f16 or f32"
-            ))),
-        }
-    }
-}
+crate::choice::choices!(Precision, "precision", {
+    F16 => ["f16"],
+    F32 => ["f32"],
+});
 
 /// A weight element type the kernel reads.
 pub(crate) trait Element: Copy + Send + Sync + 'static {
@@ -409,7 +399,7 @@ mod tests {
         assert_eq!("F16".parse::<Precision>().unwrap(), Precision::F16);
         assert_eq!("f32".parse::<Precision>().unwrap(), Precision::F32);
         let e = "bf16".parse::<Precision>().unwrap_err();
-        assert!(e.to_string().contains("use f16 or f32"), "{e}");
+        assert!(e.to_string().contains("use f16, f32"), "{e}");
     }
 
     #[test]

@@ -79,7 +79,7 @@ impl Default for EmbedderOptions {
 
 /// What a text is for. Models trained with task prompts (nomic-embed-text) embed queries and
 /// documents differently; for the others both are the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
@@ -89,6 +89,11 @@ pub enum Purpose {
     /// Text to search with.
     Query,
 }
+
+crate::choice::choices!(Purpose, "purpose", {
+    Document => ["document", "doc", "passage", "search_document"],
+    Query => ["query", "search_query"],
+});
 
 /// Texts to embed, as the wrappers receive them (`POST /v1/embed`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -362,5 +367,16 @@ impl Embedder {
     /// truncation), for callers that budget context.
     pub fn count_tokens(&self, text: &str) -> Result<usize> {
         Ok(self.model.tokenize(&[text])?[0].len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purpose_and_precision_names_parse_one_way() {
+        crate::choice::check_names(Purpose::NAMES, |p| p.as_str());
+        crate::choice::check_names(Precision::NAMES, |p| p.as_str());
     }
 }

@@ -1,9 +1,13 @@
-//! Ingest: CSV or NDJSON → schema inference → Parquet → a new catalog version.
+//! Ingest: CSV, NDJSON, Parquet, Arrow IPC or Arrow record batches → Parquet → a new
+//! catalog version.
 //!
-//! The input is read twice, streaming both times, so files larger than memory work: the
-//! first pass validates it (shape, UTF-8, JSON syntax — errors name the line), infers column
-//! types and hashes it; the second decodes it into Arrow batches written as Snappy Parquet.
-//! Input that is only a stream is first spooled to a temporary file.
+//! Text (CSV, NDJSON) is read twice, streaming both times, so files larger than memory
+//! work: the first pass validates it (shape, UTF-8, JSON syntax — errors name the line),
+//! infers column types and hashes it; the second decodes it into Arrow batches written as
+//! Snappy Parquet. Typed input (Parquet, Arrow) is read once, batch by batch: its schema is
+//! known up front, so each batch is converted to the dataset's schema and written as it
+//! arrives; memory stays bounded by a batch and a row group. Input that is only a byte
+//! stream is first spooled to a temporary file.
 //!
 //! Nothing reaches the catalog until the data files are stored; the commit is one atomic
 //! manifest write, and any failure leaves the catalog as it was.
@@ -11,6 +15,7 @@
 mod csv;
 mod infer;
 mod ndjson;
+mod typed;
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -18,12 +23,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
-use arrow::record_batch::RecordBatch;
+use arrow::record_batch::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::catalog::{
@@ -34,7 +39,7 @@ use crate::error::{Error, Result};
 use infer::Kind;
 
 /// How an ingest relates to an existing dataset of the same name.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum IngestMode {
@@ -48,47 +53,87 @@ pub enum IngestMode {
     /// the current version already holds is a no-op, so retries are safe.
     Append,
     /// Replace all rows (and possibly the schema) as a new version; replacing with the
-    /// content already held is a no-op.
+    /// content already held is a no-op. Also spelled `overwrite`.
     Replace,
 }
 
-impl std::str::FromStr for IngestMode {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "create" => Ok(Self::Create),
-            "append" => Ok(Self::Append),
-            "replace" => Ok(Self::Replace),
-            _ => Err(Error::invalid(format!(
-                "unknown ingest mode {s:?}; expected create, append or replace"
-            ))),
-        }
-    }
-}
+crate::choice::choices!(IngestMode, "ingest mode", {
+    Create => ["create"],
+    Append => ["append"],
+    Replace => ["replace", "overwrite"],
+});
 
-/// Input file format.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Input format. One parser names it everywhere: by name, by file extension (`json`,
+/// `jsonl`, `pq`, `arrows`, `feather`…) or by MIME type (`text/csv`,
+/// `application/vnd.apache.parquet`, `application/vnd.apache.arrow.stream`…).
+///
+/// ```
+/// use lakehouse_core::Format;
+/// assert_eq!("application/vnd.apache.parquet".parse::<Format>().unwrap(), Format::Parquet);
+/// assert_eq!(Format::from_path("in/rows.jsonl".as_ref()), Format::Ndjson);
+/// assert_eq!(Format::Arrow.mime(), "application/vnd.apache.arrow.stream");
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    /// Comma-separated values with a header row.
+    /// Comma-separated values with a header row; column types are inferred.
     #[default]
     Csv,
-    /// Newline-delimited JSON objects.
+    /// Newline-delimited JSON objects; column types are inferred.
     Ndjson,
+    /// A Parquet file; its column types are kept.
+    Parquet,
+    /// Arrow IPC, as a stream or as a file (Feather v2); its column types are kept.
+    Arrow,
 }
 
+crate::choice::choices!(Format, "format", {
+    Csv => ["csv", "text/csv", "application/csv"],
+    Ndjson => [
+        "ndjson",
+        "jsonl",
+        "json",
+        "application/x-ndjson",
+        "application/jsonl",
+        "application/json",
+    ],
+    Parquet => ["parquet", "pq", "application/vnd.apache.parquet", "application/x-parquet"],
+    Arrow => [
+        "arrow",
+        "arrows",
+        "ipc",
+        "feather",
+        "application/vnd.apache.arrow.stream",
+        "application/vnd.apache.arrow.file",
+    ],
+});
+
 impl Format {
-    /// Guesses the format from a file name (`.json`, `.jsonl`, `.ndjson` → NDJSON).
+    /// The format a file's extension names (`.json`, `.jsonl`, `.ndjson` → NDJSON,
+    /// `.parquet`, `.pq` → Parquet, `.arrow`, `.arrows`, `.feather`, `.ipc` → Arrow); CSV
+    /// for any other or no extension.
     pub fn from_path(path: &std::path::Path) -> Format {
-        match path
-            .extension()
+        path.extension()
             .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-        {
-            Some(e) if matches!(e.as_str(), "json" | "jsonl" | "ndjson") => Format::Ndjson,
-            _ => Format::Csv,
+            .and_then(|e| e.parse().ok())
+            .unwrap_or(Format::Csv)
+    }
+
+    /// The MIME type an HTTP body of this format carries.
+    pub fn mime(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv",
+            Format::Ndjson => "application/x-ndjson",
+            Format::Parquet => "application/vnd.apache.parquet",
+            Format::Arrow => "application/vnd.apache.arrow.stream",
         }
+    }
+
+    /// Whether the input carries its own column types (Parquet, Arrow) rather than text
+    /// whose types are inferred.
+    pub fn is_typed(self) -> bool {
+        matches!(self, Format::Parquet | Format::Arrow)
     }
 }
 
@@ -113,6 +158,42 @@ pub enum Source {
     Bytes(Bytes),
     /// Any reader; spooled to a temporary file first (it must be read twice).
     Reader(Box<dyn Read + Send>),
+    /// Arrow record batches (an in-memory table, a DataFrame handed over through the Arrow
+    /// C stream interface, any other Arrow stream): read once, batch by batch, with their
+    /// column types kept; [`IngestOptions::format`] does not apply.
+    Arrow(Box<dyn RecordBatchReader + Send>),
+}
+
+impl Source {
+    /// Record batches from any Arrow reader.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int64Array, StringArray};
+    /// use arrow::record_batch::{RecordBatch, RecordBatchIterator};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use lakehouse_core::{IngestOptions, Lakehouse, Source};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("id", DataType::Int64, false),
+    ///     Field::new("name", DataType::Utf8, true),
+    /// ]));
+    /// let batch = RecordBatch::try_new(schema.clone(), vec![
+    ///     Arc::new(Int64Array::from(vec![1, 2])),
+    ///     Arc::new(StringArray::from(vec!["Alice", "Bob"])),
+    /// ]).unwrap();
+    /// let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let lh = Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// let report = lh.ingest("people", Source::arrow(reader), &IngestOptions::default()).await.unwrap();
+    /// assert_eq!(report.rows, 2);
+    /// # });
+    /// ```
+    pub fn arrow(reader: impl RecordBatchReader + Send + 'static) -> Self {
+        Source::Arrow(Box::new(reader))
+    }
 }
 
 impl std::fmt::Debug for Source {
@@ -121,6 +202,7 @@ impl std::fmt::Debug for Source {
             Source::Path(p) => f.debug_tuple("Path").field(p).finish(),
             Source::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
             Source::Reader(_) => f.write_str("Reader"),
+            Source::Arrow(r) => write!(f, "Arrow({} columns)", r.schema().fields().len()),
         }
     }
 }
@@ -151,6 +233,13 @@ impl From<String> for Source {
         Source::Bytes(Bytes::from(s))
     }
 }
+/// One record batch.
+impl From<RecordBatch> for Source {
+    fn from(batch: RecordBatch) -> Self {
+        let schema = batch.schema();
+        Source::arrow(RecordBatchIterator::new([Ok(batch)], schema))
+    }
+}
 /// A `&str` is the input's content (use a [`std::path::Path`] to read a file).
 impl From<&'static str> for Source {
     fn from(s: &'static str) -> Self {
@@ -163,7 +252,7 @@ impl From<&'static str> for Source {
 pub struct IngestOptions {
     /// Create, append or replace.
     pub mode: IngestMode,
-    /// CSV or NDJSON.
+    /// The format of a byte source (CSV, NDJSON, Parquet or Arrow IPC).
     pub format: Format,
     /// Rows per Arrow batch while decoding (8192, as the reference system).
     pub batch_size: usize,
@@ -214,14 +303,23 @@ pub struct IngestReport {
     pub source_sha256: String,
 }
 
-/// Result of the first pass.
+/// What the planner needs to know of an input: the schema a new dataset would get, and
+/// whether the input can be stored under an existing schema.
+pub(crate) trait Shape {
+    /// The schema of a dataset created from this input.
+    fn schema(&self) -> SchemaRef;
+    /// Whether this input can be stored under `target` (same names in order, fitting types).
+    fn fits(&self, target: &Schema) -> bool;
+}
+
+/// Result of the first pass over text (CSV, NDJSON).
 pub(crate) struct Inferred {
     names: Vec<String>,
     kinds: Vec<Kind>,
     rows: u64,
 }
 
-impl Inferred {
+impl Shape for Inferred {
     fn schema(&self) -> SchemaRef {
         Arc::new(Schema::new(
             self.names
@@ -232,7 +330,6 @@ impl Inferred {
         ))
     }
 
-    /// Whether this input can be stored under `target` (same names in order, fitting types).
     fn fits(&self, target: &Schema) -> bool {
         target.fields().len() == self.names.len()
             && target
@@ -243,20 +340,22 @@ impl Inferred {
     }
 }
 
-fn check_header(names: &[String]) -> Result<()> {
+/// Column names are non-empty and unique; the reason when they are not.
+fn check_names<'a>(names: impl IntoIterator<Item = &'a str>) -> std::result::Result<(), String> {
     let mut seen = std::collections::HashSet::new();
-    for (i, n) in names.iter().enumerate() {
+    for (i, n) in names.into_iter().enumerate() {
         if n.is_empty() {
-            return Err(Error::malformed(
-                1,
-                format!("column {} has an empty name", i + 1),
-            ));
+            return Err(format!("column {} has an empty name", i + 1));
         }
-        if !seen.insert(n.as_str()) {
-            return Err(Error::malformed(1, format!("duplicate column name {n:?}")));
+        if !seen.insert(n) {
+            return Err(format!("duplicate column name {n:?}"));
         }
     }
     Ok(())
+}
+
+fn check_header(names: &[String]) -> Result<()> {
+    check_names(names.iter().map(String::as_str)).map_err(|reason| Error::malformed(1, reason))
 }
 
 /// The input, readable any number of times.
@@ -267,14 +366,37 @@ enum Spooled {
 }
 
 impl Spooled {
+    /// Keeps a path or bytes as they are; copies a reader to a temporary file.
+    fn of(source: Source) -> Result<Spooled> {
+        Ok(match source {
+            Source::Path(p) => Spooled::Path(p),
+            Source::Bytes(b) => Spooled::Bytes(b),
+            Source::Reader(mut r) => {
+                let mut tmp = tempfile::NamedTempFile::new()?;
+                std::io::copy(&mut r, tmp.as_file_mut())?;
+                tmp.as_file_mut().flush()?;
+                Spooled::Temp(tmp)
+            }
+            Source::Arrow(_) => return Err(Error::internal("Arrow batches are not spooled")),
+        })
+    }
+
     fn open(&self) -> Result<Box<dyn Read + Send>> {
         Ok(match self {
-            Spooled::Path(p) => Box::new(File::open(p).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("cannot open {}: {e}", p.display()))
-            })?),
-            Spooled::Temp(t) => Box::new(t.reopen()?),
+            Spooled::Path(_) | Spooled::Temp(_) => Box::new(self.file()?),
             Spooled::Bytes(b) => Box::new(std::io::Cursor::new(b.clone())),
         })
+    }
+
+    /// The local file holding the input; `None` for bytes in memory.
+    fn file(&self) -> Result<File> {
+        match self {
+            Spooled::Path(p) => File::open(p).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot open {}: {e}", p.display())).into()
+            }),
+            Spooled::Temp(t) => Ok(t.reopen()?),
+            Spooled::Bytes(_) => Err(Error::internal("bytes have no file")),
+        }
     }
 }
 
@@ -303,7 +425,7 @@ enum Plan {
 
 fn plan(
     current: Option<&Arc<Manifest>>,
-    input: &Inferred,
+    input: &dyn Shape,
     mode: IngestMode,
     sha: &str,
 ) -> Result<Plan> {
@@ -371,55 +493,128 @@ struct LocalFile {
     rows: u64,
 }
 
-fn write_parquet(
+/// A writer that may hash what passes through.
+struct HashingWrite<W> {
+    inner: W,
+    hasher: Option<Sha256>,
+}
+
+impl<W: Write> Write for HashingWrite<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Record batches of one schema → local Snappy Parquet files of at most
+/// `max_rows_per_file` rows each; optionally the SHA-256 of the files written, in order
+/// (the identity of an input that has no bytes of its own, such as Arrow batches).
+struct ParquetSink<'a> {
+    dir: &'a std::path::Path,
+    schema: SchemaRef,
+    props: WriterProperties,
+    max_rows_per_file: u64,
+    files: Vec<LocalFile>,
+    writer: Option<ArrowWriter<HashingWrite<File>>>,
+    hasher: Option<Sha256>,
+}
+
+impl<'a> ParquetSink<'a> {
+    fn new(
+        dir: &'a std::path::Path,
+        schema: SchemaRef,
+        options: &IngestOptions,
+        hash: bool,
+    ) -> Self {
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(options.row_group_size))
+            .build();
+        Self {
+            dir,
+            schema,
+            props,
+            max_rows_per_file: options.max_rows_per_file,
+            files: Vec::new(),
+            writer: None,
+            hasher: hash.then(Sha256::new),
+        }
+    }
+
+    fn write(&mut self, mut batch: RecordBatch) -> Result<()> {
+        while batch.num_rows() > 0 {
+            let writer = match &mut self.writer {
+                Some(w) => w,
+                None => {
+                    let path = self.dir.join(format!("part-{}.parquet", self.files.len()));
+                    let out = HashingWrite {
+                        inner: File::create(&path)?,
+                        hasher: self.hasher.as_ref().map(|_| Sha256::new()),
+                    };
+                    self.files.push(LocalFile { path, rows: 0 });
+                    self.writer.insert(ArrowWriter::try_new(
+                        out,
+                        self.schema.clone(),
+                        Some(self.props.clone()),
+                    )?)
+                }
+            };
+            let current = self.files.last_mut().expect("a file is open");
+            let room = (self.max_rows_per_file - current.rows) as usize;
+            let take = room.min(batch.num_rows());
+            writer.write(&batch.slice(0, take))?;
+            current.rows += take as u64;
+            batch = batch.slice(take, batch.num_rows() - take);
+            if current.rows >= self.max_rows_per_file {
+                self.close_file()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn close_file(&mut self) -> Result<()> {
+        if let Some(w) = self.writer.take() {
+            // Writes the footer, then hands the file back.
+            let out = w.into_inner()?;
+            if let (Some(total), Some(h)) = (&mut self.hasher, out.hasher) {
+                total.update(h.finalize());
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the last file; returns the files and, when hashing, the hex digest.
+    fn finish(mut self) -> Result<(Vec<LocalFile>, Option<String>)> {
+        self.close_file()?;
+        let sha = self.hasher.take().map(|h| hex::encode(h.finalize()));
+        Ok((self.files, sha))
+    }
+}
+
+fn write_text(
     spooled: &Spooled,
     format: Format,
     schema: SchemaRef,
     options: &IngestOptions,
     dir: &std::path::Path,
 ) -> Result<Vec<LocalFile>> {
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(options.row_group_size))
-        .build();
-    let mut files: Vec<LocalFile> = Vec::new();
-    let mut writer: Option<ArrowWriter<File>> = None;
-    let mut sink = |batch: RecordBatch| -> Result<()> {
-        let mut batch = batch;
-        while batch.num_rows() > 0 {
-            if writer.is_none() {
-                let path = dir.join(format!("part-{}.parquet", files.len()));
-                writer = Some(ArrowWriter::try_new(
-                    File::create(&path)?,
-                    schema.clone(),
-                    Some(props.clone()),
-                )?);
-                files.push(LocalFile { path, rows: 0 });
-            }
-            let current = files.last_mut().expect("a file is open");
-            let room = (options.max_rows_per_file - current.rows) as usize;
-            let take = room.min(batch.num_rows());
-            writer
-                .as_mut()
-                .expect("open")
-                .write(&batch.slice(0, take))?;
-            current.rows += take as u64;
-            batch = batch.slice(take, batch.num_rows() - take);
-            if current.rows >= options.max_rows_per_file {
-                writer.take().expect("open").close()?;
-            }
-        }
-        Ok(())
-    };
+    let mut sink = ParquetSink::new(dir, schema.clone(), options, false);
+    let mut write = |batch: RecordBatch| sink.write(batch);
     let reader = spooled.open()?;
     match format {
-        Format::Csv => csv::decode(reader, schema.clone(), options.batch_size, &mut sink)?,
-        Format::Ndjson => ndjson::decode(reader, schema.clone(), options.batch_size, &mut sink)?,
+        Format::Csv => csv::decode(reader, schema, options.batch_size, &mut write)?,
+        Format::Ndjson => ndjson::decode(reader, schema, options.batch_size, &mut write)?,
+        Format::Parquet | Format::Arrow => {
+            return Err(Error::internal("typed formats are not decoded as text"));
+        }
     }
-    if let Some(w) = writer.take() {
-        w.close()?;
-    }
-    Ok(files)
+    Ok(sink.finish()?.0)
 }
 
 /// Runs one ingest into `catalog`. See the module documentation.
@@ -436,19 +631,13 @@ pub async fn ingest(
         ));
     }
     let format = options.format;
-    let spooled = tokio::task::spawn_blocking(move || -> Result<Spooled> {
-        Ok(match source {
-            Source::Path(p) => Spooled::Path(p),
-            Source::Bytes(b) => Spooled::Bytes(b),
-            Source::Reader(mut r) => {
-                let mut tmp = tempfile::NamedTempFile::new()?;
-                std::io::copy(&mut r, tmp.as_file_mut())?;
-                tmp.as_file_mut().flush()?;
-                Spooled::Temp(tmp)
-            }
-        })
-    })
-    .await??;
+    if let Source::Arrow(reader) = source {
+        return ingest_typed(catalog, name, TypedSource::Batches(reader), options).await;
+    }
+    let spooled = tokio::task::spawn_blocking(move || Spooled::of(source)).await??;
+    if format.is_typed() {
+        return ingest_typed(catalog, name, TypedSource::File(spooled, format), options).await;
+    }
     let spooled = Arc::new(spooled);
 
     // Pass 1: validate, infer, hash.
@@ -460,23 +649,21 @@ pub async fn ingest(
         };
         let inferred = match format {
             Format::Csv => csv::infer(&mut reader)?,
-            Format::Ndjson => ndjson::infer(&mut reader)?,
+            _ => ndjson::infer(&mut reader)?,
         };
         std::io::copy(&mut reader, &mut std::io::sink())?;
         Ok((inferred, hex::encode(reader.hasher.finalize())))
     })
     .await??;
-    let inferred = Arc::new(inferred);
+    let rows = inferred.rows;
+    let inferred: Arc<dyn Shape + Send + Sync> = Arc::new(inferred);
 
-    let current = catalog
-        .contains(name)
-        .then(|| catalog.manifest(name))
-        .transpose()?;
-    let schema = match plan(current.as_ref(), &inferred, options.mode, &sha)? {
+    let current = current_manifest(catalog, name)?;
+    let schema = match plan(current.as_ref(), &*inferred, options.mode, &sha)? {
         Plan::NoOp(manifest) => {
             return Ok(IngestReport {
                 manifest,
-                rows: inferred.rows,
+                rows,
                 no_op: true,
                 source_sha256: sha,
             });
@@ -492,11 +679,69 @@ pub async fn ingest(
         options.clone(),
         dir.path().to_path_buf(),
     );
-    let local =
-        tokio::task::spawn_blocking(move || write_parquet(&sp, format, sc, &opts, &dir_path))
-            .await??;
+    let local = tokio::task::spawn_blocking(move || write_text(&sp, format, sc, &opts, &dir_path))
+        .await??;
+    let written = Written {
+        dir,
+        files: local,
+        schema,
+        input: inferred,
+        rows,
+        sha,
+    };
+    store(catalog, name, written, options.mode).await
+}
 
-    // Upload under fresh names; they become visible only through the manifest.
+fn current_manifest(catalog: &Catalog, name: &str) -> Result<Option<Arc<Manifest>>> {
+    catalog
+        .contains(name)
+        .then(|| catalog.manifest(name))
+        .transpose()
+}
+
+/// An input written to local Parquet files, ready to upload and commit.
+struct Written {
+    /// Holds the files until they are uploaded.
+    dir: tempfile::TempDir,
+    files: Vec<LocalFile>,
+    /// The schema the files were written with.
+    schema: SchemaRef,
+    input: Arc<dyn Shape + Send + Sync>,
+    rows: u64,
+    sha: String,
+}
+
+/// Uploads the files under fresh names (visible only through a manifest) and commits them
+/// as a new version, re-planning against the version current at commit time; uploads are
+/// removed again on a no-op or any failure.
+async fn store(
+    catalog: &Catalog,
+    name: &str,
+    written: Written,
+    mode: IngestMode,
+) -> Result<IngestReport> {
+    let Written {
+        dir,
+        files: local,
+        schema,
+        input,
+        rows,
+        sha,
+    } = written;
+    // Content already held: nothing to upload.
+    if let Plan::NoOp(manifest) = plan(
+        current_manifest(catalog, name)?.as_ref(),
+        &*input,
+        mode,
+        &sha,
+    )? {
+        return Ok(IngestReport {
+            manifest,
+            rows,
+            no_op: true,
+            source_sha256: sha,
+        });
+    }
     let storage = catalog.storage().clone();
     let mut uploaded: Vec<DataFile> = Vec::with_capacity(local.len());
     let upload_result: Result<()> = async {
@@ -520,32 +765,30 @@ pub async fn ingest(
             let new_files = uploaded.clone();
             let mut no_op = false;
             let r = catalog
-                .commit(name, |cur| {
-                    match plan(cur, &inferred, options.mode, &sha)? {
-                        Plan::NoOp(m) => {
-                            no_op = true;
-                            Ok(Decision::Keep(m))
+                .commit(name, |cur| match plan(cur, &*input, mode, &sha)? {
+                    Plan::NoOp(m) => {
+                        no_op = true;
+                        Ok(Decision::Keep(m))
+                    }
+                    Plan::Write {
+                        schema: s,
+                        operation,
+                    } => {
+                        if s.fields() != schema.fields() {
+                            return Err(Error::Conflict(format!(
+                                "dataset {name:?} changed schema during the ingest; retry"
+                            )));
                         }
-                        Plan::Write {
+                        let mut files = match (operation, cur) {
+                            (Operation::Append, Some(c)) => c.files.clone(),
+                            _ => Vec::new(),
+                        };
+                        files.extend(new_files.iter().cloned());
+                        Ok(Decision::Commit {
                             schema: s,
+                            files,
                             operation,
-                        } => {
-                            if s.fields() != schema.fields() {
-                                return Err(Error::Conflict(format!(
-                                    "dataset {name:?} changed schema during the ingest; retry"
-                                )));
-                            }
-                            let mut files = match (operation, cur) {
-                                (Operation::Append, Some(c)) => c.files.clone(),
-                                _ => Vec::new(),
-                            };
-                            files.extend(new_files.iter().cloned());
-                            Ok(Decision::Commit {
-                                schema: s,
-                                files,
-                                operation,
-                            })
-                        }
+                        })
                     }
                 })
                 .await;
@@ -560,7 +803,7 @@ pub async fn ingest(
             }
             Ok(IngestReport {
                 manifest,
-                rows: inferred.rows,
+                rows,
                 no_op,
                 source_sha256: sha,
             })
@@ -568,6 +811,68 @@ pub async fn ingest(
         Err(e) => {
             remove_files(&storage, &uploaded).await;
             Err(e)
+        }
+    }
+}
+
+/// Ingests a typed input (Arrow batches, a Parquet file, Arrow IPC) in one pass: the target
+/// schema is known before any row is read, rows are converted to it batch by batch while
+/// they are written, and the written files' hash identifies the content.
+async fn ingest_typed(
+    catalog: &Catalog,
+    name: &str,
+    source: TypedSource,
+    options: &IngestOptions,
+) -> Result<IngestReport> {
+    let current = current_manifest(catalog, name)?;
+    let dir = tempfile::tempdir()?;
+    let (opts, dir_path) = (options.clone(), dir.path().to_path_buf());
+    let (input, schema, files, rows, sha) = tokio::task::spawn_blocking(move || {
+        let reader = source.open(opts.batch_size)?;
+        let input = typed::Typed::of(&reader.schema())?;
+        let schema = typed::target_schema(current.as_ref(), &input, opts.mode)?;
+        let mut sink = ParquetSink::new(&dir_path, schema.clone(), &opts, true);
+        let mut rows = 0u64;
+        for batch in reader {
+            let batch =
+                batch.map_err(|e| Error::invalid(format!("reading the Arrow input: {e}")))?;
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            rows += batch.num_rows() as u64;
+            sink.write(typed::conform(batch, &schema)?)?;
+        }
+        if rows == 0 {
+            return Err(Error::invalid("the input has no rows"));
+        }
+        let (files, sha) = sink.finish()?;
+        let sha = sha.ok_or_else(|| Error::internal("the sink did not hash"))?;
+        Ok::<_, Error>((input, schema, files, rows, sha))
+    })
+    .await??;
+    let written = Written {
+        dir,
+        files,
+        schema,
+        input: Arc::new(input),
+        rows,
+        sha,
+    };
+    store(catalog, name, written, options.mode).await
+}
+
+/// A typed input before it is opened.
+enum TypedSource {
+    Batches(Box<dyn RecordBatchReader + Send>),
+    File(Spooled, Format),
+}
+
+impl TypedSource {
+    fn open(self, batch_size: usize) -> Result<Box<dyn RecordBatchReader + Send>> {
+        match self {
+            TypedSource::Batches(r) => Ok(r),
+            TypedSource::File(spooled, Format::Parquet) => typed::parquet(&spooled, batch_size),
+            TypedSource::File(spooled, _) => typed::arrow_ipc(&spooled),
         }
     }
 }
@@ -647,8 +952,27 @@ mod tests {
     }
 
     #[test]
-    fn modes_parse() {
+    fn modes_and_formats_parse_one_way() {
         assert_eq!("Append".parse::<IngestMode>().unwrap(), IngestMode::Append);
         assert!("upsert".parse::<IngestMode>().is_err());
+        crate::choice::check_names(IngestMode::NAMES, |m| m.as_str());
+        crate::choice::check_names(Format::NAMES, |f| f.as_str());
+        for (path, format) in [
+            ("a.CSV", Format::Csv),
+            ("a.tsv", Format::Csv),
+            ("noext", Format::Csv),
+            ("a.ndjson", Format::Ndjson),
+            ("a.json", Format::Ndjson),
+            ("a.pq", Format::Parquet),
+            ("a.parquet", Format::Parquet),
+            ("a.arrows", Format::Arrow),
+            ("a.feather", Format::Arrow),
+        ] {
+            assert_eq!(Format::from_path(path.as_ref()), format, "{path}");
+        }
+        // Every format's MIME type names it.
+        for (_, f) in Format::NAMES {
+            assert_eq!(f.mime().parse::<Format>().unwrap(), *f);
+        }
     }
 }

@@ -36,7 +36,9 @@ pub const DEFAULT_K: usize = 10;
 pub const MAX_DIMENSIONS: usize = 65_536;
 
 /// How distance is measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// Parsed from its names and aliases (`cos`; `l2sq`, `euclidean`; `ip`, `dot`) by one
+/// `FromStr` that serde and every wrapper use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
@@ -50,7 +52,7 @@ pub enum Metric {
 }
 
 /// How vectors are stored in the index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Quantization {
@@ -63,37 +65,17 @@ pub enum Quantization {
     I8,
 }
 
-impl std::str::FromStr for Metric {
-    type Err = Error;
+crate::choice::choices!(Metric, "metric", {
+    Cosine => ["cosine", "cos"],
+    L2 => ["l2", "l2sq", "euclidean"],
+    InnerProduct => ["inner_product", "ip", "dot"],
+});
 
-    /// `cosine`, `l2` (also `l2sq`, `euclidean`) or `inner_product` (also `ip`, `dot`).
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "cosine" | "cos" => Ok(Metric::Cosine),
-            "l2" | "l2sq" | "euclidean" => Ok(Metric::L2),
-            "inner_product" | "ip" | "dot" => Ok(Metric::InnerProduct),
-            _ => Err(Error::invalid(format!(
-                "unknown metric {s:?}: use cosine, l2 or inner_product"
-            ))),
-        }
-    }
-}
-
-impl std::str::FromStr for Quantization {
-    type Err = Error;
-
-    /// `f32`, `f16` or `i8`.
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "f32" => Ok(Quantization::F32),
-            "f16" => Ok(Quantization::F16),
-            "i8" => Ok(Quantization::I8),
-            _ => Err(Error::invalid(format!(
-                "unknown quantization {s:?}: use f32, f16 or i8"
-            ))),
-        }
-    }
-}
+crate::choice::choices!(Quantization, "quantization", {
+    F32 => ["f32"],
+    F16 => ["f16"],
+    I8 => ["i8"],
+});
 
 /// What [`VectorIndexes::create`] makes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -531,5 +513,24 @@ pub(crate) fn not_found(name: &str) -> Error {
     Error::NotFound {
         what: "vector index",
         name: name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_and_quantization_names_parse_one_way() {
+        crate::choice::check_names(Metric::NAMES, |m| m.as_str());
+        crate::choice::check_names(Quantization::NAMES, |q| q.as_str());
+        // The alias that used to work only in the CLI works in JSON too.
+        let spec: IndexSpec = serde_json::from_value(
+            serde_json::json!({"name": "i", "dimensions": 4, "metric": "dot"}),
+        )
+        .unwrap();
+        assert_eq!(spec.metric, Metric::InnerProduct);
+        let err = "manhattan".parse::<Metric>().unwrap_err().to_string();
+        assert!(err.contains("cosine, l2, inner_product"), "{err}");
     }
 }

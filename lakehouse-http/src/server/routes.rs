@@ -130,20 +130,10 @@ pub struct IngestQuery {
     format: Option<String>,
 }
 
-fn format_named(name: &str) -> ApiResult<Format> {
-    match name.to_ascii_lowercase().as_str() {
-        "csv" | "text/csv" => Ok(Format::Csv),
-        "ndjson" | "jsonl" | "application/x-ndjson" | "application/jsonl" | "application/json" => {
-            Ok(Format::Ndjson)
-        }
-        other => Err(ApiError::bad_request(format!(
-            "unknown format {other:?}; expected csv or ndjson"
-        ))),
-    }
-}
-
-/// `POST /v1/datasets/{name}`: the body is the file (CSV or NDJSON), or a multipart form
-/// with a `file` part (and optional `mode` / `format` parts). The upload is streamed to a
+/// `POST /v1/datasets/{name}`: the body is the file (CSV, NDJSON, Parquet or Arrow IPC,
+/// named by `?format=`, else by its `Content-Type`, else CSV), or a multipart form with a
+/// `file` part (and optional `mode` / `format` parts; the file name's extension names the
+/// format otherwise). The upload is streamed to a
 /// temporary file, never held whole in memory, and refused past `max_upload` bytes.
 pub async fn ingest(
     State(app): S,
@@ -178,6 +168,7 @@ pub async fn ingest(
                 if format.is_none()
                     && let Some(f) = field.file_name()
                     && let Some((_, ext)) = f.rsplit_once('.')
+                    && ext.parse::<Format>().is_ok()
                 {
                     format = Some(ext.to_string());
                 }
@@ -212,11 +203,7 @@ pub async fn ingest(
         }
     }
     let mode: IngestMode = mode.as_deref().unwrap_or("create").parse()?;
-    let format = format
-        .as_deref()
-        .map(format_named)
-        .transpose()?
-        .unwrap_or(Format::Csv);
+    let format: Format = format.as_deref().unwrap_or("csv").parse()?;
     let file = spool.finish().await?;
     let report = app
         .lh

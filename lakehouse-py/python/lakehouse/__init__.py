@@ -28,6 +28,7 @@ from ._native import (
     ValidationError,
     VectorIndex,
     __version__,
+    choices,
     open,
 )
 
@@ -46,5 +47,6 @@ __all__ = [
     "ValidationError",
     "VectorIndex",
     "__version__",
+    "choices",
     "open",
 ]

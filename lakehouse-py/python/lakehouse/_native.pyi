@@ -14,7 +14,8 @@ Vector = Union[npt.NDArray[np.floating[Any]], Sequence[float]]
 Matrix = Union[npt.NDArray[np.floating[Any]], Sequence[Sequence[float]]]
 Metric = Literal["cosine", "l2", "inner_product"]
 Quantization = Literal["f32", "f16", "i8"]
-Mode = Literal["create", "append", "replace"]
+Mode = Literal["create", "append", "replace", "overwrite"]
+Format = Literal["csv", "ndjson", "parquet", "arrow"]
 Purpose = Literal["document", "query"]
 
 class LakehouseError(Exception):
@@ -53,6 +54,11 @@ class ArrowResult:
     def __arrow_c_stream__(self, requested_schema: object = None) -> object:
         """Exports the result as an ``ArrowArrayStream`` capsule."""
 
+def choices() -> dict[str, dict[str, str]]:
+    """Every name each choice accepts (aliases included) mapped to its canonical name:
+    ``{"metric": {"cos": "cosine", ...}, "quantization", "format", "mode", "purpose",
+    "precision"}``."""
+
 def open(
     root: Union[str, PathLike[str]],
     *,
@@ -72,6 +78,20 @@ class Lakehouse:
     @property
     def root(self) -> str:
         """Where the lakehouse lives (a folder or an s3:// URI)."""
+    def write(self, name: str, data: Any, mode: Mode = "create") -> dict[str, Any]:
+        """Writes Arrow data as dataset ``name``: any object with ``__arrow_c_stream__``
+        (a pyarrow Table or RecordBatchReader, a polars DataFrame, a DuckDB relation) or a
+        pandas DataFrame, read batch by batch with its column types kept; returns the
+        ingest report."""
+    def ingest(
+        self,
+        path: Union[str, PathLike[str]],
+        name: Optional[str] = None,
+        mode: Mode = "create",
+        format: Optional[Format] = None,
+    ) -> dict[str, Any]:
+        """Ingests a CSV, NDJSON, Parquet or Arrow IPC file as dataset ``name`` (the
+        file's stem by default); the format comes from ``format`` or the extension."""
     def ingest_csv(
         self, path: Union[str, PathLike[str]], name: str, mode: Mode = "create"
     ) -> dict[str, Any]:
