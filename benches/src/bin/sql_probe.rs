@@ -49,6 +49,27 @@ async fn main() {
                 .replace("{id}", &((i * 7919) % 100_000 + 1).to_string())
         })
         .collect();
+    if std::env::args().nth(1).as_deref() == Some("explain") {
+        // Per-operator times of the group-by under the defaults.
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
+        ctx.register_parquet("workers", &group_files[0], ParquetReadOptions::default())
+            .await
+            .unwrap();
+        for _ in 0..5 {
+            ctx.sql(&group_by[0])
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+        }
+        let plan = ctx
+            .sql(&format!("EXPLAIN ANALYZE {}", group_by[0]))
+            .await
+            .unwrap();
+        plan.show().await.unwrap();
+        return;
+    }
     let settings: &[(&str, &[(&str, &str)])] = &[
         ("defaults", &[]),
         (

@@ -15,6 +15,7 @@
 mod csv;
 mod infer;
 mod ndjson;
+mod parquet_writer;
 mod typed;
 
 use std::fs::File;
@@ -25,7 +26,6 @@ use std::sync::Arc;
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use bytes::Bytes;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use serde::Serialize;
@@ -521,7 +521,7 @@ struct ParquetSink<'a> {
     props: WriterProperties,
     max_rows_per_file: u64,
     files: Vec<LocalFile>,
-    writer: Option<ArrowWriter<HashingWrite<File>>>,
+    writer: Option<parquet_writer::ParallelWriter<HashingWrite<File>>>,
     hasher: Option<Sha256>,
 }
 
@@ -558,17 +558,17 @@ impl<'a> ParquetSink<'a> {
                         hasher: self.hasher.as_ref().map(|_| Sha256::new()),
                     };
                     self.files.push(LocalFile { path, rows: 0 });
-                    self.writer.insert(ArrowWriter::try_new(
+                    self.writer.insert(parquet_writer::ParallelWriter::try_new(
                         out,
                         self.schema.clone(),
-                        Some(self.props.clone()),
+                        &self.props,
                     )?)
                 }
             };
             let current = self.files.last_mut().expect("a file is open");
             let room = (self.max_rows_per_file - current.rows) as usize;
             let take = room.min(batch.num_rows());
-            writer.write(&batch.slice(0, take))?;
+            writer.write(batch.slice(0, take))?;
             current.rows += take as u64;
             batch = batch.slice(take, batch.num_rows() - take);
             if current.rows >= self.max_rows_per_file {
