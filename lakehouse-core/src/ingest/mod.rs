@@ -388,7 +388,7 @@ impl Spooled {
         })
     }
 
-    /// The local file holding the input; `None` for bytes in memory.
+    /// The local file holding the input (an internal error for bytes in memory).
     fn file(&self) -> Result<File> {
         match self {
             Spooled::Path(p) => File::open(p).map_err(|e| {
