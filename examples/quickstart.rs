@@ -25,11 +25,11 @@ async fn main() -> lakehouse_core::Result<()> {
         .await?;
     println!("{}", result.to_pretty_string()?);
     let json = lh
-        .sql(r#"SELECT name FROM "workers@1" ORDER BY id"#)
+        .sql(r#"SELECT name FROM "workers@0" ORDER BY id"#)
         .await?
         .to_json()?;
     println!(
-        "version 1 as JSON: {}",
+        "version 0 as JSON: {}",
         serde_json::to_string(&json).expect("serializable")
     );
     Ok(())

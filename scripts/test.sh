@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: installs what the tests use besides Rust (DuckDB and
-# pyarrow to read our Parquet back, numpy/safetensors/tokenizers for the embedding reference,
+# Runs every test on a fresh machine: installs what the tests use besides Rust (DuckDB,
+# pyarrow, deltalake and polars to read our Parquet and Delta tables back, numpy/safetensors/tokenizers for the embedding reference,
 # SeaweedFS as a local S3 server, pytest, pandas and polars for the Python module, the MCP
 # client SDK), the default embedding model, starts the S3 server on loopback, runs the workspace
 # tests in the one build profile (release), then builds and installs the Python module
@@ -20,8 +20,17 @@ for m in pytest pandas; do python3 -c "import $m" 2>/dev/null || need+=("$m"); d
 python3 -c "import polars" 2>/dev/null || need+=("polars==2.1.0")
 # The official MCP client SDK, to drive `lakehouse mcp` and /mcp as an agent would.
 python3 -c "import mcp" 2>/dev/null || need+=("mcp==2.3.0")
+# Other engines that must read our Delta tables: the deltalake package (polars' Delta reader
+# too), and DuckDB 1.4.4 with its Delta and httpfs extensions from PyPI, in a folder of their
+# own (the extensions are loaded from its files; nothing is downloaded at run time).
+python3 -c "import deltalake" 2>/dev/null || need+=("deltalake==1.6.6")
 if [ ${#need[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${need[@]}"
+fi
+export LAKEHOUSE_DUCKDB_DELTA="${LAKEHOUSE_DUCKDB_DELTA:-$HOME/.cache/lakehouse-duckdb-1.4.4}"
+if [ ! -f "$LAKEHOUSE_DUCKDB_DELTA/duckdb_ext/extensions/v1.4.4/linux_amd64/httpfs.duckdb_extension" ]; then
+  python3 -m pip install --quiet --disable-pip-version-check --upgrade --target "$LAKEHOUSE_DUCKDB_DELTA" \
+    "duckdb==1.4.4" "duckdb-ext-delta==1.4.4.20260205" "duckdb-ext-httpfs==1.4.4.20260205"
 fi
 
 s3dir="$(mktemp -d)"

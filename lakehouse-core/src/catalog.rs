@@ -1,39 +1,45 @@
-//! The catalog: named datasets, each a sequence of immutable versions.
+//! The catalog: named datasets, each a Delta Lake table whose versions are the table's.
 //!
-//! A version is a JSON manifest at `_catalog/datasets/<dataset_id>/<version>.json` listing
-//! the Parquet files that make up the dataset at that version, its schema and fingerprint.
-//! Data files are written first; the manifest is written last, with a create-only put, so a
-//! commit is a single atomic object write: a crash at any instant leaves the previous version
-//! (plus unreferenced files that [`Catalog::expire_versions`] later removes) or the new one.
+//! Dataset `name` is the Delta table at `datasets/<name>/` under the root (see
+//! [`crate::delta`]); version N of the dataset is Delta version N, starting at 0. A commit is
+//! one create-only put of the table's next `_delta_log` entry, written after the data files
+//! it references: a crash at any instant leaves the previous version (plus unreferenced files
+//! that [`Catalog::expire_versions`] later removes) or the new one.
 //!
 //! Rules (the reference system's ADR-020):
 //! - `dataset_id` is the UUIDv5 of the name: stable across restarts and machines.
-//! - The schema fingerprint is SHA-256 over the ordered (column name, type) pairs;
-//!   nullability is excluded.
+//! - The schema fingerprint is SHA-256 over the ordered (column name, type) pairs of the
+//!   table's schema in Arrow form; nullability is excluded.
 //! - Registering the same name with the same fingerprint is idempotent; a different
 //!   fingerprint is an [`Error::Conflict`].
-//! - One lock spans lookup → check → manifest write → in-memory update, so concurrent writers
-//!   in one process never produce duplicate manifests; across processes the create-only put
-//!   makes the loser re-check against the winner's version.
+//! - One lock spans load → decide → commit → in-memory update, so concurrent writers in one
+//!   process never race; across processes the create-only put makes the loser reload the
+//!   winner's version and decide again.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
+use deltalake::kernel::{Action, Add, MetadataExt, Remove};
+use deltalake::operations::create::CreateBuilder;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::table::state::DeltaTableState;
+use deltalake::{DeltaTableError, TableProperty};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::delta::{self, table_prefix};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 
-const MANIFEST_ROOT: &str = "_catalog/datasets";
-const MANIFEST_FORMAT: u32 = 1;
-/// How old a data file that no manifest references must be before
+/// How many times a commit that lost a race to another writer is decided and tried again.
+const COMMIT_ATTEMPTS: u32 = 100;
+/// How old a data file that no version references must be before
 /// [`Catalog::expire_versions`] deletes it.
 pub const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -115,19 +121,22 @@ pub struct Column {
 /// One Parquet file of a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataFile {
-    /// Key of the file under the lakehouse root.
+    /// Key of the file under the lakehouse root (`datasets/<name>/…`).
     pub path: String,
-    /// Rows in the file.
+    /// Rows in the file (0 when the table's log has no statistics for it).
     pub rows: u64,
     /// Size in bytes.
     pub bytes: u64,
     /// SHA-256 of the input the file was ingested from; re-ingesting it is a no-op.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_sha256: Option<String>,
+    /// Delta statistics (JSON) to commit with a new file.
+    #[serde(skip)]
+    pub(crate) stats: Option<String>,
 }
 
 /// What a version did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Operation {
@@ -139,18 +148,32 @@ pub enum Operation {
     Append,
     /// All rows were replaced.
     Replace,
+    /// Rows were updated or inserted by key.
+    Upsert,
+    /// Rows matching a predicate were deleted.
+    Delete,
+    /// Another tool's commit (compaction, vacuum, …) that lakehouse does not name.
+    Other,
 }
+
+crate::choice::choices!(Operation, "operation", {
+    Register => ["register"],
+    Create => ["create"],
+    Append => ["append"],
+    Replace => ["replace"],
+    Upsert => ["upsert", "merge"],
+    Delete => ["delete"],
+    Other => ["other"],
+});
 
 /// One version of a dataset: an immutable snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// Manifest format number.
-    pub format: u32,
     /// `UUIDv5(name)`.
     pub dataset_id: Uuid,
     /// Dataset (and SQL table) name.
     pub name: String,
-    /// Version number, from 1, without gaps at commit time.
+    /// Version number: the Delta table version, from 0.
     pub version: u64,
     /// [`schema_fingerprint`] of the schema.
     pub fingerprint: String,
@@ -203,10 +226,20 @@ pub struct VersionInfo {
     pub created_at: DateTime<Utc>,
 }
 
+/// What a delete did: the version it made (the current one when no row matched) and how
+/// many rows it removed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeleteReport {
+    /// The dataset's manifest after the delete.
+    pub manifest: Arc<Manifest>,
+    /// Rows deleted.
+    pub rows_deleted: u64,
+}
+
 /// What [`Catalog::expire_versions`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ExpireReport {
-    /// Versions whose manifests were deleted.
+    /// Versions whose log entries were deleted.
     pub versions_removed: Vec<u64>,
     /// Data files no longer referenced by any kept version, deleted.
     pub files_removed: usize,
@@ -224,7 +257,7 @@ pub(crate) fn schema_to_columns(schema: &Schema) -> Vec<Column> {
         .collect()
 }
 
-fn columns_to_schema(columns: &[Column]) -> Result<SchemaRef> {
+pub(crate) fn columns_to_schema(columns: &[Column]) -> Result<SchemaRef> {
     let fields = columns
         .iter()
         .map(|c| {
@@ -237,29 +270,15 @@ fn columns_to_schema(columns: &[Column]) -> Result<SchemaRef> {
     Ok(Arc::new(Schema::new(fields)))
 }
 
-fn manifest_key(id: &Uuid, version: u64) -> String {
-    format!("{MANIFEST_ROOT}/{id}/{version:020}.json")
-}
-
-/// Parses `_catalog/datasets/<uuid>/<version>.json`; anything else (staging files) is skipped.
-fn parse_manifest_key(key: &str) -> Option<(Uuid, u64)> {
-    let rest = key.strip_prefix(MANIFEST_ROOT)?.strip_prefix('/')?;
-    let (id, file) = rest.split_once('/')?;
-    let version = file.strip_suffix(".json")?;
-    if version.len() != 20 || !version.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((Uuid::parse_str(id).ok()?, version.parse().ok()?))
-}
-
 /// What a commit closure decided, given the dataset's current latest version.
 pub(crate) enum Decision {
     /// Nothing to write; return this manifest.
     Keep(Arc<Manifest>),
-    /// Write a new version with these contents.
+    /// Write a new version: `added` files under `schema`; a [`Operation::Replace`] also
+    /// removes every current file.
     Commit {
         schema: SchemaRef,
-        files: Vec<DataFile>,
+        added: Vec<DataFile>,
         operation: Operation,
     },
 }
@@ -268,8 +287,8 @@ pub(crate) enum Decision {
 struct State {
     /// Latest manifest by dataset name.
     latest: HashMap<String, Arc<Manifest>>,
-    /// Immutable older manifests fetched on demand, by (id, version).
-    history: HashMap<(Uuid, u64), Arc<Manifest>>,
+    /// Immutable older manifests fetched on demand, by (name, version).
+    history: HashMap<(String, u64), Arc<Manifest>>,
 }
 
 /// Datasets and their versions. Cheap to clone; clones share state.
@@ -290,15 +309,32 @@ impl std::fmt::Debug for Catalog {
 }
 
 impl Catalog {
-    /// Loads every dataset's latest manifest from `storage`.
+    /// Loads every dataset's latest version from `storage`.
+    ///
+    /// A root written by a release before Delta Lake (JSON manifests under `_catalog/`) is an
+    /// [`Error::Conflict`] that says how to convert it.
     pub async fn open(storage: Storage) -> Result<Self> {
-        let catalog = Self {
+        if crate::migrate::pending(&storage).await? {
+            return Err(Error::Conflict(format!(
+                "the lakehouse at {} was written by an earlier release (JSON manifests under \
+                 {}/); convert its datasets to Delta tables with `lakehouse migrate` (CLI) or \
+                 `Lakehouse::migrate` (Rust, Python)",
+                storage.description(),
+                crate::migrate::LEGACY_MANIFESTS,
+            )));
+        }
+        let catalog = Self::unopened(storage);
+        catalog.refresh().await?;
+        Ok(catalog)
+    }
+
+    /// A catalog over `storage` that has loaded nothing yet (for the migration).
+    pub(crate) fn unopened(storage: Storage) -> Self {
+        Self {
             storage,
             state: Arc::default(),
             commit_lock: Arc::default(),
-        };
-        catalog.refresh().await?;
-        Ok(catalog)
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -309,36 +345,29 @@ impl Catalog {
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Re-reads the latest manifests from storage, picking up commits by other processes.
+    /// Re-reads every table's latest version from storage, picking up commits by other
+    /// processes and tables other tools created under `datasets/`.
     pub async fn refresh(&self) -> Result<()> {
-        let keys = self.storage.list_keys(MANIFEST_ROOT).await?;
-        let mut newest: HashMap<Uuid, u64> = HashMap::new();
-        for (id, v) in keys.iter().filter_map(|k| parse_manifest_key(k)) {
-            let e = newest.entry(id).or_insert(v);
-            *e = (*e).max(v);
-        }
-        let manifests: Vec<Arc<Manifest>> = futures::stream::iter(newest)
-            .map(|(id, v)| async move { self.fetch(&id, v).await })
-            .buffer_unordered(16)
+        let names = self.storage.list_dirs("datasets").await?;
+        let manifests: Vec<Option<Arc<Manifest>>> = futures::stream::iter(names)
+            .filter(|n| std::future::ready(validate_name(n).is_ok()))
+            .map(|name| async move {
+                let Some(table) = delta::open_table(&self.storage, &name, None).await? else {
+                    return Ok(None);
+                };
+                let m = delta::manifest(&name, table.snapshot()?, &table.log_store()).await?;
+                Ok::<_, Error>(Some(Arc::new(m)))
+            })
+            .buffer_unordered(8)
             .try_collect()
             .await?;
         let mut state = self.write();
-        state.latest = manifests.into_iter().map(|m| (m.name.clone(), m)).collect();
+        state.latest = manifests
+            .into_iter()
+            .flatten()
+            .map(|m| (m.name.clone(), m))
+            .collect();
         Ok(())
-    }
-
-    async fn fetch(&self, id: &Uuid, version: u64) -> Result<Arc<Manifest>> {
-        let key = manifest_key(id, version);
-        let bytes = self.storage.get_internal(&key).await?;
-        let m: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::internal(format!("manifest {key} unreadable: {e}")))?;
-        if m.format > MANIFEST_FORMAT {
-            return Err(Error::internal(format!(
-                "manifest {key} has format {} but this build reads up to {MANIFEST_FORMAT}",
-                m.format
-            )));
-        }
-        Ok(Arc::new(m))
     }
 
     /// Latest manifest of every dataset, sorted by name.
@@ -375,48 +404,85 @@ impl Catalog {
             what: "dataset version",
             name: format!("{name}@{version}"),
         };
-        if version == 0 || version > latest.version {
+        if version > latest.version {
             return Err(not_found());
         }
-        let id = latest.dataset_id;
-        if let Some(m) = self.read().history.get(&(id, version)) {
+        let key = (name.to_string(), version);
+        if let Some(m) = self.read().history.get(&key) {
             return Ok(m.clone());
         }
-        let m = self.fetch(&id, version).await.map_err(|e| match e {
-            Error::NotFound { .. } => not_found(),
-            other => other,
-        })?;
-        self.write().history.insert((id, version), m.clone());
+        let table = delta::open_table(&self.storage, name, Some(version))
+            .await?
+            .ok_or_else(not_found)?;
+        let m = Arc::new(delta::manifest(name, table.snapshot()?, &table.log_store()).await?);
+        self.write().history.insert(key, m.clone());
         Ok(m)
     }
 
-    async fn version_numbers(&self, id: &Uuid) -> Result<Vec<u64>> {
-        let mut v: Vec<u64> = self
-            .storage
-            .list_keys(&format!("{MANIFEST_ROOT}/{id}"))
-            .await?
-            .iter()
-            .filter_map(|k| parse_manifest_key(k))
-            .filter(|(i, _)| i == id)
-            .map(|(_, v)| v)
-            .collect();
-        v.sort_unstable();
-        Ok(v)
-    }
-
-    /// Every retained version of `name`, oldest first.
+    /// Every retained version of `name`, oldest first: the table's state at its oldest
+    /// retained version, then each later commit applied in turn.
     pub async fn versions(&self, name: &str) -> Result<Vec<VersionInfo>> {
-        let latest = self.manifest(name)?;
-        let numbers = self.version_numbers(&latest.dataset_id).await?;
-        let infos = futures::stream::iter(numbers)
-            .map(|v| async move { self.manifest_at(name, v).await.map(|m| m.version_info()) })
+        self.manifest(name)?;
+        let numbers = delta::log_versions(&self.storage, name).await?;
+        let (Some(&first), Some(&last)) = (numbers.first(), numbers.last()) else {
+            return Ok(Vec::new());
+        };
+        let table = delta::open_table(&self.storage, name, Some(first))
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "dataset",
+                name: name.to_string(),
+            })?;
+        let start = self.manifest_at(name, first).await;
+        let start = match start {
+            Ok(m) => m,
+            // Newer than this process's view: read it directly.
+            Err(Error::NotFound { .. }) => {
+                Arc::new(delta::manifest(name, table.snapshot()?, &table.log_store()).await?)
+            }
+            Err(e) => return Err(e),
+        };
+        let mut rows = delta::file_rows(table.snapshot()?);
+        let mut fingerprint = start.fingerprint.clone();
+        let mut infos = vec![start.version_info()];
+        let store = table.log_store();
+        let commits: Vec<Option<delta::Commit>> = futures::stream::iter(first + 1..=last)
+            .map(|v| {
+                let store = store.clone();
+                async move { delta::read_commit(&store, v).await }
+            })
             .buffered(16)
             .try_collect()
             .await?;
+        for (version, commit) in (first + 1..=last).zip(commits) {
+            let Some(commit) = commit else {
+                return Err(Error::internal(format!(
+                    "version {version} of dataset {name:?} is missing from its Delta log"
+                )));
+            };
+            for path in &commit.removed {
+                rows.remove(path);
+            }
+            for (path, n) in commit.added {
+                rows.insert(path, n.unwrap_or(0));
+            }
+            if let Some(schema) = &commit.schema {
+                fingerprint = schema_fingerprint(delta::arrow_schema(schema)?.as_ref());
+            }
+            infos.push(VersionInfo {
+                version,
+                operation: commit.operation.unwrap_or(Operation::Other),
+                row_count: rows.values().sum(),
+                files: rows.len(),
+                fingerprint: fingerprint.clone(),
+                created_at: commit.timestamp.unwrap_or_else(Utc::now),
+            });
+        }
         Ok(infos)
     }
 
-    /// Registers an empty dataset with `schema`.
+    /// Registers an empty dataset with `schema` (converted to the types a Delta table holds;
+    /// a column of a type it cannot hold is [`Error::InvalidInput`]).
     ///
     /// Idempotent: the same name and fingerprint returns the existing manifest without writing
     /// anything. The same name with another fingerprint is [`Error::Conflict`].
@@ -425,109 +491,340 @@ impl Catalog {
         if schema.fields().is_empty() {
             return Err(Error::invalid("a dataset needs at least one column"));
         }
+        let schema = delta::canonical_schema(&schema)?;
         let fingerprint = schema_fingerprint(&schema);
         self.commit(name, |current| match current {
             Some(m) if m.fingerprint == fingerprint => Ok(Decision::Keep(m.clone())),
             Some(m) => Err(drift_conflict(m, &schema)),
             None => Ok(Decision::Commit {
                 schema: schema.clone(),
-                files: vec![],
+                added: vec![],
                 operation: Operation::Register,
             }),
         })
         .await
     }
 
-    /// Commits a new version of `name` as decided by `decide`, which sees the freshest latest
-    /// manifest and runs under the commit lock (possibly more than once if another process
-    /// commits concurrently).
+    /// Commits a new version of `name` as decided by `decide`, which sees the table's latest
+    /// version, freshly loaded, and runs under the commit lock (again if another process
+    /// commits in between).
     pub(crate) async fn commit<F>(&self, name: &str, mut decide: F) -> Result<Arc<Manifest>>
     where
         F: FnMut(Option<&Arc<Manifest>>) -> Result<Decision>,
     {
         validate_name(name)?;
         let _guard = self.commit_lock.lock().await;
-        let id = dataset_id(name);
-        loop {
-            let current = self.read().latest.get(name).cloned();
-            let (schema, files, operation) = match decide(current.as_ref())? {
+        for attempt in 0..COMMIT_ATTEMPTS {
+            let table = delta::open_table(&self.storage, name, None).await?;
+            let current = match &table {
+                Some(t) => Some(Arc::new(
+                    delta::manifest(name, t.snapshot()?, &t.log_store()).await?,
+                )),
+                None => None,
+            };
+            if let Some(m) = &current {
+                self.remember(m.clone());
+            }
+            let (schema, added, operation) = match decide(current.as_ref())? {
                 Decision::Keep(m) => return Ok(m),
                 Decision::Commit {
                     schema,
-                    files,
+                    added,
                     operation,
-                } => (schema, files, operation),
+                } => (schema, added, operation),
             };
-            let version = current.as_ref().map_or(1, |m| m.version + 1);
-            let manifest = Manifest {
-                format: MANIFEST_FORMAT,
-                dataset_id: id,
-                name: name.to_string(),
-                version,
-                fingerprint: schema_fingerprint(&schema),
-                columns: schema_to_columns(&schema),
-                row_count: files.iter().map(|f| f.rows).sum(),
-                files,
-                operation,
-                created_at: Utc::now(),
-            };
-            let body = serde_json::to_vec_pretty(&manifest).map_err(Error::internal)?;
-            let key = manifest_key(&id, version);
-            if self.storage.put_if_absent(&key, Bytes::from(body)).await? {
-                let manifest = Arc::new(manifest);
-                let mut state = self.write();
-                if let Some(prev) = state.latest.insert(name.to_string(), manifest.clone()) {
-                    state.history.insert((id, prev.version), prev);
+            let committed = match (&table, &current) {
+                (Some(t), Some(cur)) => {
+                    self.write_version(name, t.snapshot()?, cur, &schema, &added, operation)
+                        .await
                 }
-                return Ok(manifest);
+                _ => self.create(name, &schema, &added, operation).await,
+            };
+            match committed {
+                Ok(state) => {
+                    let store = delta::log_store(&self.storage, name)?;
+                    let m = Arc::new(delta::manifest(name, &state, &store).await?);
+                    self.remember(m.clone());
+                    return Ok(m);
+                }
+                Err(e) if lost_race(&e) => {
+                    tracing::debug!(dataset = name, attempt, "commit lost a race; retrying");
+                    let pause = std::time::Duration::from_millis(u64::from(attempt.min(20)) * 5);
+                    tokio::time::sleep(pause).await;
+                }
+                Err(e) => return Err(e.into()),
             }
-            // Another process committed this version first: load its latest and decide again.
-            let newest = *self
-                .version_numbers(&id)
-                .await?
-                .last()
-                .ok_or_else(|| Error::internal(format!("{key} exists but is not listed")))?;
-            let m = self.fetch(&id, newest).await?;
-            self.write().latest.insert(name.to_string(), m);
+        }
+        Err(Error::Conflict(format!(
+            "dataset {name:?}: {COMMIT_ATTEMPTS} commits in a row lost to concurrent writers"
+        )))
+    }
+
+    /// Records `m` as the latest version of its dataset, keeping the previous one in history.
+    fn remember(&self, m: Arc<Manifest>) {
+        let mut state = self.write();
+        if let Some(prev) = state.latest.insert(m.name.clone(), m.clone())
+            && prev.version != m.version
+        {
+            state
+                .history
+                .insert((prev.name.clone(), prev.version), prev);
         }
     }
 
-    /// Deletes the manifests of versions older than `keep_from` (the latest version is always
-    /// kept), then the data files that only they referenced.
+    /// Version 0 of a new table: its schema, and `added` files if any.
+    async fn create(
+        &self,
+        name: &str,
+        schema: &Schema,
+        added: &[DataFile],
+        operation: Operation,
+    ) -> std::result::Result<DeltaTableState, DeltaTableError> {
+        let store = delta::log_store(&self.storage, name).map_err(to_delta)?;
+        let columns = delta::delta_schema(schema).map_err(to_delta)?;
+        let table = CreateBuilder::new()
+            .with_log_store(store)
+            .with_table_name(name)
+            .with_columns(columns.fields().cloned())
+            .with_save_mode(SaveMode::ErrorIfExists)
+            // Versions stay readable until `expire_versions` says otherwise.
+            .with_configuration_property(TableProperty::EnableExpiredLogCleanup, Some("false"))
+            .with_actions(added.iter().map(|f| Action::Add(add_action(name, f))))
+            .with_commit_properties(commit_properties(operation))
+            .await?;
+        Ok(table.snapshot()?.clone())
+    }
+
+    /// The next version of an existing table.
+    async fn write_version(
+        &self,
+        name: &str,
+        state: &DeltaTableState,
+        current: &Manifest,
+        schema: &Schema,
+        added: &[DataFile],
+        operation: Operation,
+    ) -> std::result::Result<DeltaTableState, DeltaTableError> {
+        let store = delta::log_store(&self.storage, name).map_err(to_delta)?;
+        let replace = operation == Operation::Replace;
+        let mut actions = Vec::with_capacity(added.len() + current.files.len() + 1);
+        if schema_fingerprint(schema) != current.fingerprint {
+            let old = current.schema().map_err(to_delta)?;
+            if delta::needs_timestamp_ntz(schema) && !delta::needs_timestamp_ntz(&old) {
+                return Err(to_delta(Error::invalid(format!(
+                    "dataset {name:?} cannot change to a schema with a timestamp without time \
+                     zone: its Delta table was created without that feature; write it as a \
+                     new dataset"
+                ))));
+            }
+            let columns = delta::delta_schema(schema).map_err(to_delta)?;
+            actions.push(Action::Metadata(
+                state.metadata().clone().with_schema(&columns)?,
+            ));
+        }
+        if replace {
+            let now = Utc::now().timestamp_millis();
+            actions.extend(current.files.iter().map(|f| {
+                Action::Remove(Remove {
+                    path: relative_path(name, &f.path).to_string(),
+                    data_change: true,
+                    deletion_timestamp: Some(now),
+                    extended_file_metadata: Some(true),
+                    partition_values: Some(HashMap::new()),
+                    size: Some(f.bytes as i64),
+                    ..Default::default()
+                })
+            }));
+        }
+        actions.extend(added.iter().map(|f| Action::Add(add_action(name, f))));
+        let mode = if replace {
+            SaveMode::Overwrite
+        } else {
+            SaveMode::Append
+        };
+        let finalized = CommitBuilder::from(commit_properties(operation))
+            .with_actions(actions)
+            .build(
+                Some(state),
+                store,
+                DeltaOperation::Write {
+                    mode,
+                    partition_by: None,
+                    predicate: None,
+                },
+            )
+            .await?;
+        Ok(finalized.snapshot())
+    }
+
+    /// Merges rows (the Parquet files `source`, written with the dataset's `schema`) into
+    /// `name` by `keys`: rows whose keys match are updated, the others inserted (Delta's
+    /// merge). One new version.
+    pub(crate) async fn upsert(
+        &self,
+        name: &str,
+        source: &[std::path::PathBuf],
+        schema: &SchemaRef,
+        keys: &[String],
+    ) -> Result<Arc<Manifest>> {
+        use datafusion::prelude::{Column, Expr, ParquetReadOptions, SessionContext, col};
+        let _guard = self.commit_lock.lock().await;
+        let table = self.latest_table(name).await?;
+        let current = delta::manifest(name, table.snapshot()?, &table.log_store()).await?;
+        if current.fingerprint != schema_fingerprint(schema) {
+            return Err(Error::Conflict(format!(
+                "dataset {name:?} changed schema during the upsert; retry"
+            )));
+        }
+        let side = |alias: &str, c: &str| col(Column::new(Some(alias), c));
+        let mut predicate: Option<Expr> = None;
+        for key in keys {
+            let eq = side("target", key).eq(side("source", key));
+            predicate = Some(match predicate {
+                Some(p) => p.and(eq),
+                None => eq,
+            });
+        }
+        let predicate =
+            predicate.ok_or_else(|| Error::invalid("an upsert needs at least one key column"))?;
+        let paths: Vec<String> = source.iter().map(|p| p.display().to_string()).collect();
+        let source = SessionContext::new()
+            .read_parquet(paths, ParquetReadOptions::default())
+            .await?;
+        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let updated: Vec<&String> = names.iter().filter(|n| !keys.contains(n)).collect();
+        let mut merge = table
+            .merge(source, predicate)
+            .with_source_alias("source")
+            .with_target_alias("target")
+            .with_commit_properties(
+                CommitProperties::default().with_metadata(operation_metadata(Operation::Upsert)),
+            );
+        if !updated.is_empty() {
+            merge = merge.when_matched_update(|u| {
+                updated.iter().fold(u, |u, c| {
+                    u.update(Column::new_unqualified(c.as_str()), side("source", c))
+                })
+            })?;
+        }
+        let (table, _metrics) = merge
+            .when_not_matched_insert(|i| {
+                names.iter().fold(i, |i, c| {
+                    i.set(Column::new_unqualified(c.as_str()), side("source", c))
+                })
+            })?
+            .await?;
+        let m = Arc::new(delta::manifest(name, table.snapshot()?, &table.log_store()).await?);
+        self.remember(m.clone());
+        Ok(m)
+    }
+
+    /// Deletes the rows of `name` for which the SQL `predicate` holds (Delta's delete), as
+    /// one new version; returns it and how many rows went. No matching row: no new version.
+    pub async fn delete(&self, name: &str, predicate: &str) -> Result<(Arc<Manifest>, u64)> {
+        validate_name(name)?;
+        let _guard = self.commit_lock.lock().await;
+        let table = self.latest_table(name).await?;
+        let current = delta::manifest(name, table.snapshot()?, &table.log_store()).await?;
+        // Checked here, against the dataset's columns, so a bad predicate is the caller's
+        // error and nothing is written.
+        let df_schema = datafusion::common::DFSchema::try_from(current.schema()?.as_ref().clone())?;
+        datafusion::prelude::SessionContext::new()
+            .parse_sql_expr(predicate, &df_schema)
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "delete predicate {predicate:?}: {}",
+                    root_message(&e)
+                ))
+            })?;
+        let (table, metrics) = table
+            .delete()
+            .with_predicate(predicate.to_string())
+            .with_commit_properties(
+                CommitProperties::default().with_metadata(operation_metadata(Operation::Delete)),
+            )
+            .await?;
+        let m = Arc::new(delta::manifest(name, table.snapshot()?, &table.log_store()).await?);
+        self.remember(m.clone());
+        Ok((m, metrics.num_deleted_rows.unwrap_or(0) as u64))
+    }
+
+    /// The latest version of `name`'s table, freshly loaded.
+    async fn latest_table(&self, name: &str) -> Result<deltalake::DeltaTable> {
+        delta::open_table(&self.storage, name, None)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "dataset",
+                name: name.to_string(),
+            })
+    }
+
+    /// Deletes the versions older than `keep_from` (the latest version is always kept), then
+    /// the data files that only they referenced.
     ///
-    /// Manifests go first, oldest first, so a crash part-way leaves every remaining version
-    /// complete; files of removed versions may linger until the next call. Files that no
-    /// manifest references (left by a crash between upload and commit) are deleted only once
-    /// older than [`ORPHAN_GRACE`], so an ingest still in flight, in this process or another,
-    /// never loses a file it is about to commit.
+    /// Delta's way: a checkpoint is written at `keep_from`, log entries before it are deleted
+    /// (so those versions can no longer be read, here or by any other engine), then data files
+    /// no kept version references are removed. Files that no version ever referenced (left by
+    /// a crash between upload and commit) are deleted only once older than [`ORPHAN_GRACE`],
+    /// so an ingest still in flight, in this process or another, never loses a file it is
+    /// about to commit.
     pub async fn expire_versions(&self, name: &str, keep_from: u64) -> Result<ExpireReport> {
         let _guard = self.commit_lock.lock().await;
-        let latest = self.manifest(name)?;
-        let keep_from = keep_from.min(latest.version);
-        let numbers = self.version_numbers(&latest.dataset_id).await?;
-        let mut referenced = HashSet::new();
-        for v in numbers.iter().copied().filter(|v| *v >= keep_from) {
-            let m = self.manifest_at(name, v).await?;
-            referenced.extend(m.files.iter().map(|f| f.path.clone()));
-        }
+        let not_found = || Error::NotFound {
+            what: "dataset",
+            name: name.to_string(),
+        };
+        let latest = delta::open_table(&self.storage, name, None)
+            .await?
+            .ok_or_else(not_found)?;
+        let last = latest.snapshot()?.version();
+        let keep_from = keep_from.min(last);
+        let numbers = delta::log_versions(&self.storage, name).await?;
+        let first = numbers.first().copied().unwrap_or(last);
+        // Files a version from `keep_from` on reads stay; the others of retained versions go.
+        let referenced = delta::files_since(&self.storage, name, keep_from).await?;
+        let expired_files: HashSet<String> = delta::files_since(&self.storage, name, first)
+            .await?
+            .into_iter()
+            .filter(|p| !referenced.contains(p))
+            .collect();
+        let kept_table = delta::open_table(&self.storage, name, Some(keep_from))
+            .await?
+            .ok_or_else(not_found)?;
+        let store = latest.log_store();
         let mut report = ExpireReport::default();
-        let mut expired_files = HashSet::new();
-        for v in numbers.iter().copied().filter(|v| *v < keep_from) {
-            let m = self.manifest_at(name, v).await?;
-            expired_files.extend(m.files.iter().map(|f| f.path.clone()));
-            self.storage
-                .delete_internal(&manifest_key(&latest.dataset_id, v))
-                .await?;
-            self.write().history.remove(&(latest.dataset_id, v));
-            report.versions_removed.push(v);
+        if keep_from > first {
+            deltalake::checkpoints::create_checkpoint(&kept_table, None).await?;
+            deltalake::checkpoints::cleanup_expired_logs_for(
+                keep_from,
+                store.as_ref(),
+                Utc::now().timestamp_millis(),
+                None,
+            )
+            .await?;
+            let remaining: HashSet<u64> = delta::log_versions(&self.storage, name)
+                .await?
+                .into_iter()
+                .collect();
+            report.versions_removed = numbers
+                .iter()
+                .copied()
+                .filter(|v| *v < keep_from && !remaining.contains(v))
+                .collect();
+            let mut state = self.write();
+            for v in &report.versions_removed {
+                state.history.remove(&(name.to_string(), *v));
+            }
         }
         let cutoff =
             Utc::now() - chrono::Duration::from_std(ORPHAN_GRACE).map_err(Error::internal)?;
-        for object in self.storage.list(Some(&data_prefix(name))).await? {
-            if referenced.contains(&object.key) {
+        let prefix = table_prefix(name);
+        for object in self.storage.list(Some(&prefix)).await? {
+            let relative = relative_path(name, &object.key);
+            if relative.starts_with("_delta_log/") || referenced.contains(relative) {
                 continue;
             }
-            if expired_files.contains(&object.key) || object.last_modified < cutoff {
+            if expired_files.contains(relative) || object.last_modified < cutoff {
                 self.storage.delete_internal(&object.key).await?;
                 report.files_removed += 1;
             }
@@ -540,9 +837,66 @@ impl Catalog {
     }
 }
 
-/// Folder under which a dataset's data files live.
-pub(crate) fn data_prefix(name: &str) -> String {
-    format!("datasets/{name}")
+/// Commit properties of a lakehouse commit: its operation recorded in the commit info, no
+/// retries inside deltalake (the catalog decides again on the newer version instead).
+fn commit_properties(operation: Operation) -> CommitProperties {
+    CommitProperties::default()
+        .with_metadata(operation_metadata(operation))
+        .with_max_retries(0)
+}
+
+/// The commit-info entry that names a lakehouse operation.
+fn operation_metadata(operation: Operation) -> [(String, serde_json::Value); 1] {
+    [(
+        delta::OPERATION_KEY.to_string(),
+        serde_json::Value::from(operation.as_str()),
+    )]
+}
+
+/// A DataFusion error's message without its chain of prefixes.
+fn root_message(e: &datafusion::error::DataFusionError) -> String {
+    e.find_root().to_string()
+}
+
+fn add_action(name: &str, f: &DataFile) -> Add {
+    Add {
+        path: relative_path(name, &f.path).to_string(),
+        partition_values: HashMap::new(),
+        size: f.bytes as i64,
+        modification_time: Utc::now().timestamp_millis(),
+        data_change: true,
+        stats: f.stats.clone(),
+        ..Default::default()
+    }
+}
+
+/// A root-relative key of a dataset's file, relative to its table folder.
+fn relative_path<'a>(name: &str, key: &'a str) -> &'a str {
+    key.strip_prefix(&table_prefix(name))
+        .and_then(|r| r.strip_prefix('/'))
+        .unwrap_or(key)
+}
+
+/// Whether a failed commit lost to another writer (and is worth deciding again).
+fn lost_race(e: &DeltaTableError) -> bool {
+    match e {
+        DeltaTableError::VersionAlreadyExists(_) => true,
+        DeltaTableError::Transaction { source } => matches!(
+            source,
+            TransactionError::VersionAlreadyExists(_)
+                | TransactionError::MaxCommitAttempts(_)
+                | TransactionError::CommitConflict(_)
+        ),
+        DeltaTableError::GenericError { source } => source.to_string().contains("already exists"),
+        _ => false,
+    }
+}
+
+/// Carries a lakehouse error through deltalake's error type (see `Error::from`).
+fn to_delta(e: Error) -> DeltaTableError {
+    DeltaTableError::GenericError {
+        source: Box::new(e),
+    }
 }
 
 pub(crate) fn drift_conflict(existing: &Manifest, new_schema: &Schema) -> Error {
@@ -596,6 +950,23 @@ mod tests {
     }
 
     #[test]
+    fn operation_names() {
+        crate::choice::check_names(Operation::NAMES, |o| o.as_str());
+    }
+
+    #[tokio::test]
+    async fn legacy_roots_name_the_migration() {
+        let storage = Storage::new(Arc::new(InMemory::new()), 1 << 20, "memory".into());
+        storage
+            .put_internal("_catalog/datasets/x/00000000000000000001.json", "{}".into())
+            .await
+            .unwrap();
+        let err = Catalog::open(storage).await.unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)), "{err}");
+        assert!(err.to_string().contains("migrate"), "{err}");
+    }
+
+    #[test]
     fn fingerprint_depends_on_names_types_and_order() {
         let a = schema(&[("id", DataType::Int64), ("name", DataType::Utf8)]);
         let b = schema(&[("name", DataType::Utf8), ("id", DataType::Int64)]);
@@ -603,17 +974,6 @@ mod tests {
         assert_ne!(schema_fingerprint(&a), schema_fingerprint(&b));
         assert_ne!(schema_fingerprint(&a), schema_fingerprint(&c));
         assert_eq!(schema_fingerprint(&a).len(), 64);
-    }
-
-    #[test]
-    fn manifest_keys_round_trip() {
-        let id = dataset_id("w");
-        assert_eq!(parse_manifest_key(&manifest_key(&id, 42)), Some((id, 42)));
-        assert_eq!(
-            parse_manifest_key(&format!("{}#1", manifest_key(&id, 1))),
-            None
-        );
-        assert_eq!(parse_manifest_key("_catalog/datasets/x/1.json"), None);
     }
 
     #[tokio::test]
@@ -655,8 +1015,8 @@ mod tests {
         for t in tasks {
             assert_eq!(t.await.unwrap(), dataset_id("dup"));
         }
-        let keys = c.storage().list_keys(MANIFEST_ROOT).await.unwrap();
-        assert_eq!(keys.len(), 1, "{keys:?}");
+        let versions = delta::log_versions(c.storage(), "dup").await.unwrap();
+        assert_eq!(versions, vec![0]);
     }
 
     #[tokio::test]
@@ -666,27 +1026,36 @@ mod tests {
         let b = Catalog::open(storage.clone()).await.unwrap();
         let s = schema(&[("id", DataType::Int64)]);
         a.register("t", s.clone()).await.unwrap();
-        // b has a stale view; its commit must land as version 2, not overwrite version 1.
+        // b has a stale view; its commit must land as version 1, not overwrite version 0.
         let m = b
             .commit("t", |cur| {
-                assert!(cur.is_none_or(|m| m.version >= 1));
+                assert_eq!(cur.map(|m| m.version), Some(0));
                 Ok(Decision::Commit {
                     schema: s.clone(),
-                    files: vec![],
+                    added: vec![],
                     operation: Operation::Append,
                 })
             })
             .await
             .unwrap();
-        assert_eq!(m.version, 2);
+        assert_eq!(m.version, 1);
         let c = Catalog::open(storage).await.unwrap();
-        assert_eq!(c.manifest("t").unwrap().version, 2);
+        assert_eq!(c.manifest("t").unwrap().version, 1);
         assert_eq!(
-            c.manifest_at("t", 1).await.unwrap().operation,
+            c.manifest_at("t", 0).await.unwrap().operation,
             Operation::Register
         );
+        assert_eq!(
+            c.versions("t")
+                .await
+                .unwrap()
+                .iter()
+                .map(|v| (v.version, v.operation))
+                .collect::<Vec<_>>(),
+            vec![(0, Operation::Register), (1, Operation::Append)]
+        );
         assert!(matches!(
-            c.manifest_at("t", 3).await.unwrap_err(),
+            c.manifest_at("t", 2).await.unwrap_err(),
             Error::NotFound { .. }
         ));
     }

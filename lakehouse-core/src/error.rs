@@ -232,6 +232,30 @@ fn take_ours(
     }
 }
 
+impl From<deltalake::DeltaTableError> for Error {
+    fn from(e: deltalake::DeltaTableError) -> Self {
+        use deltalake::DeltaTableError as D;
+        match e {
+            // Our own errors carried through deltalake come back as they were.
+            D::GenericError { source } => match source.downcast::<Error>() {
+                Ok(ours) => *ours,
+                Err(other) => Error::Storage(format!("Delta table: {other}")),
+            },
+            D::ObjectStore { source } => source.into(),
+            D::Arrow { source } => source.into(),
+            D::InvalidVersion(v) => Error::NotFound {
+                what: "table version",
+                name: v.to_string(),
+            },
+            D::Transaction { source } => Error::Conflict(format!("Delta commit: {source}")),
+            D::VersionAlreadyExists(v) => {
+                Error::Conflict(format!("Delta version {v} was committed by another writer"))
+            }
+            other => Error::Storage(format!("Delta table: {other}")),
+        }
+    }
+}
+
 impl From<arrow::error::ArrowError> for Error {
     fn from(e: arrow::error::ArrowError) -> Self {
         Error::Internal(format!("arrow: {e}"))

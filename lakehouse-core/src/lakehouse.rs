@@ -3,13 +3,15 @@
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
+use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 
-use crate::catalog::{Catalog, ExpireReport, Manifest, VersionInfo};
+use crate::catalog::{Catalog, DeleteReport, ExpireReport, Manifest, VersionInfo};
 use crate::embed::{EmbedRequest, Embedder, EmbedderOptions, Embeddings, Purpose, SharedEmbedder};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, IngestReport, Source};
+use crate::migrate::{MigrateOptions, MigrateReport};
 use crate::query::{QueryEngine, QueryOptions, QueryResult};
 use crate::storage::{DEFAULT_MAX_OBJECT_SIZE, Storage};
 use crate::vector::{Hit, IndexQuery, RecordInput, VectorIndexes, VectorRecord};
@@ -92,6 +94,15 @@ impl Lakehouse {
             vectors,
             embedder,
         })
+    }
+
+    /// Converts the lakehouse at `root`, written by a release before datasets were Delta
+    /// Lake tables, so that it opens: every dataset with all its retained versions becomes a
+    /// Delta table (see [`crate::migrate`]). Safe to run again; converted datasets are left
+    /// alone.
+    pub async fn migrate(root: &str, options: MigrateOptions) -> Result<MigrateReport> {
+        let storage = open_storage(root, DEFAULT_MAX_OBJECT_SIZE)?;
+        crate::migrate::migrate(&storage, options).await
     }
 
     /// Raw object storage under the root.
@@ -245,6 +256,18 @@ impl Lakehouse {
         index.add(records).await
     }
 
+    /// Deletes the rows of dataset `name` for which the SQL `predicate` holds
+    /// (`"city = 'Reno' AND score < 2"`), as one new version (Delta's delete): returns that
+    /// version and how many rows went. A predicate that does not parse or names an unknown
+    /// column is [`Error::InvalidInput`] and writes nothing.
+    pub async fn delete(&self, name: &str, predicate: &str) -> Result<DeleteReport> {
+        let (manifest, rows_deleted) = self.catalog.delete(name, predicate).await?;
+        Ok(DeleteReport {
+            manifest,
+            rows_deleted,
+        })
+    }
+
     /// Removes versions older than `keep_from` and files only they referenced.
     pub async fn expire_versions(&self, name: &str, keep_from: u64) -> Result<ExpireReport> {
         self.catalog.expire_versions(name, keep_from).await
@@ -269,12 +292,13 @@ fn open_storage(root: &str, max_object_size: u64) -> Result<Storage> {
             crate::storage::validate_key(prefix)?;
         }
         let description = format!("s3://{bucket}/{prefix}");
-        return Ok(Storage::with_prefix(
-            Arc::new(s3),
-            prefix,
-            max_object_size,
-            description,
-        ));
+        let url = url::Url::parse(&format!("s3://{bucket}/"))
+            .and_then(|u| u.join(&format!("{prefix}/").trim_start_matches('/')))
+            .map_err(|e| Error::invalid(format!("no URL for {root:?}: {e}")))?;
+        let s3: Arc<dyn ObjectStore> = Arc::new(s3);
+        return Ok(
+            Storage::with_prefix(s3.clone(), prefix, max_object_size, description).at_url(url, s3),
+        );
     }
     if let Some((scheme, _)) = root.split_once("://")
         && scheme != "file"
@@ -288,11 +312,12 @@ fn open_storage(root: &str, max_object_size: u64) -> Result<Storage> {
     let path = FsPath::new(path).canonicalize()?;
     let local = LocalFileSystem::new_with_prefix(&path)
         .map_err(|e| Error::invalid(format!("cannot open {}: {e}", path.display())))?;
-    Ok(Storage::local(
-        local,
-        max_object_size,
-        path.display().to_string(),
-    ))
+    let url = url::Url::from_directory_path(&path)
+        .map_err(|()| Error::invalid(format!("no file URL for {}", path.display())))?;
+    Ok(
+        Storage::local(local, max_object_size, path.display().to_string())
+            .at_url(url, Arc::new(LocalFileSystem::new())),
+    )
 }
 
 #[cfg(test)]

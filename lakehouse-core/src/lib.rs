@@ -1,7 +1,8 @@
 //! # lakehouse-core
 //!
-//! An embeddable lakehouse: Parquet datasets on object storage (a local folder or S3), a
-//! versioned catalog, ingest of CSV, NDJSON, Parquet, Arrow IPC and Arrow record batches, and SQL through Apache DataFusion — in one
+//! An embeddable lakehouse: datasets as Delta Lake tables on object storage (a local folder
+//! or S3) that Spark, Trino, DuckDB and Polars read where they lie; ingest of CSV, NDJSON,
+//! Parquet, Arrow IPC and Arrow record batches; SQL through Apache DataFusion — in one
 //! process, with nothing else to install or run.
 //!
 //! ```
@@ -17,14 +18,14 @@
 //!     .unwrap();
 //!
 //! let now = lh.sql("SELECT count(*) AS n FROM workers").await.unwrap().to_json().unwrap();
-//! let then = lh.sql(r#"SELECT count(*) AS n FROM "workers@1""#).await.unwrap().to_json().unwrap();
+//! let then = lh.sql(r#"SELECT count(*) AS n FROM "workers@0""#).await.unwrap().to_json().unwrap();
 //! assert_eq!((now.rows[0][0].as_i64(), then.rows[0][0].as_i64()), (Some(2), Some(1)));
 //! assert_eq!(lh.versions("workers").await.unwrap().len(), 2);
 //! # });
 //! ```
 //!
 //! Modules, one concept each: [`storage`] (keys, size caps, object I/O), [`catalog`]
-//! (datasets, versions, atomic commits), [`ingest`] (CSV, NDJSON, Parquet, Arrow to Parquet), [`query`]
+//! (datasets as Delta tables, versions, atomic commits), [`ingest`] (CSV, NDJSON, Parquet, Arrow to Parquet), [`query`]
 //! (read-only SQL), [`vector`] (HNSW vector indexes), [`embed`] (local text embeddings),
 //! [`matrix`] (search across corpora), [`playbook`] (remembered answers),
 //! [`sql_functions`] (`vector_search` and `embed` in SQL), [`error`] (the one error type).
@@ -33,12 +34,14 @@
 
 pub mod catalog;
 mod choice;
+mod delta;
 pub mod embed;
 pub mod error;
 pub mod indexer;
 pub mod ingest;
 mod lakehouse;
 pub mod matrix;
+pub mod migrate;
 pub mod playbook;
 pub mod query;
 pub mod sample;
@@ -46,12 +49,13 @@ pub mod sql_functions;
 pub mod storage;
 pub mod vector;
 
-pub use catalog::{Catalog, Manifest, VersionInfo};
+pub use catalog::{Catalog, DeleteReport, Manifest, VersionInfo};
 pub use embed::{EmbedRequest, Embedder, EmbedderOptions, Embeddings, Purpose};
 pub use error::{Error, ErrorKind, Result};
 pub use ingest::{Format, IngestMode, IngestOptions, IngestReport, Source};
 pub use lakehouse::{Lakehouse, Options};
 pub use matrix::{MatrixHit, MatrixRequest, MatrixResult};
+pub use migrate::{MigrateOptions, MigrateReport};
 pub use playbook::PlaybookEntry;
 pub use query::{JsonResult, QueryEngine, QueryOptions, QueryResult};
 pub use storage::Storage;

@@ -93,6 +93,10 @@ pub struct Storage {
     description: Arc<str>,
     /// The same store as `store` when it is the local file system (for memory-mapping).
     local: Option<Arc<object_store::local::LocalFileSystem>>,
+    /// The root's URL (ends in `/`), and the store in which a URL's path names an object:
+    /// how Delta tables address their files.
+    root_url: url::Url,
+    url_store: Arc<dyn ObjectStore>,
 }
 
 impl Storage {
@@ -110,13 +114,35 @@ impl Storage {
         max_object_size: u64,
         description: String,
     ) -> Self {
+        let prefix: Arc<str> = prefix.trim_matches('/').into();
+        let root_url = url::Url::parse(&format!("memory:///{prefix}/").replace(":////", ":///"))
+            .expect("a validated prefix makes a valid URL path");
         Self {
+            url_store: store.clone(),
             store,
-            prefix: prefix.trim_matches('/').into(),
+            prefix,
             max_object_size,
             description: description.into(),
             local: None,
+            root_url,
         }
+    }
+
+    /// Sets the root's URL (`s3://bucket/prefix/`, `file:///abs/path/`) and the store its
+    /// paths are read from.
+    pub(crate) fn at_url(mut self, root_url: url::Url, url_store: Arc<dyn ObjectStore>) -> Self {
+        self.root_url = root_url;
+        self.url_store = url_store;
+        self
+    }
+
+    /// The URL of `key`, and the store in which that URL's path names the object.
+    pub(crate) fn url_of(&self, key: &str) -> Result<(Arc<dyn ObjectStore>, url::Url)> {
+        let url = self
+            .root_url
+            .join(key)
+            .map_err(|e| Error::internal(format!("no URL for key {key:?}: {e}")))?;
+        Ok((self.url_store.clone(), url))
     }
 
     /// A storage on a local folder, described as `description`.
@@ -324,6 +350,19 @@ impl Storage {
             return Err(e);
         }
         Ok(total)
+    }
+
+    /// Names of the folders directly under folder `prefix` (empty when there is none).
+    pub(crate) async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
+        let listed = self
+            .store
+            .list_with_delimiter(Some(&self.store_path(prefix)))
+            .await?;
+        Ok(listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect())
     }
 
     /// Lists keys under `prefix` without sorting (internal, for catalog loading).

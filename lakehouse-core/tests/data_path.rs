@@ -65,7 +65,7 @@ async fn d3_register_manifest_list_idempotent_conflict() {
         .await
         .unwrap();
     assert_eq!(m1.dataset_id, dataset_id("people"));
-    assert_eq!(m1.version, 1);
+    assert_eq!(m1.version, 0);
     // Idempotent: nullability is not part of the fingerprint; no new manifest.
     let relaxed = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, true),
@@ -113,7 +113,7 @@ async fn d4_d5_d6_csv_to_parquet_to_sql() {
     assert!(!report.no_op);
     assert_eq!(report.rows, 3);
     let m = &report.manifest;
-    assert_eq!((m.version, m.row_count, m.files.len()), (1, 3, 1));
+    assert_eq!((m.version, m.row_count, m.files.len()), (0, 3, 1));
     let types: Vec<_> = m.columns.iter().map(|c| c.data_type.as_str()).collect();
     assert_eq!(types, ["Int64", "Utf8", "Utf8", "Float64"]);
     assert!(
@@ -157,7 +157,7 @@ async fn d4_d5_d6_csv_to_parquet_to_sql() {
         .await
         .unwrap();
     assert!(again.no_op);
-    assert_eq!(again.manifest.version, 1);
+    assert_eq!(again.manifest.version, 0);
     assert_eq!(tree(dir.path()), before);
 
     // Schema drift on create → Conflict, catalog untouched.
@@ -219,7 +219,7 @@ async fn versions_append_replace_query_and_expire() {
             .unwrap()
             .manifest
             .version,
-        2
+        1
     );
     assert!(
         lh.ingest("people", more, &opts(IngestMode::Append))
@@ -242,16 +242,16 @@ async fn versions_append_replace_query_and_expire() {
         )
         .await
         .unwrap();
-    assert_eq!((r.manifest.version, r.manifest.row_count), (3, 2));
+    assert_eq!((r.manifest.version, r.manifest.row_count), (2, 2));
 
     let versions = lh.versions("people").await.unwrap();
     let summary: Vec<_> = versions.iter().map(|v| (v.version, v.row_count)).collect();
-    assert_eq!(summary, [(1, 3), (2, 4), (3, 2)]);
+    assert_eq!(summary, [(0, 3), (1, 4), (2, 2)]);
     assert_eq!(count(&lh, "people").await, 2);
-    assert_eq!(count(&lh, r#""people@1""#).await, 3);
-    assert_eq!(count(&lh, r#""people@2""#).await, 4);
+    assert_eq!(count(&lh, r#""people@0""#).await, 3);
+    assert_eq!(count(&lh, r#""people@1""#).await, 4);
     let old = lh
-        .sql(r#"SELECT name FROM "people@2" WHERE id = 4"#)
+        .sql(r#"SELECT name FROM "people@1" WHERE id = 4"#)
         .await
         .unwrap()
         .to_json()
@@ -260,21 +260,21 @@ async fn versions_append_replace_query_and_expire() {
     let err = lh.sql(r#"SELECT * FROM "people@9""#).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
 
-    // Expire: versions 1 and 2 go, with the files only they used. A fresh unreferenced file
+    // Expire: versions 0 and 1 go, with the files only they used. A fresh unreferenced file
     // (an ingest in flight) is kept.
     let in_flight = dir.path().join("datasets/people/in-flight.parquet");
     std::fs::write(&in_flight, b"not yet committed").unwrap();
-    let report = lh.expire_versions("people", 3).await.unwrap();
-    assert_eq!(report.versions_removed, [1, 2]);
+    let report = lh.expire_versions("people", 2).await.unwrap();
+    assert_eq!(report.versions_removed, [0, 1]);
     assert_eq!(report.files_removed, 2);
     assert_eq!(lh.versions("people").await.unwrap().len(), 1);
-    assert!(lh.sql(r#"SELECT * FROM "people@1""#).await.is_err());
+    assert!(lh.sql(r#"SELECT * FROM "people@0""#).await.is_err());
     assert_eq!(count(&lh, "people").await, 2);
     assert!(in_flight.exists());
     std::fs::remove_file(&in_flight).unwrap();
     let data: Vec<_> = tree(dir.path())
         .into_iter()
-        .filter(|k| k.starts_with("datasets/"))
+        .filter(|k| k.starts_with("datasets/") && !k.contains("/_delta_log/"))
         .collect();
     assert_eq!(data.len(), 1, "{data:?}");
 }
@@ -545,18 +545,18 @@ async fn concurrent_writers_never_duplicate_manifests() {
         .iter()
         .map(|v| v.version)
         .collect();
-    assert_eq!(versions, (1..=17).collect::<Vec<_>>());
+    assert_eq!(versions, (0..=16).collect::<Vec<_>>());
     assert_eq!(count(&lh, "log").await, 17);
     assert_eq!(lh.versions("same").await.unwrap().len(), 1);
     let manifests = tree(dir.path())
         .into_iter()
-        .filter(|k| k.starts_with("_catalog/"))
+        .filter(|k| k.contains("/_delta_log/") && k.ends_with(".json"))
         .count();
     assert_eq!(manifests, 18);
     // No orphaned data files from the no-op creates.
     let files = tree(dir.path())
         .into_iter()
-        .filter(|k| k.starts_with("datasets/same/"))
+        .filter(|k| k.starts_with("datasets/same/") && !k.contains("/_delta_log/"))
         .count();
     assert_eq!(files, 1);
 }
@@ -602,12 +602,12 @@ fn child_process_entry() {
                 assert_eq!(
                     names,
                     [
-                        ("alpha".to_string(), dataset_id("alpha"), 2),
-                        ("beta".to_string(), dataset_id("beta"), 1)
+                        ("alpha".to_string(), dataset_id("alpha"), 1),
+                        ("beta".to_string(), dataset_id("beta"), 0)
                     ]
                 );
                 assert_eq!(count(&lh, "alpha").await, 6);
-                assert_eq!(count(&lh, r#""alpha@1""#).await, 3);
+                assert_eq!(count(&lh, r#""alpha@0""#).await, 3);
             }
             "crash" => {
                 // Append and replace forever; log each acknowledged version.
@@ -616,7 +616,7 @@ fn child_process_entry() {
                     .append(true)
                     .open(Path::new(&root).join("acked.log"))
                     .unwrap();
-                let start = lh.catalog().manifest("crash").map_or(0, |m| m.version);
+                let start = lh.catalog().manifest("crash").map_or(0, |m| m.version + 1);
                 for i in start.. {
                     let mut body = String::from("seq,payload\n");
                     for r in 0..3000 {
@@ -673,9 +673,9 @@ async fn assert_consistent(root: &Path) -> u64 {
     let Ok(latest) = lh.manifest("crash") else {
         return 0;
     };
-    // Every version number from 1 to the latest has a manifest (listed on disk: cheap).
-    let manifest_dir = root.join(format!("_catalog/datasets/{}", latest.dataset_id));
-    let mut numbers: Vec<u64> = std::fs::read_dir(&manifest_dir)
+    // Every version number from 0 to the latest has a Delta log entry (listed on disk).
+    let log_dir = root.join("datasets/crash/_delta_log");
+    let mut numbers: Vec<u64> = std::fs::read_dir(&log_dir)
         .unwrap()
         .filter_map(|e| {
             let name = e.unwrap().file_name().into_string().unwrap();
@@ -685,11 +685,11 @@ async fn assert_consistent(root: &Path) -> u64 {
     numbers.sort_unstable();
     assert_eq!(
         numbers,
-        (1..=latest.version).collect::<Vec<_>>(),
+        (0..=latest.version).collect::<Vec<_>>(),
         "versions not contiguous"
     );
     // The newest versions (where a crash could have torn something) are complete.
-    for v in latest.version.saturating_sub(10).max(1)..=latest.version {
+    for v in latest.version.saturating_sub(10)..=latest.version {
         let m = lh.catalog().manifest_at("crash", v).await.unwrap();
         let mut rows = 0;
         for f in &m.files {
@@ -701,7 +701,7 @@ async fn assert_consistent(root: &Path) -> u64 {
         assert_eq!(rows, m.row_count);
     }
     assert_eq!(count(&lh, "crash").await as u64, latest.row_count);
-    if latest.version > 1 {
+    if latest.version > 0 {
         let prev = lh
             .catalog()
             .manifest_at("crash", latest.version - 1)
@@ -848,7 +848,7 @@ async fn arrow_batches_in_keep_types_and_follow_catalog_rules() {
         .ingest("crew", arrow_source(typed_batches(0..1000, 256)), &o)
         .await
         .unwrap();
-    assert_eq!((r.rows, r.no_op, r.manifest.version), (1000, false, 1));
+    assert_eq!((r.rows, r.no_op, r.manifest.version), (1000, false, 0));
     assert_eq!(r.manifest.files.len(), 3, "split at max_rows_per_file");
     let types: Vec<(String, String, bool)> = r
         .manifest
@@ -856,7 +856,8 @@ async fn arrow_batches_in_keep_types_and_follow_catalog_rules() {
         .iter()
         .map(|c| (c.name.clone(), c.data_type.clone(), c.nullable))
         .collect();
-    let zoned = DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, Some("UTC".into()));
+    // Delta holds microseconds: nanosecond timestamps are stored as microseconds, in UTC.
+    let zoned = DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()));
     let want = [
         ("id", DataType::Int32),
         ("name", DataType::Utf8),
@@ -909,7 +910,7 @@ async fn arrow_batches_in_keep_types_and_follow_catalog_rules() {
     }
     assert_eq!(tree(dir.path()), before);
 
-    // Other content under create is a conflict; appending it is version 2.
+    // Other content under create is a conflict; appending it is version 1.
     let err = lh
         .ingest("crew", arrow_source(typed_batches(1000..1100, 64)), &o)
         .await
@@ -923,8 +924,8 @@ async fn arrow_batches_in_keep_types_and_follow_catalog_rules() {
         )
         .await
         .unwrap();
-    assert_eq!((app.manifest.version, app.manifest.row_count), (2, 1100));
-    assert_eq!(count(&lh, "\"crew@1\"").await, 1000);
+    assert_eq!((app.manifest.version, app.manifest.row_count), (1, 1100));
+    assert_eq!(count(&lh, "\"crew@0\"").await, 1000);
 
     // A narrower integer widens into the stored column; a wider one does not fit.
     use arrow::array::{ArrayRef, Float32Array, Int16Array, Int64Array, StringArray};

@@ -2,6 +2,8 @@
 //! `scripts/s3-server.sh`). Configured by `LAKEHOUSE_TEST_S3=s3://bucket` plus the standard
 //! AWS variables; without them the test is skipped locally and fails under CI.
 
+mod common;
+
 use bytes::Bytes;
 use lakehouse_core::{ErrorKind, IngestMode, IngestOptions, Lakehouse};
 
@@ -164,4 +166,11 @@ async fn vector_index_on_s3() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_modes_on_s3_are_read_by_other_engines() {
+    let Some(root) = s3_root() else { return };
+    let lh = Lakehouse::open(&root).await.unwrap();
+    common::write_modes_read_by_other_engines(&lh, &format!("{root}/datasets/crew")).await;
 }

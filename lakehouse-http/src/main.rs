@@ -10,7 +10,7 @@ use lakehouse_core::embed::{self, Embedder, Precision, Purpose};
 use lakehouse_core::indexer::EmbedDataset;
 use lakehouse_core::{
     EmbedRequest, Error, Format, IndexQuery, IndexSpec, IngestMode, IngestOptions, Lakehouse,
-    Metric, Options, Quantization, RecordInput, Result,
+    Metric, MigrateOptions, Options, Quantization, RecordInput, Result,
 };
 use lakehouse_http::server::{self, ServerConfig};
 use lakehouse_mcp::McpOptions;
@@ -97,9 +97,12 @@ enum Command {
         /// Dataset name (defaults to the file's stem).
         #[arg(long)]
         name: Option<String>,
-        /// create, append or replace (alias: overwrite).
+        /// create, append, replace (alias: overwrite) or upsert (alias: merge; needs --key).
         #[arg(long, default_value = "create")]
         mode: IngestMode,
+        /// A key column of an upsert (repeat for a compound key).
+        #[arg(long = "key")]
+        keys: Vec<String>,
         /// Input format: csv, ndjson, parquet or arrow (or an alias: jsonl, pq, ipc, a MIME
         /// type…); guessed from the extension when absent.
         #[arg(long)]
@@ -115,6 +118,21 @@ enum Command {
         /// Write the result to this file instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+    /// Delete the rows of a dataset that match a SQL predicate (a new version).
+    Delete {
+        /// Dataset name.
+        name: String,
+        /// The rows to delete, as a SQL condition: "city = 'Reno' AND score < 2".
+        #[arg(long = "where")]
+        predicate: String,
+    },
+    /// Convert a lakehouse written before datasets were Delta Lake tables (JSON manifests
+    /// under _catalog/): every dataset, with all its retained versions, becomes a Delta table.
+    Migrate {
+        /// Then delete the old manifests and the data files no Delta version references.
+        #[arg(long)]
+        remove_old: bool,
     },
     /// List datasets.
     Datasets,
@@ -303,6 +321,25 @@ async fn run(cli: Cli) -> Result<()> {
     if let Some(precision) = cli.precision {
         options.embedder.precision = precision;
     }
+    if let Command::Migrate { remove_old } = cli.command {
+        let report = Lakehouse::migrate(&cli.root, MigrateOptions { remove_old }).await?;
+        for d in &report.datasets {
+            println!(
+                "{}: versions {:?} -> Delta versions 0..={} ({} rows)",
+                d.name,
+                d.from_versions,
+                d.from_versions.len().saturating_sub(1),
+                d.row_count
+            );
+        }
+        for name in &report.already_migrated {
+            println!("{name}: already a Delta table");
+        }
+        if remove_old {
+            println!("removed {} old objects", report.removed);
+        }
+        return Ok(());
+    }
     if let Command::Doctor { json } = cli.command {
         // Doctor reports a root that does not open instead of failing on it.
         let lh = Lakehouse::open_with(&cli.root, options.clone()).await;
@@ -310,7 +347,7 @@ async fn run(cli: Cli) -> Result<()> {
     }
     let lh = Lakehouse::open_with(&cli.root, options).await?;
     match cli.command {
-        Command::Model { .. } => unreachable!("handled above"),
+        Command::Model { .. } | Command::Migrate { .. } => unreachable!("handled above"),
         Command::Demo => demo::run(&lh).await,
         Command::Serve {
             bind,
@@ -412,11 +449,14 @@ async fn run(cli: Cli) -> Result<()> {
             file,
             name,
             mode,
+            keys,
             format,
         } => {
             let name = name.unwrap_or_else(|| lakehouse_core::ingest::dataset_name_of(&file));
             let format = format.unwrap_or_else(|| Format::from_path(&file));
-            let options = IngestOptions::mode(mode).with_format(format);
+            let options = IngestOptions::mode(mode)
+                .with_format(format)
+                .with_keys(keys);
             let r = lh.ingest(&name, file.as_path(), &options).await?;
             let m = &r.manifest;
             if r.no_op {
@@ -455,6 +495,14 @@ async fn run(cli: Cli) -> Result<()> {
                     std::io::stdout().write_all(&bytes)?;
                 }
             }
+            Ok(())
+        }
+        Command::Delete { name, predicate } => {
+            let r = lh.delete(&name, &predicate).await?;
+            println!(
+                "{name}: {} rows deleted; version {} with {} rows",
+                r.rows_deleted, r.manifest.version, r.manifest.row_count
+            );
             Ok(())
         }
         Command::Datasets => {

@@ -71,8 +71,8 @@ fn sql_in_every_format() {
         &root,
         &["ingest", csv.to_str().unwrap(), "--name", "workers"],
     );
-    assert!(out.contains("version 1 with 3 rows"), "{out}");
-    assert!(ok(&root, &["datasets"]).starts_with("workers\tv1\t3 rows"));
+    assert!(out.contains("version 0 with 3 rows"), "{out}");
+    assert!(ok(&root, &["datasets"]).starts_with("workers\tv0\t3 rows"));
 
     let q = "SELECT id, name, city FROM workers ORDER BY id";
     let table = ok(&root, &["sql", q]);
@@ -126,7 +126,7 @@ fn sql_in_every_format() {
     // The Parquet file comes back in as a dataset (format from the extension, or named by an
     // alias), with the same rows.
     let out = ok(&root, &["ingest", pq.to_str().unwrap(), "--name", "copy"]);
-    assert!(out.contains("version 1 with 3 rows"), "{out}");
+    assert!(out.contains("version 0 with 3 rows"), "{out}");
     let again = ok(
         &root,
         &[
@@ -405,9 +405,15 @@ fn every_alias_through_the_cli() {
         let out = ingest(*format, &format!("f{i}"), "--format", alias);
         assert!(out.contains("with 3 rows"), "{alias}: {out}");
     }
-    for (i, (alias, _)) in IngestMode::NAMES.iter().enumerate() {
-        let out = ingest(Format::Csv, &format!("m{i}"), "--mode", alias);
-        assert!(out.contains("version 1"), "{alias}: {out}");
+    for (i, (alias, mode)) in IngestMode::NAMES.iter().enumerate() {
+        let (path, name) = (file(Format::Csv), format!("m{i}"));
+        let mut args = vec!["ingest", path.to_str().unwrap(), "--name", &name];
+        args.extend(["--mode", alias]);
+        if *mode == IngestMode::Upsert {
+            args.extend(["--key", "id"]);
+        }
+        let out = ok(&root, &args);
+        assert!(out.contains("version 0"), "{alias}: {out}");
     }
     for (i, (alias, metric)) in Metric::NAMES.iter().enumerate() {
         let (q_alias, quantization) = Quantization::NAMES[i % Quantization::NAMES.len()];

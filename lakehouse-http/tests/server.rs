@@ -278,7 +278,7 @@ fn d_smokes_storage_catalog_ingest_sql_and_restart() {
         server.get("/v1/datasets").json()["datasets"][0]["name"],
         "people"
     );
-    assert_eq!(server.get("/v1/datasets/people").json()["version"], 2);
+    assert_eq!(server.get("/v1/datasets/people").json()["version"], 1);
     assert_eq!(
         server.get("/v1/datasets/people/versions").json()["versions"]
             .as_array()
@@ -857,10 +857,15 @@ fn every_alias_over_http() {
         }
     }
     let csv = common::rows_as(Format::Csv);
-    for (i, (alias, _)) in IngestMode::NAMES.iter().enumerate() {
+    for (i, (alias, mode)) in IngestMode::NAMES.iter().enumerate() {
+        let keys = if *mode == IngestMode::Upsert {
+            "&keys=id"
+        } else {
+            ""
+        };
         let r = server.call(
             "POST",
-            &format!("/v1/datasets/m{i}?mode={alias}"),
+            &format!("/v1/datasets/m{i}?mode={alias}{keys}"),
             None,
             &csv,
         );

@@ -140,9 +140,13 @@ pub struct IngestArgs {
     /// The dataset's name (the file's stem when absent).
     #[serde(default)]
     pub name: Option<String>,
-    /// `create` (the default; identical content is a no-op), `append` or `replace`.
+    /// `create` (the default; identical content is a no-op), `append`, `replace` or
+    /// `upsert` (rows whose `keys` match are updated, the others inserted).
     #[serde(default)]
     pub mode: IngestMode,
+    /// The key columns of an upsert.
+    #[serde(default)]
+    pub keys: Vec<String>,
     /// `csv`, `ndjson`, `parquet` or `arrow` (guessed from the file's extension when
     /// absent).
     #[serde(default)]
@@ -703,7 +707,9 @@ pub(crate) async fn ingest(shared: &Shared, args: IngestArgs) -> Result<Output> 
         .ingest(
             &name,
             path.as_path(),
-            &IngestOptions::mode(args.mode).with_format(format),
+            &IngestOptions::mode(args.mode)
+                .with_format(format)
+                .with_keys(args.keys),
         )
         .await?;
     let m = Arc::clone(&report.manifest);

@@ -146,11 +146,11 @@ async fn datasets_manifest_and_sql() {
     let d = &ok(&r)["datasets"][0];
     assert_eq!(
         (d["name"].as_str(), d["version"].as_u64()),
-        (Some("workers"), Some(2))
+        (Some("workers"), Some(1))
     );
     assert_eq!(d["row_count"], 4);
     assert_eq!(d["columns"][1]["name"], "name");
-    assert!(text(&r).contains("workers (v2, 4 rows)"), "{}", text(&r));
+    assert!(text(&r).contains("workers (v1, 4 rows)"), "{}", text(&r));
 
     let r = s
         .call("get_manifest", args(json!({"name": "workers"})))
@@ -164,7 +164,7 @@ async fn datasets_manifest_and_sql() {
     let r = s
         .call(
             "query_sql",
-            args(json!({"sql": "SELECT name FROM \"workers@1\" ORDER BY id"})),
+            args(json!({"sql": "SELECT name FROM \"workers@0\" ORDER BY id"})),
         )
         .await
         .unwrap();
@@ -452,7 +452,7 @@ async fn ingest_reads_only_allowed_folders() {
     let out = ok(&r);
     assert_eq!(
         (out["name"].as_str(), out["version"].as_u64()),
-        (Some("shifts"), Some(1))
+        (Some("shifts"), Some(0))
     );
     assert_eq!(
         (out["row_count"].as_u64(), out["no_op"].as_bool()),

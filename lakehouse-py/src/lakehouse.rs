@@ -128,6 +128,22 @@ pub fn open(
     Ok(PyLakehouse { inner })
 }
 
+/// Converts the lakehouse at `root`, written by a release before datasets were Delta Lake
+/// tables, so that it opens: every dataset with its retained versions becomes a Delta table.
+/// With `remove_old`, the old manifests and unreferenced files are deleted afterwards.
+/// Returns the report (`datasets`, `already_migrated`, `removed`).
+#[pyfunction]
+#[pyo3(signature = (root, *, remove_old=false))]
+pub fn migrate(py: Python<'_>, root: PathBuf, remove_old: bool) -> PyResult<Bound<'_, PyAny>> {
+    let root = root
+        .to_str()
+        .ok_or_else(|| invalid("the root is not valid UTF-8"))?
+        .to_string();
+    let options = lakehouse_core::MigrateOptions { remove_old };
+    let report = run(py, async move { Lakehouse::migrate(&root, options).await })?;
+    serialized(py, &report)
+}
+
 #[pymethods]
 impl PyLakehouse {
     /// Where the lakehouse lives (a folder or an s3:// URI).
@@ -139,18 +155,22 @@ impl PyLakehouse {
     /// Writes Arrow data as dataset `name`: any object with `__arrow_c_stream__` (a pyarrow
     /// Table or RecordBatchReader, a polars DataFrame, a DuckDB relation) or a pandas
     /// DataFrame, read batch by batch with its column types kept. `mode` is "create" (the
-    /// default), "append" or "replace" ("overwrite"). Returns the ingest report.
+    /// default), "append", "replace" ("overwrite") or "upsert" ("merge": rows whose `keys`
+    /// columns match are updated, the others inserted). Returns the ingest report.
     ///
     /// >>> lh.write("workers", pyarrow.table({"id": [1, 2], "name": ["Ann", "Bo"]}))  # doctest: +SKIP
-    #[pyo3(signature = (name, data, mode="create"))]
+    /// >>> lh.write("workers", changes, mode="upsert", keys=["id"])  # doctest: +SKIP
+    #[pyo3(signature = (name, data, mode="create", keys=None))]
     fn write<'py>(
         &self,
         py: Python<'py>,
         name: &str,
         data: &Bound<'py, PyAny>,
         mode: &str,
+        keys: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = IngestOptions::mode(mode.parse().map_err(to_py)?);
+        let options =
+            IngestOptions::mode(mode.parse().map_err(to_py)?).with_keys(keys.unwrap_or_default());
         let reader = crate::arrow_import::reader(py, data)?;
         let lh = self.inner.clone();
         let name = name.to_string();
@@ -162,8 +182,8 @@ impl PyLakehouse {
 
     /// Ingests a file as dataset `name` (the file's stem when None): CSV, NDJSON, Parquet or
     /// Arrow IPC, named by `format` ("csv", "ndjson", "parquet", "arrow", or an alias) or
-    /// else by the file's extension. `mode` as in `write`.
-    #[pyo3(signature = (path, name=None, mode="create", format=None))]
+    /// else by the file's extension. `mode` and `keys` as in `write`.
+    #[pyo3(signature = (path, name=None, mode="create", format=None, keys=None))]
     fn ingest<'py>(
         &self,
         py: Python<'py>,
@@ -171,6 +191,7 @@ impl PyLakehouse {
         name: Option<&str>,
         mode: &str,
         format: Option<&str>,
+        keys: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let format = match format {
             Some(f) => f.parse().map_err(to_py)?,
@@ -180,7 +201,7 @@ impl PyLakehouse {
             || lakehouse_core::ingest::dataset_name_of(&path),
             str::to_string,
         );
-        self.ingest_file(py, path, &name, mode, format)
+        self.ingest_file(py, path, &name, mode, format, keys.unwrap_or_default())
     }
 
     /// Ingests a CSV file as dataset `name`. `mode` is "create" (the default; fails if the
@@ -194,7 +215,7 @@ impl PyLakehouse {
         name: &str,
         mode: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.ingest_file(py, path, name, mode, Format::Csv)
+        self.ingest_file(py, path, name, mode, Format::Csv, Vec::new())
     }
 
     /// Ingests a newline-delimited JSON file as dataset `name`; as `ingest_csv`.
@@ -206,7 +227,7 @@ impl PyLakehouse {
         name: &str,
         mode: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.ingest_file(py, path, name, mode, Format::Ndjson)
+        self.ingest_file(py, path, name, mode, Format::Ndjson, Vec::new())
     }
 
     /// Runs a read-only SQL query (datasets are tables; `"name@N"` is version N) and
@@ -230,6 +251,22 @@ impl PyLakehouse {
     /// The latest manifest of dataset `name`.
     fn manifest<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
         serialized(py, &*self.inner.manifest(name).map_err(to_py)?)
+    }
+
+    /// Deletes the rows of dataset `name` matching the SQL condition `predicate` as a new
+    /// version; returns `{"manifest": ..., "rows_deleted": n}`.
+    ///
+    /// >>> lh.delete("workers", "city = 'Reno'")  # doctest: +SKIP
+    fn delete<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        predicate: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let lh = self.inner.clone();
+        let (name, predicate) = (name.to_string(), predicate.to_string());
+        let report = run(py, async move { lh.delete(&name, &predicate).await })?;
+        serialized(py, &report)
     }
 
     /// The retained versions of dataset `name`, oldest first.
@@ -421,9 +458,12 @@ impl PyLakehouse {
         name: &str,
         mode: &str,
         format: Format,
+        keys: Vec<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mode: IngestMode = mode.parse().map_err(to_py)?;
-        let options = IngestOptions::mode(mode).with_format(format);
+        let options = IngestOptions::mode(mode)
+            .with_format(format)
+            .with_keys(keys);
         let lh = self.inner.clone();
         let name = name.to_string();
         let report = run(py, async move { lh.ingest(&name, path, &options).await })?;

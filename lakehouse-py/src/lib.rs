@@ -18,6 +18,7 @@ mod lakehouse;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lakehouse::open, m)?)?;
     m.add_function(wrap_pyfunction!(lakehouse::choices, m)?)?;
+    m.add_function(wrap_pyfunction!(lakehouse::migrate, m)?)?;
     m.add_class::<lakehouse::PyLakehouse>()?;
     m.add_class::<lakehouse::PyVectorIndex>()?;
     m.add_class::<arrow_export::ArrowResult>()?;

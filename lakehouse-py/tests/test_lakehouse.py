@@ -58,7 +58,7 @@ def test_errors_derive_from_one_base():
 def test_ingest_sql_versions(lh, workers, tmp_path):
     report = lh.ingest_csv(workers, "workers")
     assert report["rows"] == 3 and report["no_op"] is False
-    assert report["manifest"]["version"] == 1
+    assert report["manifest"]["version"] == 0
 
     table = lh.sql("SELECT id, name, city FROM workers ORDER BY id")
     assert isinstance(table, pa.Table)
@@ -69,15 +69,15 @@ def test_ingest_sql_versions(lh, workers, tmp_path):
 
     more = tmp_path / "more.csv"
     more.write_text("id,name,city\n4,Dana,Boston\n")
-    assert lh.ingest_csv(str(more), "workers", mode="append")["manifest"]["version"] == 2
+    assert lh.ingest_csv(str(more), "workers", mode="append")["manifest"]["version"] == 1
     assert lh.sql("SELECT count(*) AS n FROM workers").column("n").to_pylist() == [4]
-    assert lh.sql('SELECT count(*) AS n FROM "workers@1"').column("n").to_pylist() == [3]
+    assert lh.sql('SELECT count(*) AS n FROM "workers@0"').column("n").to_pylist() == [3]
     # Identical content again is a no-op.
     assert lh.ingest_csv(str(more), "workers", mode="append")["no_op"] is True
 
     assert [d["name"] for d in lh.datasets()] == ["workers"]
     assert lh.manifest("workers")["row_count"] == 4
-    assert [v["version"] for v in lh.versions("workers")] == [1, 2]
+    assert [v["version"] for v in lh.versions("workers")] == [0, 1]
 
     nd = tmp_path / "events.ndjson"
     nd.write_text('{"id": 1, "kind": "shift"}\n{"id": 2, "kind": "call"}\n')
@@ -114,7 +114,7 @@ def test_ingest_and_sql_errors(lh, workers, tmp_path):
     with pytest.raises(NotFoundError):
         lh.manifest("nope")
     # The failed calls stored nothing.
-    assert lh.manifest("workers")["version"] == 1
+    assert lh.manifest("workers")["version"] == 0
     assert [d["name"] for d in lh.datasets()] == ["workers"]
 
 

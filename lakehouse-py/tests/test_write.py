@@ -58,8 +58,8 @@ def test_pyarrow_table_and_reader_keep_types(lh):
     more = crew(3000, start=1000)
     reader = pa.RecordBatchReader.from_batches(more.schema, more.to_batches(max_chunksize=500))
     report = lh.write("crew", reader, mode="append")
-    assert report["manifest"]["version"] == 2 and report["manifest"]["row_count"] == 4000
-    assert rows(lh, 'SELECT count(*) AS n FROM "crew@1"') == [{"n": 1000}]
+    assert report["manifest"]["version"] == 1 and report["manifest"]["row_count"] == 4000
+    assert rows(lh, 'SELECT count(*) AS n FROM "crew@0"') == [{"n": 1000}]
     # Other content under create is a conflict; "overwrite" replaces.
     with pytest.raises(ConflictError):
         lh.write("crew", crew(5))
@@ -169,7 +169,8 @@ def test_every_alias_goes_through_cores_parser(lh, tmp_path):
         report = lh.ingest(tmp_path / files[fmt][0], f"f{i}", format=alias)
         assert report["rows"] > 0, alias
     for i, (alias, mode) in enumerate(names["mode"].items()):
-        assert lh.write(f"w{i}", table, mode=alias)["manifest"]["version"] == 1
+        keys = ["id"] if mode == "upsert" else None
+        assert lh.write(f"w{i}", table, mode=alias, keys=keys)["manifest"]["version"] == 0
     for alias in names["purpose"]:
         assert lh.embed("forklift", purpose=alias).shape == (1, 384)
     for alias, precision in names["precision"].items():

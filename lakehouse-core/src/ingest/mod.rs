@@ -28,13 +28,15 @@ use arrow::record_batch::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use bytes::Bytes;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::file::reader::{FileReader, SerializedFileReader};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::catalog::{
-    Catalog, DataFile, Decision, Manifest, Operation, data_prefix, drift_conflict,
-    schema_fingerprint, validate_name,
+    Catalog, DataFile, Decision, Manifest, Operation, drift_conflict, schema_fingerprint,
+    validate_name,
 };
+use crate::delta;
 use crate::error::{Error, Result};
 use infer::Kind;
 
@@ -55,12 +57,17 @@ pub enum IngestMode {
     /// Replace all rows (and possibly the schema) as a new version; replacing with the
     /// content already held is a no-op. Also spelled `overwrite`.
     Replace,
+    /// Update rows whose [`IngestOptions::keys`] match an input row and insert the others,
+    /// as one new version (Delta's merge); the input must fit the dataset's columns, as in
+    /// an append, and the dataset is created if missing. Also spelled `merge`.
+    Upsert,
 }
 
 crate::choice::choices!(IngestMode, "ingest mode", {
     Create => ["create"],
     Append => ["append"],
     Replace => ["replace", "overwrite"],
+    Upsert => ["upsert", "merge"],
 });
 
 /// Input format. One parser names it everywhere: by name, by file extension (`json`,
@@ -250,8 +257,11 @@ impl From<&'static str> for Source {
 /// Options of one ingest.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
-    /// Create, append or replace.
+    /// Create, append, replace or upsert.
     pub mode: IngestMode,
+    /// The key columns an [`IngestMode::Upsert`] matches rows by (required there, refused by
+    /// the other modes).
+    pub keys: Vec<String>,
     /// The format of a byte source (CSV, NDJSON, Parquet or Arrow IPC).
     pub format: Format,
     /// Rows per Arrow batch while decoding (8192, as the reference system).
@@ -266,6 +276,7 @@ impl Default for IngestOptions {
     fn default() -> Self {
         Self {
             mode: IngestMode::Create,
+            keys: Vec::new(),
             format: Format::Csv,
             batch_size: 8192,
             max_rows_per_file: 4 * 1024 * 1024,
@@ -286,6 +297,18 @@ impl IngestOptions {
     /// Sets the format.
     pub fn with_format(mut self, format: Format) -> Self {
         self.format = format;
+        self
+    }
+
+    /// Sets the key columns of an upsert.
+    ///
+    /// ```
+    /// use lakehouse_core::{IngestMode, IngestOptions};
+    /// let o = IngestOptions::mode(IngestMode::Upsert).with_keys(["id"]);
+    /// assert_eq!(o.keys, ["id"]);
+    /// ```
+    pub fn with_keys(mut self, keys: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.keys = keys.into_iter().map(Into::into).collect();
         self
     }
 }
@@ -460,16 +483,20 @@ fn plan(
                 )))
             }
         }
-        IngestMode::Append => {
+        IngestMode::Append | IngestMode::Upsert => {
             if !input.fits(&cur_schema) {
                 return Err(drift_conflict(cur, &inferred));
             }
-            if holds(cur) {
+            if mode == IngestMode::Append && holds(cur) {
                 Ok(Plan::NoOp(cur.clone()))
             } else {
                 Ok(Plan::Write {
                     schema: cur_schema,
-                    operation: Operation::Append,
+                    operation: if mode == IngestMode::Append {
+                        Operation::Append
+                    } else {
+                        Operation::Upsert
+                    },
                 })
             }
         }
@@ -630,6 +657,19 @@ pub async fn ingest(
             "batch_size, max_rows_per_file and row_group_size must be > 0",
         ));
     }
+    match (options.mode, options.keys.is_empty()) {
+        (IngestMode::Upsert, true) => {
+            return Err(Error::invalid("an upsert needs key columns (keys)"));
+        }
+        (IngestMode::Upsert, false) => check_names(options.keys.iter().map(String::as_str))
+            .map_err(|reason| Error::invalid(format!("upsert keys: {reason}")))?,
+        (mode, false) => {
+            return Err(Error::invalid(format!(
+                "key columns only apply to an upsert, not to {mode}"
+            )));
+        }
+        (_, true) => {}
+    }
     let format = options.format;
     if let Source::Arrow(reader) = source {
         return ingest_typed(catalog, name, TypedSource::Batches(reader), options).await;
@@ -689,7 +729,7 @@ pub async fn ingest(
         rows,
         sha,
     };
-    store(catalog, name, written, options.mode).await
+    store(catalog, name, written, options).await
 }
 
 fn current_manifest(catalog: &Catalog, name: &str) -> Result<Option<Arc<Manifest>>> {
@@ -718,8 +758,9 @@ async fn store(
     catalog: &Catalog,
     name: &str,
     written: Written,
-    mode: IngestMode,
+    options: &IngestOptions,
 ) -> Result<IngestReport> {
+    let mode = options.mode;
     let Written {
         dir,
         files: local,
@@ -742,17 +783,45 @@ async fn store(
             source_sha256: sha,
         });
     }
+    // An upsert into an existing dataset merges the local files into it by key.
+    if mode == IngestMode::Upsert {
+        for key in &options.keys {
+            if schema.field_with_name(key).is_err() {
+                return Err(Error::invalid(format!(
+                    "upsert key {key:?} is not a column of dataset {name:?}"
+                )));
+            }
+        }
+    }
+    if mode == IngestMode::Upsert && catalog.contains(name) {
+        let paths: Vec<PathBuf> = local.iter().map(|f| f.path.clone()).collect();
+        let manifest = catalog.upsert(name, &paths, &schema, &options.keys).await?;
+        drop(dir);
+        return Ok(IngestReport {
+            manifest,
+            rows,
+            no_op: false,
+            source_sha256: sha,
+        });
+    }
     let storage = catalog.storage().clone();
     let mut uploaded: Vec<DataFile> = Vec::with_capacity(local.len());
     let upload_result: Result<()> = async {
         for f in &local {
-            let key = format!("{}/{}.parquet", data_prefix(name), uuid::Uuid::new_v4());
+            let footer = SerializedFileReader::new(std::fs::File::open(&f.path)?)?;
+            let stats = delta::file_stats(footer.metadata(), &schema);
+            let key = format!(
+                "{}/{}",
+                delta::table_prefix(name),
+                delta::data_file_name(&sha)
+            );
             let bytes = storage.upload_file(&key, &f.path).await?;
             uploaded.push(DataFile {
                 path: key,
                 rows: f.rows,
                 bytes,
                 source_sha256: Some(sha.clone()),
+                stats: Some(stats),
             });
         }
         Ok(())
@@ -779,14 +848,9 @@ async fn store(
                                 "dataset {name:?} changed schema during the ingest; retry"
                             )));
                         }
-                        let mut files = match (operation, cur) {
-                            (Operation::Append, Some(c)) => c.files.clone(),
-                            _ => Vec::new(),
-                        };
-                        files.extend(new_files.iter().cloned());
                         Ok(Decision::Commit {
                             schema: s,
-                            files,
+                            added: new_files.clone(),
                             operation,
                         })
                     }
@@ -858,7 +922,7 @@ async fn ingest_typed(
         rows,
         sha,
     };
-    store(catalog, name, written, options.mode).await
+    store(catalog, name, written, options).await
 }
 
 /// A typed input before it is opened.

@@ -5,7 +5,11 @@
 //! reader of the table sees one representation: string-like columns (large, view,
 //! dictionary-encoded) are stored as `Utf8`, binary-like ones as `Binary`, other
 //! dictionaries as their values, all-null columns as `Utf8` (as CSV does); every column is
-//! nullable and schema metadata (pandas' index notes, for one) is dropped. Appending to an
+//! nullable and schema metadata (pandas' index notes, for one) is dropped. Types a Delta
+//! Lake table lacks are mapped to ones it has: unsigned integers to the next wider signed
+//! one (`UInt64` values must fit `Int64`), `Float16` to `Float32`, `Date64` to `Date32`,
+//! timestamps to microseconds (zoned ones in UTC), every list kind to a list; a column with
+//! no Delta equivalent (times of day, durations, intervals) is an input error. Appending to an
 //! existing dataset converts losslessly: same names in order, each type equal after
 //! normalization or widened: integers to a wider signed integer (into `Int64`, unsigned
 //! 64-bit values must fit) or to `Float64`, floats to wider floats, `Date32` to a zone-less
@@ -14,7 +18,7 @@
 use std::sync::Arc;
 
 use arrow::compute::{CastOptions, cast_with_options};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::ipc::reader::{FileReader, StreamReader};
 use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -40,7 +44,7 @@ impl Typed {
             .map(|f| Field::new(f.name(), stored_type(f.data_type()), true))
             .collect();
         Ok(Typed {
-            schema: Arc::new(Schema::new(fields)),
+            schema: crate::delta::canonical_schema(&Schema::new(fields))?,
             all_null: input
                 .fields()
                 .iter()
@@ -67,12 +71,32 @@ impl Shape for Typed {
     }
 }
 
-/// The type a column of type `t` is stored as (see the module documentation).
+/// The type a column of type `t` is stored as (see the module documentation): one
+/// representation per kind of value, and only types a Delta Lake table can hold.
 fn stored_type(t: &DataType) -> DataType {
+    use DataType::*;
+    let element = |f: &Field| Arc::new(Field::new("element", stored_type(f.data_type()), true));
     match t {
-        DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => DataType::Utf8,
-        DataType::LargeBinary | DataType::BinaryView => DataType::Binary,
-        DataType::Dictionary(_, values) => stored_type(values),
+        LargeUtf8 | Utf8View | Null => Utf8,
+        LargeBinary | BinaryView | FixedSizeBinary(_) => Binary,
+        Dictionary(_, values) => stored_type(values),
+        UInt8 => Int16,
+        UInt16 => Int32,
+        UInt32 | UInt64 => Int64,
+        Float16 => Float32,
+        Date64 => Date32,
+        Timestamp(_, None) => Timestamp(TimeUnit::Microsecond, None),
+        Timestamp(_, Some(_)) => Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        Decimal32(p, s) | Decimal64(p, s) => Decimal128(*p, *s),
+        List(f) | LargeList(f) | ListView(f) | LargeListView(f) | FixedSizeList(f, _) => {
+            List(element(f))
+        }
+        Struct(fields) => Struct(
+            fields
+                .iter()
+                .map(|f| Field::new(f.name(), stored_type(f.data_type()), true))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }

@@ -148,6 +148,7 @@ pub fn router(lh: Lakehouse, config: &ServerConfig) -> Result<Router> {
         .route("/v1/storage", get(r::storage_list))
         .route("/v1/datasets", get(r::datasets))
         .route("/v1/datasets/{name}/versions", get(r::versions))
+        .route("/v1/datasets/{name}/delete", post(r::delete_rows))
         .route("/v1/sql", post(r::sql))
         .route("/v1/embed", post(r::embed))
         .route("/v1/embed/stats", get(r::embed_stats))

@@ -60,10 +60,12 @@ fn operations() -> Vec<Op> {
         op("delete", "/v1/storage/{key}", "Delete an object.").ok("204", ""),
         op("get", "/v1/datasets", "List datasets (latest manifests)."),
         op("get", "/v1/datasets/{name}", "A dataset's latest manifest."),
-        op("post", "/v1/datasets/{name}", "Ingest CSV or NDJSON: a raw body (`?mode=create|append|replace&format=csv|ndjson`, or the Content-Type) or a multipart form with a `file` part.")
+        op("post", "/v1/datasets/{name}", "Ingest CSV, NDJSON, Parquet or Arrow IPC: a raw body (`?mode=create|append|replace|upsert&format=csv|ndjson|parquet|arrow&keys=id`, or the Content-Type) or a multipart form with a `file` part (and `mode`, `format`, `keys` parts). An upsert updates rows whose `keys` match and inserts the others.")
             .body("text/csv", json!({"type": "string"}))
             .ok("201", "application/json"),
         op("get", "/v1/datasets/{name}/versions", "A dataset's versions, oldest first."),
+        op("post", "/v1/datasets/{name}/delete", "Delete the rows matching a SQL condition, as a new version: `{manifest, rows_deleted}`.")
+            .json_body(obj(json!({"where": s()}), &["where"])),
         op("post", "/v1/sql", "Run read-only SQL. JSON `{columns, rows, row_count}` by default; `Accept: application/vnd.apache.arrow.stream` or `application/vnd.apache.parquet` for Arrow IPC or Parquet.")
             .json_body(obj(json!({"sql": s()}), &["sql"])),
         op("post", "/v1/embed", "Embed texts: `{vectors, model, dimension}`.")

@@ -128,6 +128,8 @@ pub async fn versions(State(app): S, Path(name): Path<String>) -> ApiResult<Json
 pub struct IngestQuery {
     mode: Option<String>,
     format: Option<String>,
+    /// The key columns of an upsert, comma-separated.
+    keys: Option<String>,
 }
 
 /// `POST /v1/datasets/{name}`: the body is the file (CSV, NDJSON, Parquet or Arrow IPC,
@@ -147,7 +149,7 @@ pub async fn ingest(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let (mut mode, mut format) = (q.mode, q.format);
+    let (mut mode, mut format, mut keys) = (q.mode, q.format, q.keys);
     let mut spool = Spool::new(app.max_upload)?;
     if content_type.starts_with("multipart/form-data") {
         let mut form = Multipart::from_request(request, &())
@@ -182,6 +184,7 @@ pub async fn ingest(
             match part.as_str() {
                 "mode" => mode = Some(value),
                 "format" => format = Some(value),
+                "keys" => keys = Some(value),
                 _ => {}
             }
         }
@@ -210,7 +213,12 @@ pub async fn ingest(
         .ingest(
             &name,
             file.path().to_path_buf(),
-            &IngestOptions::mode(mode).with_format(format),
+            &IngestOptions::mode(mode).with_format(format).with_keys(
+                keys.iter()
+                    .flat_map(|k| k.split(','))
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty()),
+            ),
         )
         .await?;
     let status = if report.no_op {
@@ -222,6 +230,23 @@ pub async fn ingest(
         status,
         Json(serde_json::to_value(&report).expect("report is JSON")),
     ))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteRequest {
+    /// The rows to delete, as a SQL condition.
+    r#where: String,
+}
+
+/// `POST /v1/datasets/{name}/delete` with `{"where": "<SQL condition>"}`: deletes the
+/// matching rows as a new version; answers the manifest and `rows_deleted`.
+pub async fn delete_rows(
+    State(app): S,
+    Path(name): Path<String>,
+    Json(req): Json<DeleteRequest>,
+) -> ApiResult<Json<Value>> {
+    let report = app.lh.delete(&name, &req.r#where).await?;
+    Ok(Json(serde_json::to_value(&report).expect("report is JSON")))
 }
 
 /// An upload on its way to a temporary file, with a byte limit.

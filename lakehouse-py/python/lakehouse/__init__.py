@@ -1,6 +1,7 @@
 """lakehouse: an embeddable lakehouse in one process.
 
-Parquet datasets on a local folder or S3 with a versioned catalog, read-only SQL (Apache
+Datasets as Delta Lake tables on a local folder or S3 (DuckDB, Polars, Spark and the
+``deltalake`` package read them where they lie), read-only SQL (Apache
 DataFusion) returning ``pyarrow.Table``, HNSW vector indexes, local text embeddings
 (``numpy`` arrays), matrix search across corpora and playbook memory.
 
@@ -29,6 +30,7 @@ from ._native import (
     VectorIndex,
     __version__,
     choices,
+    migrate,
     open,
 )
 
@@ -48,5 +50,6 @@ __all__ = [
     "VectorIndex",
     "__version__",
     "choices",
+    "migrate",
     "open",
 ]

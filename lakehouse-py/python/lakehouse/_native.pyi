@@ -14,7 +14,7 @@ Vector = Union[npt.NDArray[np.floating[Any]], Sequence[float]]
 Matrix = Union[npt.NDArray[np.floating[Any]], Sequence[Sequence[float]]]
 Metric = Literal["cosine", "l2", "inner_product"]
 Quantization = Literal["f32", "f16", "i8"]
-Mode = Literal["create", "append", "replace", "overwrite"]
+Mode = Literal["create", "append", "replace", "overwrite", "upsert", "merge"]
 Format = Literal["csv", "ndjson", "parquet", "arrow"]
 Purpose = Literal["document", "query"]
 
@@ -59,6 +59,10 @@ def choices() -> dict[str, dict[str, str]]:
     ``{"metric": {"cos": "cosine", ...}, "quantization", "format", "mode", "purpose",
     "precision"}``."""
 
+def migrate(root: Union[str, PathLike[str]], *, remove_old: bool = False) -> dict[str, Any]:
+    """Converts a lakehouse written before datasets were Delta Lake tables so that it
+    opens; ``remove_old`` then deletes the old manifests and unreferenced files."""
+
 def open(
     root: Union[str, PathLike[str]],
     *,
@@ -78,17 +82,25 @@ class Lakehouse:
     @property
     def root(self) -> str:
         """Where the lakehouse lives (a folder or an s3:// URI)."""
-    def write(self, name: str, data: Any, mode: Mode = "create") -> dict[str, Any]:
+    def write(
+        self,
+        name: str,
+        data: Any,
+        mode: Mode = "create",
+        keys: Optional[list[str]] = None,
+    ) -> dict[str, Any]:
         """Writes Arrow data as dataset ``name``: any object with ``__arrow_c_stream__``
         (a pyarrow Table or RecordBatchReader, a polars DataFrame, a DuckDB relation) or a
         pandas DataFrame, read batch by batch with its column types kept; returns the
-        ingest report."""
+        ingest report. ``mode="upsert"`` updates rows whose ``keys`` match, inserts the
+        others."""
     def ingest(
         self,
         path: Union[str, PathLike[str]],
         name: Optional[str] = None,
         mode: Mode = "create",
         format: Optional[Format] = None,
+        keys: Optional[list[str]] = None,
     ) -> dict[str, Any]:
         """Ingests a CSV, NDJSON, Parquet or Arrow IPC file as dataset ``name`` (the
         file's stem by default); the format comes from ``format`` or the extension."""
@@ -108,6 +120,9 @@ class Lakehouse:
         """The latest manifest of dataset ``name``."""
     def versions(self, name: str) -> list[dict[str, Any]]:
         """The retained versions of dataset ``name``, oldest first."""
+    def delete(self, name: str, predicate: str) -> dict[str, Any]:
+        """Deletes the rows matching the SQL condition ``predicate`` as a new version:
+        ``{"manifest": ..., "rows_deleted": n}``."""
     def create_index(
         self,
         name: str,
