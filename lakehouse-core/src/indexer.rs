@@ -11,12 +11,13 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::catalog::DataFile;
 use crate::error::{Error, Result};
 use crate::lakehouse::Lakehouse;
 use crate::vector::{IndexInfo, IndexSpec, VectorRecord};
@@ -84,21 +85,42 @@ pub struct EmbedProgress {
 /// The outcome of [`Lakehouse::embed_dataset`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmbedReport {
-    /// Rows read.
+    /// Rows read: the dataset's, or in an incremental run those of the files the versions
+    /// since the last run added.
     pub rows: u64,
-    /// Rows embedded and added in this run.
+    /// Rows embedded and added (or replaced) in this run.
     pub embedded: u64,
-    /// Rows whose id the index already held (a resumed run).
+    /// Rows whose id the index already held (a resumed first run).
     pub skipped_existing: u64,
     /// Rows with a null or blank text or id.
     pub skipped_empty: u64,
-    /// Rows whose id appeared earlier in the dataset (the first one wins).
+    /// Rows whose id appeared earlier in what was read (the first one wins).
     pub skipped_duplicate: u64,
+    /// Rows a later version rewrote with the same text and metadata: not embedded again.
+    #[serde(default)]
+    pub unchanged: u64,
+    /// Ids removed from the index: rows deleted from the dataset, or whose text is now blank.
+    #[serde(default)]
+    pub removed: u64,
+    /// The dataset version the index reflects now.
+    #[serde(default)]
+    pub dataset_version: u64,
+    /// The version the index reflected before, when this run embedded only what changed
+    /// since it; `None` for a full run.
+    #[serde(default)]
+    pub incremental_from: Option<u64>,
     /// The index afterwards.
     pub index: IndexInfo,
     /// Wall time of the run.
     #[serde(with = "duration_secs")]
     pub elapsed: Duration,
+}
+
+impl EmbedReport {
+    fn note(&mut self, skipped: Skipped) {
+        self.skipped_empty += skipped.empty;
+        self.skipped_duplicate += skipped.duplicate;
+    }
 }
 
 mod duration_secs {
@@ -124,11 +146,108 @@ fn as_text(v: &Value) -> Option<String> {
     }
 }
 
+/// What an index filled by [`Lakehouse::embed_dataset`] reflects, stored with the index:
+/// where its vectors come from and the dataset version they match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SyncState {
+    dataset: String,
+    id_column: String,
+    text: String,
+    metadata_columns: Vec<String>,
+    version: u64,
+}
+
+impl SyncState {
+    fn of(request: &EmbedDataset, version: u64) -> Self {
+        Self {
+            dataset: request.dataset.clone(),
+            id_column: request.id_column.clone(),
+            text: request.text.clone(),
+            metadata_columns: request.metadata_columns.clone(),
+            version,
+        }
+    }
+
+    fn same_source(&self, other: &SyncState) -> bool {
+        Self {
+            version: 0,
+            ..self.clone()
+        } == Self {
+            version: 0,
+            ..other.clone()
+        }
+    }
+}
+
+/// One row to embed.
+#[derive(Debug, PartialEq)]
+struct Row {
+    id: String,
+    text: String,
+    metadata: Value,
+}
+
+/// Rows [`to_embed`] left out.
+#[derive(Debug, Default)]
+struct Skipped {
+    empty: u64,
+    duplicate: u64,
+}
+
+/// The rows worth embedding among `rows` (id, text, metadata columns…): those with an id and
+/// a text, the first of each id.
+fn to_embed(rows: Vec<Vec<Value>>, metadata_columns: &[String]) -> (Vec<Row>, Skipped) {
+    let mut skipped = Skipped::default();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (Some(id), Some(text)) = (as_text(&row[0]), as_text(&row[1])) else {
+            skipped.empty += 1;
+            continue;
+        };
+        if id.is_empty() || text.trim().is_empty() {
+            skipped.empty += 1;
+            continue;
+        }
+        if !seen.insert(id.clone()) {
+            skipped.duplicate += 1;
+            continue;
+        }
+        let metadata: Map<String, Value> = metadata_columns
+            .iter()
+            .cloned()
+            .zip(row.into_iter().skip(2))
+            .collect();
+        out.push(Row {
+            id,
+            text,
+            metadata: Value::Object(metadata),
+        });
+    }
+    (out, skipped)
+}
+
+/// Paths of `files` that `others` lacks.
+fn files_not_in(files: &[DataFile], others: &[DataFile]) -> Vec<DataFile> {
+    let others: HashSet<&str> = others.iter().map(|f| f.path.as_str()).collect();
+    files
+        .iter()
+        .filter(|f| !others.contains(f.path.as_str()))
+        .cloned()
+        .collect()
+}
+
 impl Lakehouse {
-    /// Embeds `request.text` of every row of `request.dataset` into the vector index
-    /// `request.index`, ids from `request.id_column`. Each batch is durable once added, so an
-    /// interrupted run loses at most the batch in flight, and running the same request again
-    /// resumes: ids already in the index are skipped.
+    /// Embeds `request.text` of the rows of `request.dataset` into the vector index
+    /// `request.index`, ids from `request.id_column`, and keeps it in sync: the index
+    /// remembers the dataset version it reflects, and a later run embeds only the rows that
+    /// versions since then added or changed (from the Delta version diff), removes the ids
+    /// they deleted, and skips rows rewritten unchanged. Each batch is durable once added, so
+    /// an interrupted run loses at most the batch in flight; running it again resumes.
+    ///
+    /// An index synced from one dataset, id column, text and metadata columns refuses
+    /// another (`Conflict`). Ids should be unique in the dataset: when one is not, which of
+    /// its rows the vector comes from is unspecified.
     pub async fn embed_dataset(
         &self,
         request: &EmbedDataset,
@@ -138,7 +257,7 @@ impl Lakehouse {
         if request.batch_size == 0 {
             return Err(Error::invalid("batch_size must be at least 1"));
         }
-        self.manifest(&request.dataset)?;
+        let manifest = self.manifest(&request.dataset)?;
         let embedder = self.embedder().await?;
         let index = match self.vectors().get(&request.index).await {
             Ok(ix) => ix,
@@ -158,64 +277,145 @@ impl Lakehouse {
                 embedder.dimension()
             )));
         }
+        let target = SyncState::of(request, manifest.version);
+        let previous: Option<SyncState> = index.read_sync_state().await?;
+        if let Some(p) = &previous
+            && !p.same_source(&target)
+        {
+            return Err(Error::Conflict(format!(
+                "vector index {:?} is kept in sync with dataset {:?} (id {:?}, text {:?}, \
+                 metadata {:?}); fill another index, or delete this one first",
+                request.index, p.dataset, p.id_column, p.text, p.metadata_columns
+            )));
+        }
+        // The version the index reflects, while the dataset still has it.
+        let base = match previous.as_ref().map(|p| p.version) {
+            Some(v) if v <= manifest.version => {
+                match self.catalog().manifest_at(&request.dataset, v).await {
+                    Ok(m) => Some(m),
+                    Err(Error::NotFound { .. }) => None,
+                    Err(e) => return Err(e),
+                }
+            }
+            _ => None,
+        };
 
         let mut select = vec![
             format!("CAST({} AS VARCHAR)", quote_ident(&request.id_column)),
             format!("CAST(({}) AS VARCHAR)", request.text),
         ];
         select.extend(request.metadata_columns.iter().map(|c| quote_ident(c)));
-        let sql = format!(
-            "SELECT {} FROM {}",
-            select.join(", "),
-            quote_ident(&request.dataset)
-        );
-        let rows = self.sql(&sql).await?.to_json()?.rows;
-        let total = rows.len() as u64;
-
         let mut report = EmbedReport {
-            rows: total,
+            rows: 0,
             embedded: 0,
             skipped_existing: 0,
             skipped_empty: 0,
             skipped_duplicate: 0,
+            unchanged: 0,
+            removed: 0,
+            dataset_version: manifest.version,
+            incremental_from: base.as_ref().map(|b| b.version),
             index: index.info(),
             elapsed: Duration::ZERO,
         };
-        let mut seen: HashSet<String> = HashSet::new();
+        let (rows, gone, skip_existing) = match &base {
+            Some(base) => {
+                // Only the files that differ between the two versions hold changed rows.
+                let removed_files = files_not_in(&base.files, &manifest.files);
+                let added_files = files_not_in(&manifest.files, &base.files);
+                let old = self
+                    .select_from_files(base, removed_files, &select)
+                    .await?
+                    .to_json()?
+                    .rows;
+                let new = self
+                    .select_from_files(&manifest, added_files, &select)
+                    .await?
+                    .to_json()?
+                    .rows;
+                report.rows = new.len() as u64;
+                let old: HashMap<String, Row> = to_embed(old, &request.metadata_columns)
+                    .0
+                    .into_iter()
+                    .map(|r| (r.id.clone(), r))
+                    .collect();
+                let (mut rows, skipped) = to_embed(new, &request.metadata_columns);
+                report.note(skipped);
+                let mut gone: HashSet<String> = old.keys().cloned().collect();
+                for r in &rows {
+                    gone.remove(&r.id);
+                }
+                let changed_or_new = rows.len();
+                rows.retain(|r| old.get(&r.id) != Some(r));
+                report.unchanged = (changed_or_new - rows.len()) as u64;
+                if !gone.is_empty() {
+                    // An id may live on in a file both versions share.
+                    let kept: Vec<DataFile> = manifest
+                        .files
+                        .iter()
+                        .filter(|f| base.files.iter().any(|b| b.path == f.path))
+                        .cloned()
+                        .collect();
+                    let kept = self
+                        .select_from_files(&manifest, kept, &select[..1])
+                        .await?
+                        .to_json()?
+                        .rows;
+                    for row in kept {
+                        if let Some(id) = as_text(&row[0]) {
+                            gone.remove(&id);
+                        }
+                    }
+                }
+                (rows, gone, false)
+            }
+            None => {
+                let all = self
+                    .select_from_files(&manifest, manifest.files.clone(), &select)
+                    .await?
+                    .to_json()?
+                    .rows;
+                report.rows = all.len() as u64;
+                let (rows, skipped) = to_embed(all, &request.metadata_columns);
+                report.note(skipped);
+                if previous.is_some() {
+                    // The version the index reflected has expired: embed everything again
+                    // and drop the ids the dataset no longer holds.
+                    let ids: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+                    let gone = index
+                        .ids()
+                        .into_iter()
+                        .filter(|id| !ids.contains(id.as_str()))
+                        .collect();
+                    (rows, gone, false)
+                } else {
+                    // A first run, or one resuming it: ids already there are done.
+                    (rows, HashSet::new(), true)
+                }
+            }
+        };
+
+        let mut gone: Vec<String> = gone.into_iter().collect();
+        gone.sort_unstable();
+        for chunk in gone.chunks(1024) {
+            report.removed += index.remove(chunk.to_vec()).await? as u64;
+        }
+        let total = rows.len() as u64;
         let mut done = 0u64;
         for chunk in rows.chunks(request.batch_size) {
-            let mut todo: Vec<(String, String, Value)> = Vec::with_capacity(chunk.len());
-            for row in chunk {
-                let (Some(id), Some(text)) = (as_text(&row[0]), as_text(&row[1])) else {
-                    report.skipped_empty += 1;
-                    continue;
-                };
-                if id.is_empty() || text.trim().is_empty() {
-                    report.skipped_empty += 1;
-                    continue;
-                }
-                if !seen.insert(id.clone()) {
-                    report.skipped_duplicate += 1;
-                    continue;
-                }
-                let meta: Map<String, Value> = request
-                    .metadata_columns
-                    .iter()
-                    .zip(&row[2..])
-                    .map(|(k, v)| (k.clone(), v.clone()))
+            let mut todo: Vec<&Row> = chunk.iter().collect();
+            if skip_existing {
+                let present = index.contains_ids(&todo.iter().map(|r| &r.id).collect::<Vec<_>>());
+                let before = todo.len();
+                todo = todo
+                    .into_iter()
+                    .zip(present)
+                    .filter_map(|(r, p)| (!p).then_some(r))
                     .collect();
-                todo.push((id, text, Value::Object(meta)));
+                report.skipped_existing += (before - todo.len()) as u64;
             }
-            let present = index.contains_ids(&todo.iter().map(|t| &t.0).collect::<Vec<_>>());
-            let before = todo.len();
-            let todo: Vec<_> = todo
-                .into_iter()
-                .zip(present)
-                .filter_map(|(t, p)| (!p).then_some(t))
-                .collect();
-            report.skipped_existing += (before - todo.len()) as u64;
             if !todo.is_empty() {
-                let texts: Vec<String> = todo.iter().map(|t| t.1.clone()).collect();
+                let texts: Vec<String> = todo.iter().map(|r| r.text.clone()).collect();
                 let e = embedder.clone();
                 let vectors = tokio::task::spawn_blocking(move || {
                     e.embed_with(&texts, crate::embed::Purpose::Document)
@@ -224,7 +424,9 @@ impl Lakehouse {
                 let records: Vec<VectorRecord> = todo
                     .into_iter()
                     .zip(vectors)
-                    .map(|((id, _, meta), v)| VectorRecord::new(id, v).with_metadata(meta))
+                    .map(|(r, v)| {
+                        VectorRecord::new(r.id.clone(), v).with_metadata(r.metadata.clone())
+                    })
                     .collect();
                 report.embedded += records.len() as u64;
                 index.add(records).await?;
@@ -237,6 +439,9 @@ impl Lakehouse {
             });
         }
         index.flush().await?;
+        // Only now does the index reflect this version; a crash before leaves the old state,
+        // and the next run repeats this one's work (adds replace, removes are idempotent).
+        index.write_sync_state(&target).await?;
         report.index = index.info();
         report.elapsed = started.elapsed();
         Ok(report)

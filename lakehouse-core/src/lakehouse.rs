@@ -7,7 +7,7 @@ use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 
-use crate::catalog::{Catalog, DeleteReport, ExpireReport, Manifest, VersionInfo};
+use crate::catalog::{Catalog, DataFile, DeleteReport, ExpireReport, Manifest, VersionInfo};
 use crate::embed::{EmbedRequest, Embedder, EmbedderOptions, Embeddings, Purpose, SharedEmbedder};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, IngestReport, Source};
@@ -146,6 +146,18 @@ impl Lakehouse {
     /// Latest manifests of all datasets, sorted by name.
     pub fn datasets(&self) -> Vec<Arc<Manifest>> {
         self.catalog.list()
+    }
+
+    /// `exprs` over the rows of just `files` of version `manifest` (an index sync's reads).
+    pub(crate) async fn select_from_files(
+        &self,
+        manifest: &Manifest,
+        files: Vec<DataFile>,
+        exprs: &[String],
+    ) -> Result<QueryResult> {
+        self.query
+            .select_from_files(&self.storage, manifest, files, exprs)
+            .await
     }
 
     /// Latest manifest of one dataset.

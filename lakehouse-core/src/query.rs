@@ -27,7 +27,7 @@ use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::catalog::{Catalog, Manifest};
+use crate::catalog::{Catalog, DataFile, Manifest};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 
@@ -332,6 +332,41 @@ impl QueryEngine {
         Ok(result.limit(max_rows))
     }
 
+    /// The SQL expressions `exprs` over the rows of just `files` of version `manifest`:
+    /// how an index sync reads the rows a version diff touched, without the rest.
+    pub(crate) async fn select_from_files(
+        &self,
+        storage: &Storage,
+        manifest: &Manifest,
+        files: Vec<DataFile>,
+        exprs: &[String],
+    ) -> Result<QueryResult> {
+        let part = Manifest {
+            files,
+            ..manifest.clone()
+        };
+        let table = table_for(&part, storage).await?;
+        let exprs: Vec<&str> = exprs.iter().map(String::as_str).collect();
+        let run = async {
+            let df = self.ctx.read_table(table)?.select_exprs(&exprs)?;
+            let df = plain_strings_at_output(df)?;
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await?;
+            Ok(QueryResult { schema, batches })
+        };
+        self.bounded(run).await
+    }
+
+    /// `work` under the engine's time limit.
+    async fn bounded<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        match self.options.timeout {
+            Some(limit) => tokio::time::timeout(limit, work)
+                .await
+                .map_err(|_| Error::Timeout(limit))?,
+            None => work.await,
+        }
+    }
+
     async fn run(&self, sql: &str, fetch: Option<usize>) -> Result<QueryResult> {
         let run = async {
             let state = self.ctx.state();
@@ -351,12 +386,7 @@ impl QueryEngine {
             let batches = df.collect().await?;
             Ok(QueryResult { schema, batches })
         };
-        match self.options.timeout {
-            Some(limit) => tokio::time::timeout(limit, run)
-                .await
-                .map_err(|_| Error::Timeout(limit))?,
-            None => run.await,
-        }
+        self.bounded(run).await
     }
 }
 

@@ -498,8 +498,17 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, Error::InvalidInput(_)));
-        assert!(s.delete("datasets/x").await.is_err());
-        assert_eq!(s.get("_catalog/x").await.unwrap(), Bytes::from_static(b"m"));
+        // A reserved key that exists cannot be deleted either, and stays.
+        for key in [
+            "_catalog/x",
+            "datasets/x/part.parquet",
+            "_vectors/x/index.json",
+        ] {
+            s.put_internal(key, Bytes::from_static(b"m")).await.unwrap();
+            let err = s.delete(key).await.unwrap_err();
+            assert!(matches!(err, Error::InvalidInput(_)), "{key}: {err}");
+            assert_eq!(s.get(key).await.unwrap(), Bytes::from_static(b"m"), "{key}");
+        }
     }
 
     #[tokio::test]

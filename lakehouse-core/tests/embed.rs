@@ -511,7 +511,8 @@ async fn bulk_indexing_a_dataset_reports_progress_and_resumes() {
     assert!(hits[0].distance < 1e-4, "{}", hits[0].distance);
     assert!(hits[0].metadata.as_ref().unwrap()["state"].is_string());
 
-    // Resume: new rows (plus a blank text and a repeated id) are the only work done.
+    // An append: only the rows it added are read and embedded (plus a blank text and a
+    // repeated id, skipped).
     lh.ingest(
         "workers",
         format!(
@@ -531,10 +532,118 @@ async fn bulk_indexing_a_dataset_reports_progress_and_resumes() {
             r.skipped_empty,
             r.skipped_duplicate
         ),
-        (242, 40, 200, 1, 1),
+        (42, 40, 0, 1, 1),
         "{r:?}"
     );
+    assert_eq!((r.incremental_from, r.dataset_version), (Some(0), 1));
     assert_eq!(r.index.count, 240);
+
+    // Nothing changed: nothing to do.
+    let r = lh.embed_dataset(&request, &|_| {}).await.unwrap();
+    assert_eq!((r.rows, r.embedded, r.removed), (0, 0, 0), "{r:?}");
+    assert_eq!((r.incremental_from, r.dataset_version), (Some(1), 1));
+
+    // An upsert: id 5's profile changes, id 6 is written again unchanged, id 9's text turns
+    // blank and id 300 is new. The rewritten files' other rows are unchanged, not embedded.
+    let changed = "Forklift operator fluent in Portuguese, night shifts only, Tacoma";
+    let row = |i: u64| profiles_csv(i..i + 1).lines().nth(1).unwrap().to_string();
+    let upsert = format!(
+        "{}\n5,Bo Chen,Picker,Tacoma,WA,4,21,active,\"{changed}\"\n{}\n\
+         9,Cy Diaz,Loader,Reno,NV,2,18,active,\"\"\n{}\n",
+        lakehouse_core::sample::PROFILES_HEADER,
+        row(6),
+        row(300),
+    );
+    lh.ingest(
+        "workers",
+        upsert,
+        &IngestOptions::mode(IngestMode::Upsert).with_keys(["id"]),
+    )
+    .await
+    .unwrap();
+    let r = lh.embed_dataset(&request, &|_| {}).await.unwrap();
+    assert_eq!((r.embedded, r.removed), (2, 1), "{r:?}");
+    assert!(r.skipped_empty >= 1, "{r:?}");
+    assert_eq!(
+        r.rows,
+        r.embedded + r.unchanged + r.skipped_empty + r.skipped_duplicate,
+        "{r:?}"
+    );
+    assert!(r.unchanged >= 1, "{r:?}");
+    assert_eq!((r.incremental_from, r.dataset_version), (Some(1), 2));
+    assert_eq!(r.index.count, 240);
+    let v = lh
+        .embed(vec![changed.to_string()], Purpose::Document)
+        .await
+        .unwrap()
+        .remove(0);
+    let hits = index.search(&SearchRequest::new(v, 1)).unwrap();
+    assert_eq!(hits[0].id, "5");
+    assert!(hits[0].distance < 1e-4, "{}", hits[0].distance);
+    assert_eq!(hits[0].metadata.as_ref().unwrap()["name"], "Bo Chen");
+    assert_eq!(index.contains_ids(&["9", "300"]), [false, true]);
+
+    // A delete removes its ids.
+    let d = lh.delete("workers", "id IN (7, 8)").await.unwrap();
+    assert_eq!(d.rows_deleted, 2);
+    let r = lh.embed_dataset(&request, &|_| {}).await.unwrap();
+    assert_eq!((r.embedded, r.removed), (0, 2), "{r:?}");
+    assert_eq!(r.index.count, 238);
+    assert_eq!(index.contains_ids(&["7", "8", "10"]), [false, false, true]);
+
+    // The index follows one source: another text column is a conflict.
+    let mut other = request.clone();
+    other.text = "name".into();
+    let e = lh.embed_dataset(&other, &|_| {}).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+
+    // Once the version the index reflects has expired, the next run embeds everything again
+    // and drops ids the dataset no longer holds.
+    lh.expire_versions("workers", 3).await.unwrap();
+    lh.delete("workers", "id = 10").await.unwrap();
+    lh.expire_versions("workers", 4).await.unwrap();
+    let r = lh.embed_dataset(&request, &|_| {}).await.unwrap();
+    assert_eq!(r.incremental_from, None, "{r:?}");
+    assert_eq!(
+        (r.embedded, r.removed, r.index.count),
+        (237, 1, 237),
+        "{r:?}"
+    );
+
+    // A first run that stopped part way resumes: ids the index holds are skipped.
+    let mut resumed = request.clone();
+    resumed.index = "resumed".into();
+    let records: Vec<_> = (11..=30)
+        .map(|i| {
+            let text = lakehouse_core::sample::profile(i);
+            (i.to_string(), text)
+        })
+        .collect();
+    let vectors = lh
+        .embed(
+            records.iter().map(|r| r.1.clone()).collect(),
+            Purpose::Document,
+        )
+        .await
+        .unwrap();
+    let partial = lh
+        .vectors()
+        .create(IndexSpec::new("resumed", vectors[0].len()))
+        .await
+        .unwrap();
+    partial
+        .add(
+            records
+                .into_iter()
+                .zip(vectors)
+                .map(|((id, _), v)| lakehouse_core::vector::VectorRecord::new(id, v))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let r = lh.embed_dataset(&resumed, &|_| {}).await.unwrap();
+    assert_eq!((r.skipped_existing, r.embedded), (20, 217), "{r:?}");
+    assert_eq!(r.index.count, 237);
 
     // Wrong dimension and unknown names are typed errors.
     lh.vectors()

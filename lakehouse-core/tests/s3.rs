@@ -174,3 +174,15 @@ async fn write_modes_on_s3_are_read_by_other_engines() {
     let lh = Lakehouse::open(&root).await.unwrap();
     common::write_modes_read_by_other_engines(&lh, &format!("{root}/datasets/crew")).await;
 }
+
+#[test]
+#[ignore = "run by two_processes_append_at_once_on_s3 as a child process"]
+fn race_child_entry() {
+    common::race_child();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_append_at_once_on_s3() {
+    let Some(root) = s3_root() else { return };
+    common::concurrent_appends(&root, "race_child_entry").await;
+}

@@ -375,7 +375,7 @@ fn d_smokes_storage_catalog_ingest_sql_and_restart() {
     let m = server.get("/v1/datasets/people").json();
     assert_eq!(
         (m["dataset_id"].clone(), m["version"].clone()),
-        (id, json!(2))
+        (id, json!(1))
     );
     let r = server.json("POST", "/v1/sql", q).json();
     assert_eq!(r["rows"][2][0], "Carol");

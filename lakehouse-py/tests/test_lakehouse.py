@@ -101,6 +101,8 @@ def test_ingest_and_sql_errors(lh, workers, tmp_path):
     with pytest.raises(ConflictError, match="schema"):
         lh.ingest_csv(drift, "workers", mode="append")
     with pytest.raises(InvalidInputError, match="mode"):
+        lh.ingest_csv(workers, "other", mode="upsert-all")
+    with pytest.raises(InvalidInputError, match="key columns"):
         lh.ingest_csv(workers, "other", mode="upsert")
     with pytest.raises(NotFoundError):
         lh.ingest_csv(tmp_path / "missing.csv", "other")
@@ -287,7 +289,7 @@ def test_matrix_search_and_playbook(lh):
         lh.record_playbook_bulk([{"query_text": "q"}])
 
 
-def _overlap(work, seconds_hint):
+def _overlap(work):
     """Runs ``work`` in a thread while this thread ticks every millisecond; returns
     (how long work took, ticks that happened strictly inside it). With the GIL held by
     ``work`` no tick can happen inside."""
@@ -310,19 +312,60 @@ def _overlap(work, seconds_hint):
     return span["end"] - span["start"], inside
 
 
+def _one_call_of_at_least(make, seconds=0.4):
+    """``make(n)`` gives a callable doing n units of work in ONE library call; returns one
+    whose call lasts at least ``seconds`` on this machine (n grown until it does), so the
+    test holds however fast the library gets. One call, not a loop of calls: between calls
+    a thread that held the GIL would let the ticker run."""
+    n = 1
+    while True:
+        work = make(n)
+        t = time.perf_counter()
+        work()
+        took = time.perf_counter() - t
+        if took >= seconds:
+            return make(n)
+        n = n * min(8, max(2, int(seconds / max(took, 1e-3) * 1.5)))
+
+
+def _assert_released(what, make):
+    took, inside = _overlap(_one_call_of_at_least(make))
+    # Ticks come about every 1.1 ms while Python runs (fewer on busy cores); a held GIL
+    # allows none inside a call.
+    assert inside >= 50 * (took - 0.1), \
+        f"Python hardly ran during {took:.2f} s of {what} ({inside} ticks)"
+
+
 def test_gil_is_released(tmp_path):
     lh = lakehouse.open(str(tmp_path / "lh"), cache_size=0)
     texts = [f"Worker {i}: forklift operator, OSHA certified, night shifts in Chicago, "
-             f"ten years of warehouse experience and a clean safety record." for i in range(96)]
+             f"ten years of warehouse experience and a clean safety record." for i in range(16)]
     lh.embed(texts[:1])  # load the model first
-    took, inside = _overlap(lambda: lh.embed(texts), 0.5)
-    assert took > 0.2, f"embedding took only {took:.3f} s; the test needs longer work"
-    assert inside >= 10, f"no Python ran during {took:.2f} s of embedding ({inside} ticks)"
+    # (at most 4,096 texts: one call's limit)
+    _assert_released("embedding", lambda n: lambda: lh.embed((texts * n)[:4096]))
+    _assert_released("SQL", lambda n: lambda: lh.sql(
+        f"SELECT count(*) FROM range(1, {n * 5_000_000}) WHERE value % 7 = 3"))
 
-    q = "SELECT count(*) FROM range(1, 400000000) WHERE value % 7 = 3"
-    took, inside = _overlap(lambda: lh.sql(q), 0.5)
-    assert took > 0.2, f"the query took only {took:.3f} s; the test needs longer work"
-    assert inside >= 10, f"no Python ran during {took:.2f} s of SQL ({inside} ticks)"
+    index = lh.create_index("gil", 64)
+    rng = np.random.default_rng(5)
+    calls = iter(range(1_000_000))
+
+    def add(n):
+        rows = n * 500
+        data = rng.standard_normal((rows, 64)).astype(np.float32)
+        call = next(calls)
+        return lambda: index.add([f"c{call}-{i}" for i in range(rows)], data)
+    _assert_released("adding vectors", add)
+
+    def ingest(n):
+        call = next(calls)
+        table = pa.table({"id": list(range(n * 20_000)),
+                          "name": [f"worker {i}" for i in range(n * 20_000)]})
+        path = tmp_path / f"in-{call}.csv"
+        import pyarrow.csv as pacsv
+        pacsv.write_csv(table, path)
+        return lambda: lh.ingest_csv(path, f"gil{call}")
+    _assert_released("CSV ingest", ingest)
 
     # Two threads running lakehouse calls at once both finish with correct results.
     results = []

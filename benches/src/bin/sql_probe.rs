@@ -2,6 +2,9 @@
 //! on the very Parquet files the bench wrote, to find which settings our engine should use.
 //! Usage: `sql_probe` after `cargo bench --bench data_path` (reads bench_files.json and
 //! bench_point.json from the bench data folder). Prints one median per setting.
+//! `sql_probe explain` prints the group-by's per-operator times; `sql_probe pages` rewrites
+//! both files with smaller data pages (a row-count limit per page, so the page index can
+//! skip most of a row group) and times both queries on each.
 
 use std::time::Instant;
 
@@ -70,6 +73,9 @@ async fn main() {
         plan.show().await.unwrap();
         return;
     }
+    if std::env::args().nth(1).as_deref() == Some("pages") {
+        return page_limits(&group_files[0], &group_by, &point_files[0], &points).await;
+    }
     let settings: &[(&str, &[(&str, &str)])] = &[
         ("defaults", &[]),
         (
@@ -116,5 +122,75 @@ async fn main() {
             .unwrap();
         let p = median(&ctx2, &points, 200).await;
         println!("{label:<20} group-by {g:6.2} ms   point {p:6.3} ms");
+    }
+}
+
+/// `file` rewritten to `out` with at most `rows_per_page` rows per data page (`None`: the
+/// writer's default, pages cut by size only), other settings as our ingest writes them.
+fn rewrite(file: &str, out: &std::path::Path, rows_per_page: Option<usize>) {
+    use arrow::record_batch::RecordBatchReader;
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::basic::Compression;
+    use parquet::file::properties::WriterProperties;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(128 * 1024));
+    if let Some(n) = rows_per_page {
+        props = props.set_data_page_row_count_limit(n);
+    }
+    let mut writer = ArrowWriter::try_new(
+        std::fs::File::create(out).unwrap(),
+        reader.schema(),
+        Some(props.build()),
+    )
+    .unwrap();
+    for batch in reader {
+        writer.write(&batch.unwrap()).unwrap();
+    }
+    writer.close().unwrap();
+}
+
+async fn page_limits(group_file: &str, group_by: &[String], point_file: &str, points: &[String]) {
+    let dir = tempfile::tempdir().unwrap();
+    for limit in [
+        None,
+        Some(32 * 1024),
+        Some(16 * 1024),
+        Some(8 * 1024),
+        Some(4 * 1024),
+    ] {
+        let g_path = dir.path().join(format!("g{limit:?}.parquet"));
+        let p_path = dir.path().join(format!("p{limit:?}.parquet"));
+        rewrite(group_file, &g_path, limit);
+        rewrite(point_file, &p_path, limit);
+        let config = SessionConfig::new().with_target_partitions(2);
+        let ctx = SessionContext::new_with_config(config.clone());
+        ctx.register_parquet(
+            "workers",
+            g_path.to_str().unwrap(),
+            ParquetReadOptions::default(),
+        )
+        .await
+        .unwrap();
+        let g = median(&ctx, group_by, 30).await;
+        let ctx2 = SessionContext::new_with_config(config);
+        ctx2.register_parquet(
+            "workers",
+            p_path.to_str().unwrap(),
+            ParquetReadOptions::default(),
+        )
+        .await
+        .unwrap();
+        let p = median(&ctx2, points, 200).await;
+        let size = std::fs::metadata(&g_path).unwrap().len() as f64 / 1e6;
+        println!(
+            "rows per page {:>8}: group-by {g:6.2} ms ({size:.1} MB)   point {p:6.3} ms",
+            limit.map_or("default".to_string(), |n| n.to_string())
+        );
     }
 }

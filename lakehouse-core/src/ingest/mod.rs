@@ -1018,7 +1018,8 @@ mod tests {
     #[test]
     fn modes_and_formats_parse_one_way() {
         assert_eq!("Append".parse::<IngestMode>().unwrap(), IngestMode::Append);
-        assert!("upsert".parse::<IngestMode>().is_err());
+        assert_eq!("merge".parse::<IngestMode>().unwrap(), IngestMode::Upsert);
+        assert!("upsert-all".parse::<IngestMode>().is_err());
         crate::choice::check_names(IngestMode::NAMES, |m| m.as_str());
         crate::choice::check_names(Format::NAMES, |f| f.as_str());
         for (path, format) in [

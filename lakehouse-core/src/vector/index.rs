@@ -470,6 +470,29 @@ impl VectorIndex {
             .collect()
     }
 
+    /// Every stored id, in no particular order: what a caller compares with its own record
+    /// of what it added (and what a dataset sync compares with the dataset's ids).
+    pub fn ids(&self) -> Vec<String> {
+        self.read()
+            .records
+            .iter()
+            .map(|(_, e)| e.id.to_string())
+            .collect()
+    }
+
+    /// What [`Self::write_sync_state`] last stored, if anything.
+    pub(crate) async fn read_sync_state<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<Option<T>> {
+        persist::read_sync_state(&self.storage, &self.root).await
+    }
+
+    /// Stores (replacing in one put) what a sync of this index from a dataset reached; it
+    /// lives and dies with this incarnation of the index.
+    pub(crate) async fn write_sync_state<T: serde::Serialize>(&self, state: &T) -> Result<()> {
+        persist::write_sync_state(&self.storage, &self.root, state).await
+    }
+
     /// The metadata of a stored id: `None` when the id is not stored, `Some(None)` when it
     /// is stored without metadata.
     pub fn metadata_of(&self, id: &str) -> Option<Option<Value>> {

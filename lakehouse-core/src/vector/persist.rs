@@ -230,6 +230,34 @@ pub(crate) async fn write_log(storage: &Storage, root: &str, entry: &LogEntry) -
     }
 }
 
+fn sync_state_key(root: &str) -> String {
+    format!("{root}/sync.json")
+}
+
+/// The sync state under `root`, `None` when none was written.
+pub(crate) async fn read_sync_state<T: for<'de> Deserialize<'de>>(
+    storage: &Storage,
+    root: &str,
+) -> Result<Option<T>> {
+    let key = sync_state_key(root);
+    match storage.get_internal(&key).await {
+        Ok(bytes) => parse(&bytes, &key).map(Some),
+        Err(Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replaces the sync state under `root` (one put: the old state or the new one survives).
+pub(crate) async fn write_sync_state<T: Serialize>(
+    storage: &Storage,
+    root: &str,
+    state: &T,
+) -> Result<()> {
+    storage
+        .put_internal(&sync_state_key(root), json(state)?)
+        .await
+}
+
 /// What reopening an index reads: the newest complete snapshot's id map and metadata with
 /// the key of its HNSW file (read or memory-mapped by the caller), and the log after it.
 pub(crate) struct Recovered {

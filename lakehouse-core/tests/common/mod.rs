@@ -132,3 +132,199 @@ pub async fn write_modes_read_by_other_engines(lh: &lakehouse_core::Lakehouse, t
         None => eprintln!("LAKEHOUSE_DUCKDB_DELTA not set: DuckDB's delta_scan not checked"),
     }
 }
+
+/// Runs the ignored test `entry` of the current test binary in a child process, with `env`
+/// added: how a test gets a second process that uses the library.
+#[allow(dead_code)]
+pub fn spawn_entry(entry: &str, env: &[(&str, &str)]) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            entry,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// Rows each append of [`append_as_writer`] adds.
+const RACE_ROWS: usize = 50;
+/// Appends each writer of [`concurrent_appends`] makes.
+const RACE_ROUNDS: usize = 12;
+
+/// The child side of [`concurrent_appends`]: appends [`RACE_ROUNDS`] times to dataset `race`
+/// at `root` (creating it if missing) and records each outcome in the file `out`, one line
+/// per append: `ok SEQ VERSION`, or `conflict SEQ` for a typed `Conflict` after retries. Any
+/// other error fails the process.
+#[allow(dead_code)]
+pub async fn append_as_writer(root: &str, writer: &str, out: &std::path::Path) {
+    use lakehouse_core::{ErrorKind, IngestMode, IngestOptions, Lakehouse};
+    use std::io::Write;
+    let lh = Lakehouse::open(root).await.unwrap();
+    let mut log = std::fs::File::create(out).unwrap();
+    for seq in 0..RACE_ROUNDS {
+        let mut csv = String::from("writer,seq,row,payload\n");
+        for row in 0..RACE_ROWS {
+            csv.push_str(&format!("{writer},{seq},{row},{}\n", "p".repeat(30)));
+        }
+        let line = match lh
+            .ingest("race", csv, &IngestOptions::mode(IngestMode::Append))
+            .await
+        {
+            Ok(r) => format!("ok {seq} {}\n", r.manifest.version),
+            Err(e) if e.kind() == ErrorKind::Conflict => format!("conflict {seq}\n"),
+            Err(e) => panic!("writer {writer}, append {seq}: {e}"),
+        };
+        log.write_all(line.as_bytes()).unwrap();
+    }
+}
+
+/// Two processes append to one dataset at `root` at once (the child test `entry` of the
+/// calling binary runs [`append_as_writer`] with `LAKEHOUSE_RACE_ROOT`, `_WRITER` and `_OUT`
+/// set): each append either commits or is a typed `Conflict`, and the table then holds
+/// exactly the committed appends, whole, one per version, with no version lost or repeated.
+#[allow(dead_code)]
+pub async fn concurrent_appends(root: &str, entry: &str) {
+    use std::collections::BTreeSet;
+    let dir = tempfile::tempdir().unwrap();
+    let writers = ["a", "b"];
+    let outs: Vec<_> = writers
+        .iter()
+        .map(|w| dir.path().join(format!("{w}.log")))
+        .collect();
+    let children: Vec<_> = writers
+        .iter()
+        .zip(&outs)
+        .map(|(w, out)| {
+            spawn_entry(
+                entry,
+                &[
+                    ("LAKEHOUSE_RACE_ROOT", root),
+                    ("LAKEHOUSE_RACE_WRITER", w),
+                    ("LAKEHOUSE_RACE_OUT", out.to_str().unwrap()),
+                ],
+            )
+        })
+        .collect();
+    for mut child in children {
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        assert!(status.success(), "a writer failed: {status}");
+    }
+    let mut committed: BTreeSet<(String, u64)> = BTreeSet::new();
+    let mut versions: BTreeSet<u64> = BTreeSet::new();
+    let mut conflicts = 0;
+    for (w, out) in writers.iter().zip(&outs) {
+        let log = std::fs::read_to_string(out).unwrap();
+        assert_eq!(log.lines().count(), RACE_ROUNDS, "writer {w}: {log}");
+        for line in log.lines() {
+            let parts: Vec<&str> = line.split(' ').collect();
+            match parts[..] {
+                ["ok", seq, version] => {
+                    committed.insert((w.to_string(), seq.parse().unwrap()));
+                    assert!(
+                        versions.insert(version.parse().unwrap()),
+                        "version {version} acknowledged twice"
+                    );
+                }
+                ["conflict", _] => conflicts += 1,
+                _ => panic!("writer {w}: bad line {line:?}"),
+            }
+        }
+    }
+    eprintln!(
+        "concurrent appends: {} committed, {conflicts} conflicts",
+        committed.len()
+    );
+    let lh = lakehouse_core::Lakehouse::open(root).await.unwrap();
+    let latest = lh.manifest("race").unwrap();
+    // One version per committed append, numbered from 0 without a gap.
+    assert_eq!(
+        versions,
+        (0..=latest.version).collect::<BTreeSet<_>>(),
+        "versions"
+    );
+    assert_eq!(lh.versions("race").await.unwrap().len(), committed.len());
+    // Every committed append is there whole, and nothing else.
+    let rows = lh
+        .sql("SELECT writer, CAST(seq AS BIGINT) AS seq, count(*) AS n FROM race GROUP BY writer, seq")
+        .await
+        .unwrap()
+        .to_json()
+        .unwrap()
+        .rows;
+    let mut found = BTreeSet::new();
+    for row in rows {
+        assert_eq!(row[2], serde_json::json!(RACE_ROWS), "{row:?}");
+        found.insert((
+            row[0].as_str().unwrap().to_string(),
+            row[1].as_u64().unwrap(),
+        ));
+    }
+    assert_eq!(found, committed);
+    assert_eq!(latest.row_count, (committed.len() * RACE_ROWS) as u64);
+}
+
+/// The child entry for [`concurrent_appends`]; a no-op unless `LAKEHOUSE_RACE_ROOT` is set.
+#[allow(dead_code)]
+pub fn race_child() {
+    let Ok(root) = std::env::var("LAKEHOUSE_RACE_ROOT") else {
+        return;
+    };
+    let writer = std::env::var("LAKEHOUSE_RACE_WRITER").unwrap();
+    let out = std::env::var("LAKEHOUSE_RACE_OUT").unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(append_as_writer(&root, &writer, std::path::Path::new(&out)));
+}
+
+/// The highest number in the acknowledgement file `log` (one number per line), if any.
+#[allow(dead_code)]
+pub fn max_acked(log: &std::path::Path) -> Option<u64> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .max()
+}
+
+/// One life of a crash test's writer: waits until `child` acknowledges in `log` something
+/// past `acked` (a store that recovered read-only fails here, as does a child that ends on
+/// its own or stays silent for 60 s), lets it run `then` more, kills it with SIGKILL and
+/// checks the kill is what ended it. Returns the new highest acknowledgement.
+#[allow(dead_code)]
+pub fn kill_after_progress(
+    mut child: std::process::Child,
+    log: &std::path::Path,
+    acked: Option<u64>,
+    then: std::time::Duration,
+    cycle: &str,
+) -> Option<u64> {
+    use std::os::unix::process::ExitStatusExt;
+    let started = std::time::Instant::now();
+    while max_acked(log) <= acked {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{cycle}: the writer exited on its own: {status}");
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{cycle}: nothing new acknowledged in 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(then);
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "{cycle}: the writer was not killed but ended: {status}"
+    );
+    max_acked(log)
+}
