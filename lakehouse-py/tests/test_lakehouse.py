@@ -330,9 +330,10 @@ def _one_call_of_at_least(make, seconds=0.4):
 
 def _assert_released(what, make):
     took, inside = _overlap(_one_call_of_at_least(make))
-    # Ticks come about every 1.1 ms while Python runs (fewer on busy cores); a held GIL
-    # allows none inside a call.
-    assert inside >= 50 * (took - 0.1), \
+    # Ticks come about every 1.1 ms while Python runs, far fewer when the work keeps every
+    # core busy (57 in 1.25 s of embedding on 2 cores); a held GIL allows none inside the
+    # one call.
+    assert inside >= 10, \
         f"Python hardly ran during {took:.2f} s of {what} ({inside} ticks)"
 
 
