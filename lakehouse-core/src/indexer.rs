@@ -146,35 +146,33 @@ fn as_text(v: &Value) -> Option<String> {
     }
 }
 
-/// What an index filled by [`Lakehouse::embed_dataset`] reflects, stored with the index:
-/// where its vectors come from and the dataset version they match.
+/// Where the vectors of an index filled by [`Lakehouse::embed_dataset`] come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct SyncState {
+struct SyncSource {
     dataset: String,
     id_column: String,
     text: String,
     metadata_columns: Vec<String>,
+}
+
+/// What such an index reflects, stored with it: its source and the dataset version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SyncState {
+    #[serde(flatten)]
+    source: SyncSource,
     version: u64,
 }
 
 impl SyncState {
     fn of(request: &EmbedDataset, version: u64) -> Self {
         Self {
-            dataset: request.dataset.clone(),
-            id_column: request.id_column.clone(),
-            text: request.text.clone(),
-            metadata_columns: request.metadata_columns.clone(),
+            source: SyncSource {
+                dataset: request.dataset.clone(),
+                id_column: request.id_column.clone(),
+                text: request.text.clone(),
+                metadata_columns: request.metadata_columns.clone(),
+            },
             version,
-        }
-    }
-
-    fn same_source(&self, other: &SyncState) -> bool {
-        Self {
-            version: 0,
-            ..self.clone()
-        } == Self {
-            version: 0,
-            ..other.clone()
         }
     }
 }
@@ -227,17 +225,49 @@ fn to_embed(rows: Vec<Vec<Value>>, metadata_columns: &[String]) -> (Vec<Row>, Sk
     (out, skipped)
 }
 
-/// Paths of `files` that `others` lacks.
-fn files_not_in(files: &[DataFile], others: &[DataFile]) -> Vec<DataFile> {
-    let others: HashSet<&str> = others.iter().map(|f| f.path.as_str()).collect();
-    files
-        .iter()
-        .filter(|f| !others.contains(f.path.as_str()))
-        .cloned()
-        .collect()
+/// How the files of two versions differ: only the old one's, only the new one's, and shared.
+struct FileDiff {
+    removed: Vec<DataFile>,
+    added: Vec<DataFile>,
+    kept: Vec<DataFile>,
+}
+
+impl FileDiff {
+    fn between(old: &[DataFile], new: &[DataFile]) -> Self {
+        let old_paths: HashSet<&str> = old.iter().map(|f| f.path.as_str()).collect();
+        let new_paths: HashSet<&str> = new.iter().map(|f| f.path.as_str()).collect();
+        let (kept, added) = new
+            .iter()
+            .cloned()
+            .partition(|f| old_paths.contains(f.path.as_str()));
+        let removed = old
+            .iter()
+            .filter(|f| !new_paths.contains(f.path.as_str()))
+            .cloned()
+            .collect();
+        Self {
+            removed,
+            added,
+            kept,
+        }
+    }
 }
 
 impl Lakehouse {
+    /// `exprs` over the rows of `files` of version `manifest`, as JSON values.
+    async fn rows_of(
+        &self,
+        manifest: &crate::catalog::Manifest,
+        files: Vec<DataFile>,
+        exprs: &[String],
+    ) -> Result<Vec<Vec<Value>>> {
+        Ok(self
+            .select_from_files(manifest, files, exprs)
+            .await?
+            .to_json()?
+            .rows)
+    }
+
     /// Embeds `request.text` of the rows of `request.dataset` into the vector index
     /// `request.index`, ids from `request.id_column`, and keeps it in sync: the index
     /// remembers the dataset version it reflects, and a later run embeds only the rows that
@@ -280,12 +310,16 @@ impl Lakehouse {
         let target = SyncState::of(request, manifest.version);
         let previous: Option<SyncState> = index.read_sync_state().await?;
         if let Some(p) = &previous
-            && !p.same_source(&target)
+            && p.source != target.source
         {
             return Err(Error::Conflict(format!(
                 "vector index {:?} is kept in sync with dataset {:?} (id {:?}, text {:?}, \
                  metadata {:?}); fill another index, or delete this one first",
-                request.index, p.dataset, p.id_column, p.text, p.metadata_columns
+                request.index,
+                p.source.dataset,
+                p.source.id_column,
+                p.source.text,
+                p.source.metadata_columns
             )));
         }
         // The version the index reflects, while the dataset still has it.
@@ -321,18 +355,9 @@ impl Lakehouse {
         let (rows, gone, skip_existing) = match &base {
             Some(base) => {
                 // Only the files that differ between the two versions hold changed rows.
-                let removed_files = files_not_in(&base.files, &manifest.files);
-                let added_files = files_not_in(&manifest.files, &base.files);
-                let old = self
-                    .select_from_files(base, removed_files, &select)
-                    .await?
-                    .to_json()?
-                    .rows;
-                let new = self
-                    .select_from_files(&manifest, added_files, &select)
-                    .await?
-                    .to_json()?
-                    .rows;
+                let diff = FileDiff::between(&base.files, &manifest.files);
+                let old = self.rows_of(base, diff.removed, &select).await?;
+                let new = self.rows_of(&manifest, diff.added, &select).await?;
                 report.rows = new.len() as u64;
                 let old: HashMap<String, Row> = to_embed(old, &request.metadata_columns)
                     .0
@@ -350,18 +375,7 @@ impl Lakehouse {
                 report.unchanged = (changed_or_new - rows.len()) as u64;
                 if !gone.is_empty() {
                     // An id may live on in a file both versions share.
-                    let kept: Vec<DataFile> = manifest
-                        .files
-                        .iter()
-                        .filter(|f| base.files.iter().any(|b| b.path == f.path))
-                        .cloned()
-                        .collect();
-                    let kept = self
-                        .select_from_files(&manifest, kept, &select[..1])
-                        .await?
-                        .to_json()?
-                        .rows;
-                    for row in kept {
+                    for row in self.rows_of(&manifest, diff.kept, &select[..1]).await? {
                         if let Some(id) = as_text(&row[0]) {
                             gone.remove(&id);
                         }
@@ -371,10 +385,8 @@ impl Lakehouse {
             }
             None => {
                 let all = self
-                    .select_from_files(&manifest, manifest.files.clone(), &select)
-                    .await?
-                    .to_json()?
-                    .rows;
+                    .rows_of(&manifest, manifest.files.clone(), &select)
+                    .await?;
                 report.rows = all.len() as u64;
                 let (rows, skipped) = to_embed(all, &request.metadata_columns);
                 report.note(skipped);
