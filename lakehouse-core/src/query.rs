@@ -23,6 +23,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, Expr, SQLOptions, SessionConfig, SessionContext, cast};
+use datafusion::sql::parser::Statement as DFStatement;
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -370,7 +371,13 @@ impl QueryEngine {
     async fn run(&self, sql: &str, fetch: Option<usize>) -> Result<QueryResult> {
         let run = async {
             let state = self.ctx.state();
-            let plan = state.create_logical_plan(sql).await.map_err(Error::from)?;
+            refuse_statement_keyword(sql)?;
+            let dialect = state.config().options().sql_parser.dialect;
+            let statement = state.sql_to_statement(sql, &dialect)?;
+            read_only(&statement)?;
+            let plan = state.statement_to_plan(statement).await?;
+            // The plan is checked too: what the statement check let through must plan to a
+            // read.
             SQLOptions::new()
                 .with_allow_ddl(false)
                 .with_allow_dml(false)
@@ -388,6 +395,129 @@ impl QueryEngine {
         };
         self.bounded(run).await
     }
+}
+
+/// First words of statements that are not reads, in any SQL dialect: refused before parsing,
+/// so that a write is "not allowed" even in a syntax this parser does not know (rather than
+/// a malformed query). A typo such as `SELEC` is left to the parser.
+const NOT_READS: &[&str] = &[
+    "ALTER",
+    "ANALYZE",
+    "ATTACH",
+    "BEGIN",
+    "CACHE",
+    "CALL",
+    "CHECKPOINT",
+    "COMMENT",
+    "COMMIT",
+    "COPY",
+    "CREATE",
+    "DEALLOCATE",
+    "DECLARE",
+    "DELETE",
+    "DETACH",
+    "DISCARD",
+    "DROP",
+    "EXECUTE",
+    "EXPORT",
+    "FLUSH",
+    "GRANT",
+    "IMPORT",
+    "INSERT",
+    "INSTALL",
+    "KILL",
+    "LISTEN",
+    "LOAD",
+    "LOCK",
+    "MERGE",
+    "MSCK",
+    "NOTIFY",
+    "OPTIMIZE",
+    "PRAGMA",
+    "PREPARE",
+    "REFRESH",
+    "RELEASE",
+    "RENAME",
+    "REPLACE",
+    "RESET",
+    "REVOKE",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "SET",
+    "START",
+    "TRUNCATE",
+    "UNCACHE",
+    "UNLISTEN",
+    "UNLOAD",
+    "UPDATE",
+    "UPSERT",
+    "USE",
+    "VACUUM",
+];
+
+/// [`Error::NotAllowed`] when `sql` starts (after whitespace, comments and parentheses) with
+/// one of [`NOT_READS`].
+fn refuse_statement_keyword(sql: &str) -> Result<()> {
+    let mut rest = sql;
+    loop {
+        let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(line) = trimmed.strip_prefix("--") {
+            rest = line.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(block) = trimmed.strip_prefix("/*") {
+            rest = block.split_once("*/").map_or("", |(_, r)| r);
+        } else {
+            rest = trimmed;
+            break;
+        }
+    }
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    if NOT_READS.contains(&word.as_str()) {
+        return Err(Error::NotAllowed(format!(
+            "only queries can run here (SELECT, WITH, EXPLAIN, DESCRIBE, SHOW), not {word} statements"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses, before planning, every statement that is not a read: queries, `EXPLAIN` (and
+/// `EXPLAIN ANALYZE`) of a read, `DESCRIBE` and `SHOW` pass; DDL, DML, `COPY`, `SET`,
+/// transactions, `PREPARE`/`EXECUTE` and the rest are [`Error::NotAllowed`]. Checked on the
+/// syntax tree because the planner rejects some of them (transactions, `PREPARE`) as
+/// unsupported syntax, which would read as a malformed query rather than a refused one.
+fn read_only(statement: &DFStatement) -> Result<()> {
+    use datafusion::sql::sqlparser::ast::Statement as Sql;
+    let allowed = match statement {
+        DFStatement::Explain(explain) => return read_only(&explain.statement),
+        DFStatement::Statement(sql) => match sql.as_ref() {
+            Sql::Explain { statement, .. } => {
+                return read_only(&DFStatement::Statement(statement.clone()));
+            }
+            Sql::Query(_)
+            | Sql::ExplainTable { .. }
+            | Sql::ShowTables { .. }
+            | Sql::ShowColumns { .. }
+            | Sql::ShowFunctions { .. }
+            | Sql::ShowVariable { .. }
+            | Sql::ShowCreate { .. } => true,
+            _ => false,
+        },
+        DFStatement::CreateExternalTable(_) | DFStatement::CopyTo(_) | DFStatement::Reset(_) => {
+            false
+        }
+    };
+    if allowed {
+        return Ok(());
+    }
+    let text = statement.to_string();
+    let head: String = text.chars().take(60).collect();
+    let ellipsis = if head.len() < text.len() { "…" } else { "" };
+    Err(Error::NotAllowed(format!(
+        "only queries can run here (SELECT, WITH, EXPLAIN, DESCRIBE, SHOW), not {head}{ellipsis}"
+    )))
 }
 
 /// Datasets are scanned with string and binary columns as views (`Utf8View`: the Parquet
@@ -554,6 +684,30 @@ mod tests {
         assert_eq!(parse_table_name("w@3"), Some(("w", Some(3))));
         assert_eq!(parse_table_name("w@v3"), Some(("w", Some(3))));
         assert_eq!(parse_table_name("w@x"), None);
+    }
+
+    #[test]
+    fn statements_that_are_not_reads_are_refused_by_their_first_word() {
+        for sql in [
+            "DROP TABLE x",
+            "  -- a comment\n  vacuum x",
+            "/* c */ (INSERT INTO x VALUES (1))",
+            "Begin",
+        ] {
+            assert!(
+                matches!(refuse_statement_keyword(sql), Err(Error::NotAllowed(_))),
+                "{sql}"
+            );
+        }
+        for sql in [
+            "SELECT 1",
+            "with a as (select 1) select * from a",
+            "SELEC 1",
+            "",
+            "(SELECT 1)",
+        ] {
+            assert!(refuse_statement_keyword(sql).is_ok(), "{sql}");
+        }
     }
 
     #[test]

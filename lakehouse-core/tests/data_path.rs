@@ -454,10 +454,10 @@ async fn sql_is_read_only_and_bounded() {
         assert!(matches!(err, Error::NotAllowed(_)), "{sql}: {err:?}");
         assert_eq!(err.kind(), ErrorKind::Validation, "{sql}");
     }
-    // DataFusion's parser refuses transactions as unsupported before our check sees them:
-    // refused, but as invalid input (issue 22: make it not allowed).
+    // Transactions, which DataFusion's planner rejects as unsupported syntax, are refused
+    // as not allowed too (checked on the syntax tree first).
     let err = lh.sql("BEGIN TRANSACTION").await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err:?}");
+    assert!(matches!(err, Error::NotAllowed(_)), "{err:?}");
     // DDL, DML and statements are refused as such.
     assert!(matches!(
         lh.sql("DROP TABLE people").await.unwrap_err(),
@@ -514,6 +514,282 @@ async fn sql_is_read_only_and_bounded() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Busy, "{err}");
+}
+
+/// The SQL sandbox, probed (issue 22 item 5): every kind of statement DataFusion parses that
+/// is not a read is refused as not allowed; table functions and file or URL tables cannot
+/// read outside the catalog; the information schema cannot be written; resource attacks end
+/// in a typed error (the memory limit, the time limit, the parser's nesting limit) and the
+/// engine answers afterwards with the data unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_sandbox_probes() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret.csv");
+    std::fs::write(&secret, "a\nTOP_SECRET_VALUE\n").unwrap();
+    let secret = secret.display().to_string();
+    let out = dir.path().join("out");
+    let out = out.display().to_string();
+    let root = dir.path().join("lh");
+    let options = Options {
+        query: QueryOptions {
+            memory_limit: Some(64 << 20),
+            timeout: Some(Duration::from_secs(3)),
+            ..QueryOptions::default()
+        },
+        ..Options::default()
+    };
+    let lh = Lakehouse::open_with(root.to_str().unwrap(), options)
+        .await
+        .unwrap();
+    lh.ingest("people", PEOPLE, &IngestOptions::default())
+        .await
+        .unwrap();
+    let big: String = std::iter::once("n,label\n".to_string())
+        .chain((0..50_000).map(|i| format!("{i},row{i}\n")))
+        .collect();
+    lh.ingest("big", big, &IngestOptions::default())
+        .await
+        .unwrap();
+    let before = tree(&root);
+
+    // Every statement kind that is not a read, as DataFusion's parser accepts it.
+    let not_allowed = [
+        // DDL
+        "CREATE TABLE t (a INT)".to_string(),
+        "CREATE TABLE t AS SELECT * FROM people".to_string(),
+        "CREATE OR REPLACE TABLE people AS SELECT 1 AS id".to_string(),
+        "CREATE VIEW v AS SELECT * FROM people".to_string(),
+        "CREATE OR REPLACE VIEW people AS SELECT 1".to_string(),
+        "CREATE SCHEMA s".to_string(),
+        "CREATE DATABASE d".to_string(),
+        "CREATE FUNCTION f(a INT) RETURNS INT RETURN a + 1".to_string(),
+        "CREATE INDEX i ON people (id)".to_string(),
+        format!("CREATE EXTERNAL TABLE ext STORED AS CSV LOCATION '{secret}'"),
+        "CREATE EXTERNAL TABLE ext2 STORED AS PARQUET LOCATION 's3://bucket/x/'".to_string(),
+        "CREATE EXTERNAL TABLE ext3 STORED AS CSV LOCATION 'http://127.0.0.1:9/x.csv'".to_string(),
+        "DROP TABLE people".to_string(),
+        "DROP TABLE IF EXISTS people".to_string(),
+        "DROP VIEW v".to_string(),
+        "DROP SCHEMA public".to_string(),
+        "DROP FUNCTION f".to_string(),
+        "ALTER TABLE people ADD COLUMN x INT".to_string(),
+        "ALTER TABLE people RENAME TO folks".to_string(),
+        "TRUNCATE TABLE people".to_string(),
+        // DML
+        "INSERT INTO people VALUES (9, 'Eve', 'X', 1.0)".to_string(),
+        "INSERT INTO people SELECT * FROM people".to_string(),
+        "UPDATE people SET name = 'x'".to_string(),
+        "DELETE FROM people".to_string(),
+        "DELETE FROM people WHERE id = 1".to_string(),
+        "MERGE INTO people USING big ON people.id = big.n WHEN MATCHED THEN DELETE".to_string(),
+        // Writes to files
+        format!("COPY people TO '{out}.parquet'"),
+        format!("COPY (SELECT * FROM people) TO '{out}.csv' STORED AS CSV"),
+        "COPY people TO 's3://bucket/out.parquet'".to_string(),
+        // The information schema
+        "INSERT INTO information_schema.tables VALUES ('a', 'b', 'c', 'd')".to_string(),
+        "DROP TABLE information_schema.tables".to_string(),
+        "CREATE TABLE information_schema.x (a INT)".to_string(),
+        "DELETE FROM information_schema.columns".to_string(),
+        // Settings
+        "SET datafusion.execution.batch_size = 1".to_string(),
+        "SET datafusion.catalog.information_schema = false".to_string(),
+        "SET TIME ZONE 'UTC'".to_string(),
+        "RESET datafusion.execution.batch_size".to_string(),
+        // Transactions
+        "BEGIN".to_string(),
+        "BEGIN TRANSACTION".to_string(),
+        "START TRANSACTION".to_string(),
+        "COMMIT".to_string(),
+        "ROLLBACK".to_string(),
+        "SAVEPOINT s".to_string(),
+        // Prepared statements
+        "PREPARE p AS SELECT * FROM people".to_string(),
+        "EXECUTE p".to_string(),
+        "DEALLOCATE p".to_string(),
+        // Explaining a write is refused too (EXPLAIN ANALYZE would run it).
+        format!("EXPLAIN COPY people TO '{out}.json'"),
+        "EXPLAIN ANALYZE INSERT INTO people SELECT * FROM people".to_string(),
+        "EXPLAIN CREATE TABLE t AS SELECT 1".to_string(),
+        // Other engines' statements
+        "ANALYZE TABLE people COMPUTE STATISTICS".to_string(),
+        "VACUUM people".to_string(),
+        "USE public".to_string(),
+        "GRANT SELECT ON people TO someone".to_string(),
+        "CALL f()".to_string(),
+    ];
+    let mut failures = Vec::new();
+    for sql in &not_allowed {
+        match lh.sql(sql).await {
+            Err(Error::NotAllowed(_)) => {}
+            other => failures.push(format!("{sql}: {other:?}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "not refused as not allowed:\n{}",
+        failures.join("\n")
+    );
+
+    // Reading outside the catalog: file and URL tables, table functions of other engines.
+    let outside = [
+        format!("SELECT * FROM '{secret}'"),
+        format!("SELECT * FROM 'file://{secret}'"),
+        "SELECT * FROM 'http://127.0.0.1:9/x.csv'".to_string(),
+        "SELECT * FROM 's3://bucket/x.parquet'".to_string(),
+        format!("SELECT * FROM read_csv('{secret}')"),
+        format!("SELECT * FROM read_parquet('{secret}')"),
+        format!("SELECT * FROM read_json('{secret}')"),
+        format!("SELECT * FROM parquet_metadata('{secret}')"),
+        format!("SELECT * FROM \"{secret}\""),
+    ];
+    for sql in &outside {
+        let err = lh.sql(sql).await.unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::InvalidInput | ErrorKind::NotFound | ErrorKind::Validation
+            ),
+            "{sql}: {err:?}"
+        );
+        assert!(!err.to_string().contains("TOP_SECRET"), "{sql}: {err}");
+    }
+
+    // Reads still run: queries, EXPLAIN (ANALYZE), DESCRIBE, SHOW, the information schema.
+    for sql in [
+        "SELECT count(*) FROM people",
+        "WITH p AS (SELECT * FROM people) SELECT name FROM p",
+        "EXPLAIN SELECT * FROM people",
+        "EXPLAIN ANALYZE SELECT count(*) FROM big",
+        "DESCRIBE people",
+        "SHOW TABLES",
+        "SHOW COLUMNS FROM people",
+        "SELECT table_name FROM information_schema.tables",
+        "SHOW datafusion.execution.batch_size",
+    ] {
+        lh.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    }
+
+    // Resource attacks: each ends in a typed error.
+    let nested = |open: &str, close: &str, depth: usize| {
+        format!("SELECT {}1{}", open.repeat(depth), close.repeat(depth))
+    };
+    let chain = |depth: usize| format!("SELECT 1{}", " + 1".repeat(depth));
+    const BUSY_OR_TIMEOUT: &[ErrorKind] = &[ErrorKind::Busy, ErrorKind::Timeout];
+    const TIMEOUT: &[ErrorKind] = &[ErrorKind::Timeout];
+    const INVALID: &[ErrorKind] = &[ErrorKind::InvalidInput];
+    let attacks: Vec<(String, &[ErrorKind])> = vec![
+        // A cross join of the largest table with itself, sorted: memory or time runs out.
+        (
+            "SELECT a.n, b.label FROM big a CROSS JOIN big b ORDER BY a.n * b.n, b.label"
+                .to_string(),
+            BUSY_OR_TIMEOUT,
+        ),
+        // Huge series and ranges.
+        (
+            "SELECT sum(value) FROM generate_series(1, 1000000000000)".to_string(),
+            TIMEOUT,
+        ),
+        (
+            "SELECT array_agg(value) FROM range(1, 100000000000)".to_string(),
+            BUSY_OR_TIMEOUT,
+        ),
+        (
+            "SELECT * FROM generate_series(1, 100000000) ORDER BY value DESC".to_string(),
+            BUSY_OR_TIMEOUT,
+        ),
+        // Deep nesting in the SQL text: the parser's recursion limit.
+        (nested("(", ")", 100_000), INVALID),
+        (nested("abs(", ")", 100_000), INVALID),
+        (nested("NOT ", "", 100_000), INVALID),
+        (
+            format!(
+                "{}SELECT 1{}",
+                "SELECT * FROM (".repeat(10_000),
+                ") t".repeat(10_000)
+            ),
+            INVALID,
+        ),
+        // Regular expressions: a pattern too large to compile is refused (the regex engine
+        // runs in linear time, so a classic backtracking bomb is only slow if the data is).
+        (
+            "SELECT regexp_like(label, '((a{1000}){1000}){1000}') FROM big".to_string(),
+            INVALID,
+        ),
+    ];
+    for (sql, kinds) in &attacks {
+        let start = std::time::Instant::now();
+        let result = lh.sql(sql).await;
+        let shown: String = sql.chars().take(80).collect();
+        match result {
+            Err(err) => assert!(
+                kinds.contains(&err.kind()),
+                "{shown}: {:?} not in {kinds:?}: {err}",
+                err.kind()
+            ),
+            Ok(r) => panic!("{shown}: ran to {} rows", r.row_count()),
+        }
+        println!("{shown}: refused in {:?}", start.elapsed());
+    }
+    // A backtracking bomb for other engines runs in linear time here: it finishes or is cut
+    // off by the time limit.
+    let bomb = format!(
+        "SELECT count(*) FROM big WHERE regexp_like(repeat(label, 200), '^({})+$')",
+        "(a|aa)*"
+    );
+    match lh.sql(&bomb).await {
+        Ok(r) => assert_eq!(r.to_json().unwrap().rows[0][0], 0),
+        Err(e) => assert_eq!(e.kind(), ErrorKind::Timeout, "{e}"),
+    }
+    // A long flat expression is not an attack: it plans and runs.
+    let r = lh.sql(&chain(300)).await.unwrap().to_json().unwrap();
+    assert_eq!(r.rows[0][0], 301);
+
+    // Alive, answering, and nothing under the root changed.
+    assert_eq!(count(&lh, "people").await, 3);
+    assert_eq!(count(&lh, "big").await, 50_000);
+    assert_eq!(tree(&root), before);
+    assert!(!Path::new(&format!("{out}.parquet")).exists());
+    assert!(!Path::new(&format!("{out}.csv")).exists());
+}
+
+/// A known gap of the sandbox (issue 22 item 5): a filtered three-way cross join runs inside
+/// one poll of its stream without yielding, so the time limit (a timer beside the query)
+/// never gets to cut it off, and the memory limit is not reached either. Planned fix: refuse,
+/// before running, joins whose inputs' row counts multiply past a limit. Run it with
+/// `--ignored` once that is in; today it does not return.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known gap: this join does not yield to the time limit (issue 22 item 5)"]
+async fn a_filtered_triple_cross_join_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        query: QueryOptions {
+            timeout: Some(Duration::from_secs(3)),
+            ..QueryOptions::default()
+        },
+        ..Options::default()
+    };
+    let lh = Lakehouse::open_with(dir.path().to_str().unwrap(), options)
+        .await
+        .unwrap();
+    let big: String = std::iter::once("n\n".to_string())
+        .chain((0..50_000).map(|i| format!("{i}\n")))
+        .collect();
+    lh.ingest("big", big, &IngestOptions::default())
+        .await
+        .unwrap();
+    // A filter, so the count cannot come from the tables' statistics.
+    let err = lh
+        .sql("SELECT count(*) FROM big a, big b, big c WHERE a.n + b.n + c.n = 7")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Busy | ErrorKind::Timeout | ErrorKind::TooLarge
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -575,6 +851,7 @@ fn spawn_child(task: &str, root: &Path) -> std::process::Child {
         &[
             ("LAKEHOUSE_CHILD", task),
             ("LAKEHOUSE_CHILD_ROOT", root.to_str().unwrap()),
+            (common::PHASE_LOG, root.join("phases.log").to_str().unwrap()),
         ],
     )
 }
@@ -607,6 +884,7 @@ fn child_process_entry() {
                 assert_eq!(count(&lh, r#""alpha@0""#).await, 3);
             }
             "crash" => {
+                common::record_phases();
                 // Append and replace forever; log each acknowledged version.
                 let mut ack = std::fs::OpenOptions::new()
                     .create(true)
@@ -763,6 +1041,7 @@ fn crash_cycles(root: &Path, cycles: usize) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut last_version = 0;
     let mut acked: Option<u64> = None;
+    let mut tally = common::PhaseTally::default();
     for cycle in 0..cycles {
         let before = acked;
         acked = common::kill_after_progress(
@@ -772,6 +1051,7 @@ fn crash_cycles(root: &Path, cycles: usize) {
             Duration::from_millis(rng.random_range(0..400)),
             &format!("cycle {cycle} (seed {seed})"),
         );
+        tally.count_kill(&root.join("phases.log"));
         let new = before.map_or(0, |b| b + 1)..=acked.unwrap();
         let version = rt.block_on(assert_consistent(root, new));
         assert!(
@@ -781,6 +1061,11 @@ fn crash_cycles(root: &Path, cycles: usize) {
         assert!(version >= last_version, "cycle {cycle}: catalog went back");
         last_version = version;
     }
+    eprintln!(
+        "catalog crash: {cycles} kills, {} inside an upload or commit; by phase: {}",
+        tally.within(&["upload", "commit"]),
+        tally.report()
+    );
     // At the end, every version is still there with its rows.
     rt.block_on(async {
         let lh = open(root).await;
@@ -1221,4 +1506,96 @@ async fn parquet_and_arrow_ipc_files_in() {
             "{name}"
         );
     }
+}
+
+/// Core's calls are traced as spans with their sizes, and their durations on close, so an
+/// application that embeds the library sees them in its own logs (issue 23 item 8).
+#[tokio::test]
+async fn calls_are_traced_as_spans_with_sizes_and_durations() {
+    use std::sync::Mutex;
+    use tracing_subscriber::fmt::format::FmtSpan;
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_span_events(FmtSpan::CLOSE)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let dir = tempfile::tempdir().unwrap();
+    let lh = open(dir.path()).await;
+    lh.ingest("people", PEOPLE, &IngestOptions::default())
+        .await
+        .unwrap();
+    lh.sql("SELECT name FROM people").await.unwrap();
+    let index = lh
+        .vectors()
+        .create(lakehouse_core::IndexSpec::new("v", 2))
+        .await
+        .unwrap();
+    index
+        .add(vec![
+            lakehouse_core::VectorRecord::new("a", vec![1.0, 0.0]),
+            lakehouse_core::VectorRecord::new("b", vec![0.0, 1.0]),
+        ])
+        .await
+        .unwrap();
+    index
+        .search(&lakehouse_core::SearchRequest::new(vec![1.0, 0.1], 1))
+        .unwrap();
+    index.remove(vec!["a".into()]).await.unwrap();
+
+    let out = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = |span: &str| {
+        out.lines()
+            .find(|l| {
+                // The span's own close line (not a library span nested in it).
+                l.contains(&format!(" {span}{{"))
+                    && l.contains(": lakehouse_core::")
+                    && l.contains(" close ")
+            })
+            .unwrap_or_else(|| panic!("no closed span {span} in:\n{out}"))
+            .to_string()
+    };
+    let ingest = line("ingest");
+    for field in [
+        "dataset=",
+        "people",
+        "rows=3",
+        "version=0",
+        "no_op=false",
+        "time.busy=",
+    ] {
+        assert!(ingest.contains(field), "{field} missing: {ingest}");
+    }
+    let sql = line("sql");
+    assert!(
+        sql.contains("SELECT name FROM people") && sql.contains("rows=3"),
+        "{sql}"
+    );
+    assert!(line("vector_add").contains("records=2"));
+    let search = line("vector_search");
+    assert!(
+        search.contains("k=1") && search.contains("exact=false"),
+        "{search}"
+    );
+    assert!(line("vector_remove").contains("ids=1"));
 }

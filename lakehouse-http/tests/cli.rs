@@ -454,3 +454,179 @@ fn every_alias_through_the_cli() {
     );
     assert!(err.contains("unknown metric"), "{err}");
 }
+
+/// Runs `lakehouse --root ROOT ARGS…` with `input` on standard input.
+fn with_stdin(root: &Path, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lakehouse"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run lakehouse");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The CLI for scripts (issue 23 item 7): `--json` results, `-` for standard input, exit
+/// codes by error kind, and the commands for expiry, record removal and lookup, matrix
+/// search and playbook records.
+#[test]
+fn scripting_json_stdin_exit_codes_and_more_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lh");
+    let code = |args: &[&str]| lakehouse(&root, args).status.code();
+
+    // Ingest and SQL from standard input, results as JSON.
+    let csv = "id,name\n1,Ann\n2,Bo\n";
+    let r = json_of(&with_stdin(
+        &root,
+        &["ingest", "-", "--name", "people", "--json"],
+        csv,
+    ));
+    assert_eq!(r["manifest"]["version"], 0);
+    assert_eq!(r["rows"], 2);
+    let out = with_stdin(&root, &["ingest", "-"], csv);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--name"));
+    let r = json_of(&with_stdin(
+        &root,
+        &["sql", "-", "--json"],
+        "SELECT name FROM people ORDER BY id",
+    ));
+    assert_eq!(r["rows"], serde_json::json!([["Ann"], ["Bo"]]));
+    let list = json_of(&lakehouse(&root, &["datasets", "--json"]));
+    assert_eq!(list[0]["name"], "people");
+    with_stdin(
+        &root,
+        &["ingest", "-", "--name", "people", "--mode", "append"],
+        "id,name\n3,Cy\n",
+    );
+    let versions = json_of(&lakehouse(&root, &["versions", "people", "--json"]));
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+    let expired = json_of(&lakehouse(
+        &root,
+        &["expire", "people", "--keep-from", "1", "--json"],
+    ));
+    assert_eq!(expired["versions_removed"], serde_json::json!([0]));
+
+    // Exit codes by kind.
+    assert_eq!(code(&["versions", "nope"]), Some(4), "not found");
+    assert_eq!(code(&["sql", "DROP TABLE people"]), Some(7), "not allowed");
+    let drift = with_stdin(
+        &root,
+        &["ingest", "-", "--name", "people", "--mode", "append"],
+        "other\n1\n",
+    );
+    assert_eq!(drift.status.code(), Some(5), "conflict");
+    assert_eq!(code(&["sql", "SELEC 1"]), Some(3), "invalid input");
+    assert_eq!(code(&["no-such-command"]), Some(2), "usage");
+    assert_eq!(code(&["-q", "datasets"]), Some(0));
+    assert_eq!(code(&["-vv", "datasets"]), Some(0));
+
+    // Index records: add from standard input, get, remove, search, matrix search.
+    ok(&root, &["index", "create", "v", "--dimensions", "2"]);
+    let jsonl = "{\"id\": \"a\", \"vector\": [1.0, 0.0], \"metadata\": {\"g\": 1}}\n\
+                 {\"id\": \"b\", \"vector\": [0.0, 1.0], \"metadata\": {\"g\": 2}}\n";
+    let added = json_of(&with_stdin(
+        &root,
+        &["index", "add", "v", "-", "--json"],
+        jsonl,
+    ));
+    assert_eq!(
+        (added["added"].as_u64(), added["count"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let got = json_of(&lakehouse(&root, &["index", "get", "v", "a", "--json"]));
+    assert_eq!(got[0]["vector"], serde_json::json!([1.0, 0.0]));
+    assert_eq!(got[0]["metadata"], serde_json::json!({"g": 1}));
+    assert_eq!(code(&["index", "get", "v", "a", "zz"]), Some(4));
+    let hits = json_of(&lakehouse(
+        &root,
+        &[
+            "index",
+            "search",
+            "v",
+            "--vector",
+            "[0.9, 0.1]",
+            "-k",
+            "1",
+            "--json",
+        ],
+    ));
+    assert_eq!(hits[0]["id"], "a");
+    let m = json_of(&lakehouse(
+        &root,
+        &[
+            "matrix",
+            "--vector",
+            "[0.9, 0.1]",
+            "--corpus",
+            "v",
+            "--filter",
+            "{\"g\": 2}",
+            "--json",
+        ],
+    ));
+    assert_eq!(m["hits"][0]["id"], "b");
+    assert_eq!(m["hits"][0]["corpus"], "v");
+    assert_eq!(m["hits"].as_array().unwrap().len(), 1);
+    let removed = json_of(&lakehouse(
+        &root,
+        &["index", "remove", "v", "a", "zz", "--json"],
+    ));
+    assert_eq!(
+        (removed["removed"].as_u64(), removed["count"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(code(&["index", "get", "v", "a"]), Some(4));
+}
+
+/// `playbook record` embeds its query with the installed model (scripts/test.sh installs it).
+#[test]
+fn playbook_record_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lh");
+    let r = json_of(&lakehouse(
+        &root,
+        &[
+            "playbook",
+            "record",
+            "forklift driver in Reno",
+            "w7",
+            "--corpus",
+            "workers",
+            "--score",
+            "0.9",
+            "--tag",
+            "night",
+            "--json",
+        ],
+    ));
+    assert_eq!(r["playbook_id"].as_str().unwrap().len(), 64);
+    let bad = lakehouse(
+        &root,
+        &[
+            "playbook", "record", "q", "w7", "--corpus", "workers", "--score", "3",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(3));
+}

@@ -127,6 +127,21 @@ def test_arrow_result_is_a_pycapsule_stream(lh):
     assert hasattr(lakehouse.ArrowResult, "__arrow_c_stream__")
 
 
+def test_sql_results_reach_pyarrow_without_a_copy(lh):
+    # The README's claim: pyarrow imports the result's buffers over the C stream interface
+    # instead of copying them. Memory pyarrow allocates itself is counted by its pool, so a
+    # 64 MB result taken without a copy leaves the pool's total where it was.
+    before = pa.total_allocated_bytes()
+    table = lh.sql("SELECT value FROM generate_series(1, 8000000)")
+    assert table.num_rows == 8_000_000
+    assert table.nbytes >= 64_000_000
+    assert pa.total_allocated_bytes() - before < 1_000_000
+    # A copy would count: this is what the check would see.
+    copied = table.combine_chunks()
+    assert pa.total_allocated_bytes() - before >= 64_000_000
+    del copied
+
+
 def test_vector_index_numpy(lh):
     index = lh.create_index("v", 3, metric="cosine")
     assert isinstance(index, lakehouse.VectorIndex)

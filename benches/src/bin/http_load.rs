@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lakehouse_benches::{QUERY_PLACES, QUERY_ROLES, corpus_root, profile_corpus};
-use lakehouse_http::server::{ServerConfig, router};
+use lakehouse_http::server::{self, ServerConfig};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -125,17 +125,17 @@ async fn main() -> lakehouse_core::Result<()> {
         bind: "127.0.0.1:0".parse().expect("address"),
         ..ServerConfig::default()
     };
-    let listener = tokio::net::TcpListener::bind(config.bind).await?;
-    let addr = listener.local_addr()?;
-    let app = router(lh.clone(), &config)?;
+    // The server as `lakehouse serve` runs it, in this process.
+    let (listening, addr) = tokio::sync::oneshot::channel();
+    let served = lh.clone();
     tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
+        server::serve(served, config, move |addr| {
+            let _ = listening.send(addr);
+        })
         .await
         .expect("serve");
     });
+    let addr = addr.await.expect("the server started");
     let query = |i: usize| format!("{} {}", QUERY_ROLES[i % 16], QUERY_PLACES[(i / 16) % 16]);
     // Warm the model, the index and the embedding cache for the 64 queries used.
     let mut warm = Conn::open(addr).await;

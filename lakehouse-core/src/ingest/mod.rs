@@ -807,6 +807,7 @@ async fn store(
     let storage = catalog.storage().clone();
     let mut uploaded: Vec<DataFile> = Vec::with_capacity(local.len());
     let upload_result: Result<()> = async {
+        crate::phase("upload", name);
         for f in &local {
             let footer = SerializedFileReader::new(std::fs::File::open(&f.path)?)?;
             let stats = delta::file_stats(footer.metadata(), &schema);

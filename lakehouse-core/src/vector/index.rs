@@ -404,6 +404,9 @@ impl VectorIndex {
             seq = meta.seq;
         }
         let ops = recovered.log.len() as u64;
+        if ops > 0 {
+            crate::phase("replay", name);
+        }
         for entry in &recovered.log {
             state.apply(&entry.op)?;
             seq = entry.seq;
@@ -534,6 +537,9 @@ impl VectorIndex {
 
     /// Adds or replaces a batch. The whole batch is checked before any of it applies; once
     /// this returns `Ok`, the batch survives a crash.
+    ///
+    /// Traced as span `vector_add` (index, records).
+    #[tracing::instrument(name = "vector_add", skip_all, fields(index = %self.spec.name, records = records.len()))]
     pub async fn add(&self, records: Vec<VectorRecord>) -> Result<usize> {
         if records.is_empty() {
             return Err(Error::invalid("the batch is empty"));
@@ -553,6 +559,9 @@ impl VectorIndex {
     }
 
     /// Removes ids; unknown ids are ignored. Returns how many were removed.
+    ///
+    /// Traced as span `vector_remove` (index, ids).
+    #[tracing::instrument(name = "vector_remove", skip_all, fields(index = %self.spec.name, ids = ids.len()))]
     pub async fn remove(&self, ids: Vec<String>) -> Result<usize> {
         if ids.is_empty() {
             return Err(Error::invalid("no ids to remove"));
@@ -568,6 +577,7 @@ impl VectorIndex {
         // Before the log write: a failure here must leave nothing stored.
         self.write().own(&self.spec)?;
         let entry = Arc::new(LogEntry { seq: w.seq + 1, op });
+        crate::phase("log", &self.spec.name);
         let n = match &entry.op {
             LogOp::Add { records } if records.len() >= OVERLAP_MIN_RECORDS && can_overlap() => {
                 self.add_while_logging(&entry, records, &mut w)?
@@ -627,6 +637,7 @@ impl VectorIndex {
     }
 
     async fn snapshot(&self, w: &mut Writer) -> Result<()> {
+        crate::phase("snapshot", &self.spec.name);
         let (data, meta) = {
             let state = self.read();
             let mut data = vec![0u8; state.index.serialized_length()];
@@ -660,6 +671,9 @@ impl VectorIndex {
     }
 
     /// The `k` nearest records to the query, nearest first.
+    ///
+    /// Traced as span `vector_search` (index, k, exact).
+    #[tracing::instrument(name = "vector_search", skip_all, fields(index = %self.spec.name, k = request.k, exact = request.exact))]
     pub fn search(&self, request: &SearchRequest) -> Result<Vec<Hit>> {
         if request.k == 0 || request.k > MAX_K {
             return Err(Error::invalid(format!(

@@ -221,13 +221,32 @@ pub(crate) async fn delete_all(storage: &Storage, name: &str) -> Result<()> {
 /// Durably records one operation; it must not exist yet.
 pub(crate) async fn write_log(storage: &Storage, root: &str, entry: &LogEntry) -> Result<()> {
     let key = format!("{root}/log/{:020}.json", entry.seq);
-    if storage.put_if_absent(&key, json(entry)?).await? {
-        Ok(())
-    } else {
-        Err(Error::Conflict(format!(
-            "{key} already exists: another process is writing this vector index"
-        )))
+    let conflict = || {
+        Error::Conflict(format!(
+            "another process wrote operation {} of the vector index at {root} first; reopen \
+             the index to see its writes",
+            entry.seq
+        ))
+    };
+    if !storage.put_if_absent(&key, json(entry)?).await? {
+        return Err(conflict());
     }
+    // The position was free, but a snapshot may already cover it: then another process
+    // wrote this position and later coalesced it away, and this entry (from a process that
+    // missed those writes) would be ignored when the index is reopened. Take it back and
+    // refuse, rather than acknowledge a write that cannot be read. Sound because a snapshot
+    // is stored before the log entries it covers are deleted.
+    let covered = storage
+        .list_keys(&format!("{root}/snapshot"))
+        .await?
+        .iter()
+        .filter_map(|k| seq_of(k, ".json"))
+        .any(|s| s >= entry.seq);
+    if covered {
+        storage.delete_internal(&key).await?;
+        return Err(conflict());
+    }
+    Ok(())
 }
 
 fn sync_state_key(root: &str) -> String {

@@ -152,6 +152,42 @@ pub fn spawn_entry(entry: &str, env: &[(&str, &str)]) -> std::process::Child {
         .unwrap()
 }
 
+/// Runs the child test `entry` of the current binary once per name in `writers`, all at
+/// once, with `LAKEHOUSE_RACE_ROOT` = `root`, `LAKEHOUSE_RACE_WRITER` = the name and
+/// `LAKEHOUSE_RACE_OUT` = a file in `dir` for the writer's outcomes; waits for all of them to
+/// succeed and returns those files, in order.
+#[allow(dead_code)]
+pub fn run_writers(
+    entry: &str,
+    root: &str,
+    writers: &[&str],
+    dir: &std::path::Path,
+) -> Vec<std::path::PathBuf> {
+    let outs: Vec<_> = writers
+        .iter()
+        .map(|w| dir.join(format!("{w}.log")))
+        .collect();
+    let children: Vec<_> = writers
+        .iter()
+        .zip(&outs)
+        .map(|(w, out)| {
+            spawn_entry(
+                entry,
+                &[
+                    ("LAKEHOUSE_RACE_ROOT", root),
+                    ("LAKEHOUSE_RACE_WRITER", w),
+                    ("LAKEHOUSE_RACE_OUT", out.to_str().unwrap()),
+                ],
+            )
+        })
+        .collect();
+    for mut child in children {
+        let status = child.wait().unwrap();
+        assert!(status.success(), "a writer failed: {status}");
+    }
+    outs
+}
+
 /// Rows each append of [`append_as_writer`] adds.
 const RACE_ROWS: usize = 50;
 /// Appends each writer of [`concurrent_appends`] makes.
@@ -193,30 +229,14 @@ pub async fn concurrent_appends(root: &str, entry: &str) {
     use std::collections::BTreeSet;
     let dir = tempfile::tempdir().unwrap();
     let writers = ["a", "b"];
-    let outs: Vec<_> = writers
-        .iter()
-        .map(|w| dir.path().join(format!("{w}.log")))
-        .collect();
-    let children: Vec<_> = writers
-        .iter()
-        .zip(&outs)
-        .map(|(w, out)| {
-            spawn_entry(
-                entry,
-                &[
-                    ("LAKEHOUSE_RACE_ROOT", root),
-                    ("LAKEHOUSE_RACE_WRITER", w),
-                    ("LAKEHOUSE_RACE_OUT", out.to_str().unwrap()),
-                ],
-            )
-        })
-        .collect();
-    for mut child in children {
-        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+    let outs = {
+        let dir = dir.path().to_path_buf();
+        let entry = entry.to_string();
+        let root = root.to_string();
+        tokio::task::spawn_blocking(move || run_writers(&entry, &root, &writers, &dir))
             .await
-            .unwrap();
-        assert!(status.success(), "a writer failed: {status}");
-    }
+            .unwrap()
+    };
     let mut committed: BTreeSet<(String, u64)> = BTreeSet::new();
     let mut versions: BTreeSet<u64> = BTreeSet::new();
     let mut conflicts = 0;
@@ -284,14 +304,96 @@ pub fn race_child() {
         .block_on(append_as_writer(&root, &writer, std::path::Path::new(&out)));
 }
 
-/// The highest number in the acknowledgement file `log` (one number per line), if any.
+/// The highest number in the acknowledgement file `log` (lines that start with a number;
+/// others, such as intents, are skipped), if any.
 #[allow(dead_code)]
 pub fn max_acked(log: &std::path::Path) -> Option<u64> {
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
-        .filter_map(|l| l.parse().ok())
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
         .max()
+}
+
+/// The environment variable that names a crash test child's phase log.
+#[allow(dead_code)]
+pub const PHASE_LOG: &str = "LAKEHOUSE_PHASE_LOG";
+
+/// Child side of a crash test: when [`PHASE_LOG`] is set, records the library's durability
+/// phases (trace events on target `lakehouse::phase`: upload, commit, log, snapshot, replay)
+/// and the child's own (`open`, `ack`, …, see [`mark_phase`]) in that file, one line each,
+/// so that the parent can tell where each kill landed.
+#[allow(dead_code)]
+pub fn record_phases() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let Ok(path) = std::env::var(PHASE_LOG) else {
+        return;
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .without_time()
+        .with_level(false)
+        .with_target(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish()
+        .with(
+            tracing_subscriber::filter::Targets::new()
+                .with_target("lakehouse::phase", tracing::Level::TRACE),
+        );
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+}
+
+/// A phase of the crash test's own (between the library's), in the same log.
+#[allow(dead_code)]
+pub fn mark_phase(phase: &'static str) {
+    tracing::trace!(target: "lakehouse::phase", phase);
+}
+
+/// Parent side: how many kills landed in each phase.
+#[allow(dead_code)]
+#[derive(Default)]
+pub struct PhaseTally(std::collections::BTreeMap<String, usize>);
+
+#[allow(dead_code)]
+impl PhaseTally {
+    /// Counts the last phase in `log` (`none` when the child recorded nothing), then empties
+    /// the log for the next life.
+    pub fn count_kill(&mut self, log: &std::path::Path) {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let last = text
+            .lines()
+            .rev()
+            .find_map(|l| {
+                let rest = &l[l.find("phase=\"")? + 7..];
+                Some(rest[..rest.find('"')?].to_string())
+            })
+            .unwrap_or_else(|| "none".into());
+        *self.0.entry(last).or_default() += 1;
+        let _ = std::fs::write(log, "");
+    }
+
+    /// Kills that landed inside one of `phases`.
+    pub fn within(&self, phases: &[&str]) -> usize {
+        phases
+            .iter()
+            .map(|p| self.0.get(*p).copied().unwrap_or(0))
+            .sum()
+    }
+
+    /// `phase n, phase n, …`, for the test's report.
+    pub fn report(&self) -> String {
+        self.0
+            .iter()
+            .map(|(p, n)| format!("{p} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// One life of a crash test's writer: waits until `child` acknowledges in `log` something
@@ -327,4 +429,24 @@ pub fn kill_after_progress(
         "{cycle}: the writer was not killed but ended: {status}"
     );
     max_acked(log)
+}
+
+/// Three Int64 columns named `names`, one row per triple, as an Arrow source.
+#[allow(dead_code)]
+pub fn int_rows(names: [&str; 3], rows: &[(i64, i64, i64)]) -> lakehouse_core::Source {
+    use arrow::array::{Int64Array, RecordBatch, RecordBatchIterator};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let schema = Arc::new(Schema::new(
+        names.map(|n| Field::new(n, DataType::Int64, true)).to_vec(),
+    ));
+    let column = |f: fn(&(i64, i64, i64)) -> i64| -> arrow::array::ArrayRef {
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(f)))
+    };
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![column(|r| r.0), column(|r| r.1), column(|r| r.2)],
+    )
+    .unwrap();
+    lakehouse_core::Source::arrow(RecordBatchIterator::new(vec![Ok(batch)], schema))
 }

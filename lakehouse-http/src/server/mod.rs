@@ -7,6 +7,7 @@
 //! document served at `/v1/openapi.json` ([`openapi`]).
 
 pub mod auth;
+mod connections;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -39,6 +40,9 @@ pub struct ServerConfig {
     pub allow: Vec<IpNet>,
     /// Longest a request may take.
     pub timeout: Duration,
+    /// Longest a client may take to send a request's headers before it is disconnected
+    /// (10 s by default): a client that never finishes them holds no connection for long.
+    pub header_timeout: Duration,
     /// Largest JSON body (vector batches, SQL, …).
     pub max_body: usize,
     /// Largest upload (storage objects, ingested files).
@@ -56,6 +60,7 @@ impl Default for ServerConfig {
             token: None,
             allow: Vec::new(),
             timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(10),
             max_body: 64 * 1024 * 1024,
             max_upload: 256 * 1024 * 1024,
             max_concurrent_uploads: 4,
@@ -75,6 +80,9 @@ impl ServerConfig {
                  or bind 127.0.0.1",
                 self.bind
             )));
+        }
+        if self.header_timeout.is_zero() {
+            return Err(Error::InvalidInput("header_timeout must be above 0".into()));
         }
         if self.max_concurrent_uploads == 0 {
             return Err(Error::InvalidInput(
@@ -194,12 +202,7 @@ pub async fn serve(
     tracing::info!(%addr, root = lh.storage().description(), "listening");
     ready(addr);
     let app = router(lh.clone(), &config)?;
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    connections::serve(listener, app, config.header_timeout, shutdown_signal()).await;
     tracing::info!("shutting down: flushing vector indexes");
     lh.vectors().flush_all().await
 }
