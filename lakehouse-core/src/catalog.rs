@@ -21,6 +21,7 @@ use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
 use deltalake::kernel::{Action, Add, MetadataExt, Remove};
@@ -288,6 +289,9 @@ pub(crate) enum Decision {
 /// grow with versions × files (quadratic in the appends of a long-running writer).
 const HISTORY_CACHED: usize = 16;
 
+/// Commits between two Delta checkpoints of a table this library creates.
+pub const CHECKPOINT_INTERVAL: u64 = 10;
+
 struct State {
     /// Latest manifest by dataset name.
     latest: HashMap<String, Arc<Manifest>>,
@@ -554,7 +558,20 @@ impl Catalog {
                     self.write_version(name, t.snapshot()?, cur, &schema, &added, operation)
                         .await
                 }
-                _ => self.create(name, &schema, &added, operation).await,
+                _ => {
+                    // A name dropped by a drop that a crash cut short starts clean.
+                    self.purge_dropped(name, &added).await?;
+                    // A drop that ran while this write uploaded its files deleted them.
+                    for f in &added {
+                        if !self.storage.exists_internal(&f.path).await? {
+                            return Err(Error::Conflict(format!(
+                                "dataset {name:?} was dropped while this write was in \
+                                 flight; write it again"
+                            )));
+                        }
+                    }
+                    self.create(name, &schema, &added, operation).await
+                }
             };
             match committed {
                 Ok(state) => {
@@ -603,6 +620,13 @@ impl Catalog {
             .with_save_mode(SaveMode::ErrorIfExists)
             // Versions stay readable until `expire_versions` says otherwise.
             .with_configuration_property(TableProperty::EnableExpiredLogCleanup, Some("false"))
+            // Every open replays the JSON commits since the last checkpoint, decoding them
+            // all at once (~1.6 MB each): a checkpoint every 10 commits (Spark's default;
+            // delta-rs's is 100) bounds that memory and the time of every commit.
+            .with_configuration_property(
+                TableProperty::CheckpointInterval,
+                Some(CHECKPOINT_INTERVAL.to_string()),
+            )
             .with_actions(added.iter().map(|f| Action::Add(add_action(name, f))))
             .with_commit_properties(commit_properties(operation))
             .await?;
@@ -763,6 +787,72 @@ impl Catalog {
         let m = Arc::new(delta::manifest(name, table.snapshot()?, &table.log_store()).await?);
         self.remember(m.clone());
         Ok((m, metrics.num_deleted_rows.unwrap_or(0) as u64))
+    }
+
+    /// Drops dataset `name`: every version and file goes, here and for every other reader
+    /// of its Delta table. Atomic for lakehouse readers: a marker is written first, and from
+    /// then on the dataset is gone (a crash part-way leaves files that the next drop or
+    /// create of the name deletes); then the log, newest entry first, then the data files,
+    /// then the marker. A dataset that does not exist is [`Error::NotFound`].
+    pub async fn drop_dataset(&self, name: &str) -> Result<()> {
+        validate_name(name)?;
+        let _guard = self.commit_lock.lock().await;
+        let marker = delta::dropped_marker(name);
+        let exists = delta::open_table(&self.storage, name, None)
+            .await?
+            .is_some();
+        if exists {
+            crate::phase("commit", name);
+            self.storage.put_internal(&marker, Bytes::new()).await?;
+        }
+        self.forget(name);
+        // Also finishes a drop that a crash cut short.
+        self.purge_dropped(name, &[]).await?;
+        if exists {
+            Ok(())
+        } else {
+            Err(Error::NotFound {
+                what: "dataset",
+                name: name.to_string(),
+            })
+        }
+    }
+
+    /// Deletes what a drop of `name` left (nothing when no drop marker is there) but the
+    /// files `keep` (a new version's uploads): the log first (newest entry first), then the
+    /// other files, the marker last.
+    async fn purge_dropped(&self, name: &str, keep: &[DataFile]) -> Result<()> {
+        let marker = delta::dropped_marker(name);
+        if !self.storage.exists_internal(&marker).await? {
+            return Ok(());
+        }
+        let mut keys = self.storage.list_keys(&delta::table_prefix(name)).await?;
+        keys.retain(|k| *k != marker && !keep.iter().any(|f| f.path == *k));
+        // Log entries first, newest first (descending), then everything else.
+        keys.sort_by(|a, b| {
+            let log = |k: &str| k.contains("/_delta_log/");
+            log(b).cmp(&log(a)).then_with(|| b.cmp(a))
+        });
+        for key in keys {
+            self.storage.delete_internal(&key).await?;
+        }
+        self.storage.delete_internal(&marker).await?;
+        self.storage.prune_empty_folders(&delta::table_prefix(name))
+    }
+
+    /// Forgets every version of `name` held in memory.
+    fn forget(&self, name: &str) {
+        let mut state = self.write();
+        state.latest.remove(name);
+        let old: Vec<(String, u64)> = state
+            .history
+            .iter()
+            .filter(|((n, _), _)| n == name)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in old {
+            state.history.pop(&key);
+        }
     }
 
     /// The latest version of `name`'s table, freshly loaded.

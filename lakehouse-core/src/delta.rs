@@ -48,6 +48,13 @@ pub(crate) fn table_prefix(name: &str) -> String {
     format!("datasets/{name}")
 }
 
+/// The marker of a dataset being dropped, in its table folder: written first, deleted last,
+/// so that a drop cut short by a crash still reads as done (the dataset is gone) and the
+/// next drop or create of the name finishes deleting the files.
+pub(crate) fn dropped_marker(name: &str) -> String {
+    format!("{}/_lakehouse_dropped", table_prefix(name))
+}
+
 /// The log store of dataset `name`'s table: the root's object store scoped to the table
 /// folder, at the table's URL (`file:///…/datasets/name/`, `s3://bucket/prefix/datasets/name/`).
 pub(crate) fn log_store(storage: &Storage, name: &str) -> Result<LogStoreRef> {
@@ -73,7 +80,9 @@ pub(crate) async fn open_table(
     version: Option<u64>,
 ) -> Result<Option<DeltaTable>> {
     let store = log_store(storage, name)?;
-    if !store.is_delta_table_location().await? {
+    if !store.is_delta_table_location().await?
+        || storage.exists_internal(&dropped_marker(name)).await?
+    {
         return Ok(None);
     }
     let mut table = DeltaTable::new(store);

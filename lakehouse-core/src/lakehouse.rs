@@ -300,6 +300,23 @@ impl Lakehouse {
         })
     }
 
+    /// Drops dataset `name` with every version and file (gone for other engines too); its
+    /// name can be used again. A dataset that does not exist is [`Error::NotFound`].
+    /// Vector indexes synced from it keep their vectors.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// lh.ingest("scratch", "n\n1\n", &Default::default()).await.unwrap();
+    /// lh.drop_dataset("scratch").await.unwrap();
+    /// assert!(lh.datasets().is_empty());
+    /// # });
+    /// ```
+    pub async fn drop_dataset(&self, name: &str) -> Result<()> {
+        self.catalog.drop_dataset(name).await
+    }
+
     /// Removes versions older than `keep_from` and files only they referenced.
     pub async fn expire_versions(&self, name: &str, keep_from: u64) -> Result<ExpireReport> {
         self.catalog.expire_versions(name, keep_from).await

@@ -22,6 +22,7 @@ use datafusion::datasource::listing::{
 use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{DataFrame, Expr, SQLOptions, SessionConfig, SessionContext, cast};
 use datafusion::sql::parser::Statement as DFStatement;
 use object_store::ObjectStore;
@@ -44,7 +45,16 @@ pub struct QueryOptions {
     pub timeout: Option<Duration>,
     /// Parallelism of one query (defaults to the number of cores).
     pub target_partitions: usize,
+    /// Most row pairs one join without an equality (a cross join, a nested-loop join) may
+    /// pair up, by its inputs' row counts, before it runs; `None` is unbounded. Such a join
+    /// can compute for a long time inside one step of its stream, where the time limit
+    /// cannot cut it off; refused up front, it is a `ResourcesExhausted` error instead.
+    pub max_join_pairs: Option<u64>,
 }
+
+/// [`QueryOptions::max_join_pairs`] by default: a billion row pairs (a 50,000-row table
+/// joined with itself without an equality is 2.5 billion).
+pub const DEFAULT_MAX_JOIN_PAIRS: u64 = 1_000_000_000;
 
 impl Default for QueryOptions {
     fn default() -> Self {
@@ -52,6 +62,7 @@ impl Default for QueryOptions {
             memory_limit: Some(2 * 1024 * 1024 * 1024),
             timeout: Some(Duration::from_secs(60)),
             target_partitions: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_join_pairs: Some(DEFAULT_MAX_JOIN_PAIRS),
         }
     }
 }
@@ -390,11 +401,47 @@ impl QueryEngine {
             }
             df = plain_strings_at_output(df)?;
             let schema = Arc::new(df.schema().as_arrow().clone());
-            let batches = df.collect().await?;
+            let task = Arc::new(df.task_ctx());
+            let plan = df.create_physical_plan().await?;
+            if let Some(limit) = self.options.max_join_pairs {
+                refuse_large_joins(&plan, limit)?;
+            }
+            let batches = datafusion::physical_plan::collect(plan, task).await?;
             Ok(QueryResult { schema, batches })
         };
         self.bounded(run).await
     }
+}
+
+/// Refuses `plan` when one of its joins without an equality (cross join, nested-loop join)
+/// would pair more than `limit` rows by its inputs' statistics. Inputs without a row count
+/// are let through (the time and memory limits still apply).
+fn refuse_large_joins(plan: &Arc<dyn ExecutionPlan>, limit: u64) -> Result<()> {
+    use datafusion::physical_plan::joins::{CrossJoinExec, NestedLoopJoinExec};
+    use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
+    if (plan.is::<CrossJoinExec>() || plan.is::<NestedLoopJoinExec>())
+        && let [left, right] = plan.children()[..]
+    {
+        let rows = |side: &Arc<dyn ExecutionPlan>| {
+            StatisticsContext::new()
+                .compute(side.as_ref(), &StatisticsArgs::new())
+                .ok()
+                .and_then(|s| s.num_rows.get_value().copied())
+        };
+        if let (Some(l), Some(r)) = (rows(left), rows(right)) {
+            let pairs = l as u128 * r as u128;
+            if pairs > u128::from(limit) {
+                return Err(Error::ResourcesExhausted(format!(
+                    "a join without an equality would pair {l} × {r} = {pairs} rows, more \
+                     than the limit of {limit} (QueryOptions::max_join_pairs); join on a \
+                     key, filter the inputs first, or raise the limit"
+                )));
+            }
+        }
+    }
+    plan.children()
+        .into_iter()
+        .try_for_each(|child| refuse_large_joins(child, limit))
 }
 
 /// First words of statements that are not reads, in any SQL dialect: refused before parsing,

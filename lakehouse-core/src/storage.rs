@@ -305,6 +305,34 @@ impl Storage {
         Ok(result.bytes().await?)
     }
 
+    /// On a local root, removes the folders under `prefix` (and `prefix` itself) that hold no
+    /// file any more: an object store has no folders, but a local disk keeps them after the
+    /// last file under them is deleted. A folder that is not empty stays.
+    pub(crate) fn prune_empty_folders(&self, prefix: &str) -> Result<()> {
+        fn prune(dir: &std::path::Path) -> std::io::Result<bool> {
+            let mut empty = true;
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                empty &= entry.file_type()?.is_dir() && prune(&entry.path())?;
+            }
+            // Another writer may have put a file here meanwhile: then the folder stays.
+            Ok(empty && std::fs::remove_dir(dir).is_ok())
+        }
+        match self.local_path(prefix) {
+            Some(dir) if dir.is_dir() => prune(&dir).map(|_| ()).map_err(Error::from),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether an object exists at `key` (internal: no reserved-prefix rule).
+    pub(crate) async fn exists_internal(&self, key: &str) -> Result<bool> {
+        match self.store.head(&self.store_path(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub(crate) async fn delete_internal(&self, key: &str) -> Result<()> {
         match self.store.delete(&self.store_path(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

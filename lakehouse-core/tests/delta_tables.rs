@@ -152,3 +152,156 @@ async fn a_root_of_the_previous_release_migrates_to_delta_tables() {
         [[3]]
     );
 }
+
+/// Tables this library creates are checkpointed every [`CHECKPOINT_INTERVAL`] commits, so
+/// that opening one (every commit does) replays at most that many JSON commits: the memory
+/// and time of a commit stop growing with the appends of a long-running writer. Other
+/// engines read the checkpointed table and its older versions.
+///
+/// [`CHECKPOINT_INTERVAL`]: lakehouse_core::catalog::CHECKPOINT_INTERVAL
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_are_checkpointed_every_ten_commits() {
+    use lakehouse_core::catalog::CHECKPOINT_INTERVAL;
+    use lakehouse_core::{IngestMode, IngestOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let last = 2 * CHECKPOINT_INTERVAL + 3;
+    for v in 0..=last {
+        let mode = if v == 0 {
+            IngestMode::Create
+        } else {
+            IngestMode::Append
+        };
+        let csv = format!("id,name\n{v},n{v}\n");
+        let written = lh
+            .ingest("ticks", csv, &IngestOptions::mode(mode))
+            .await
+            .unwrap();
+        assert_eq!(written.manifest.version, v);
+    }
+    let log = dir.path().join("datasets/ticks/_delta_log");
+    let checkpoints: Vec<u64> = (0..=last)
+        .filter(|v| log.join(format!("{v:020}.checkpoint.parquet")).exists())
+        .collect();
+    assert_eq!(
+        checkpoints,
+        [CHECKPOINT_INTERVAL - 1, 2 * CHECKPOINT_INTERVAL - 1],
+        "checkpoints in {log:?}"
+    );
+    let pointer = std::fs::read_to_string(log.join("_last_checkpoint")).unwrap();
+    let pointer: serde_json::Value = serde_json::from_str(&pointer).unwrap();
+    assert_eq!(pointer["version"], 2 * CHECKPOINT_INTERVAL - 1);
+    // Reopened, the table reads from its checkpoint: every version is there.
+    drop(lh);
+    let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let ids = lh
+        .sql("SELECT count(*) AS n, sum(id) AS s FROM ticks")
+        .await
+        .unwrap()
+        .to_json()
+        .unwrap();
+    assert_eq!(
+        ids.rows[0],
+        [
+            serde_json::json!(last + 1),
+            serde_json::json!(last * (last + 1) / 2)
+        ]
+    );
+    let versions = format!("3,{},{last}", CHECKPOINT_INTERVAL + 1);
+    let out = std::process::Command::new("python3")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/check_delta.py"))
+        .args([log.parent().unwrap().to_str().unwrap(), versions.as_str()])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for v in [3, CHECKPOINT_INTERVAL + 1, last] {
+        let ids: Vec<u64> = (0..=v).collect();
+        assert_eq!(
+            read["deltalake"][v.to_string()]["ids"],
+            serde_json::json!(ids),
+            "version {v}"
+        );
+    }
+    assert_eq!(
+        read["polars"]["ids"].as_array().map(Vec::len),
+        Some(last as usize + 1)
+    );
+}
+
+/// Dropping a dataset removes every version and file, for lakehouse and for other readers;
+/// the name is free again. A drop cut short by a crash (its marker written, files left)
+/// reads as done, and the next create of the name starts clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_dataset_is_gone_and_its_name_free() {
+    use lakehouse_core::{ErrorKind, IngestMode, IngestOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let lh = lakehouse_core::Lakehouse::open(root).await.unwrap();
+    let o = IngestOptions::mode;
+    lh.ingest("crew", "id,name\n1,a\n2,b\n", &o(IngestMode::Create))
+        .await
+        .unwrap();
+    lh.ingest("crew", "id,name\n3,c\n", &o(IngestMode::Append))
+        .await
+        .unwrap();
+    lh.ingest("keep", "id\n1\n", &o(IngestMode::Create))
+        .await
+        .unwrap();
+    let table = dir.path().join("datasets/crew");
+    lh.drop_dataset("crew").await.unwrap();
+    assert!(!table.exists() || std::fs::read_dir(&table).unwrap().next().is_none());
+    let names = |lh: &lakehouse_core::Lakehouse| -> Vec<String> {
+        lh.datasets().iter().map(|m| m.name.clone()).collect()
+    };
+    assert_eq!(names(&lh), ["keep"]);
+    assert_eq!(lh.manifest("crew").unwrap_err().kind(), ErrorKind::NotFound);
+    assert!(lh.sql("SELECT * FROM crew").await.is_err());
+    assert!(lh.sql(r#"SELECT * FROM "crew@0""#).await.is_err());
+    assert_eq!(
+        lh.drop_dataset("crew").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    // Another process (a fresh open) agrees.
+    let other = lakehouse_core::Lakehouse::open(root).await.unwrap();
+    assert_eq!(names(&other), ["keep"]);
+
+    // The name starts again at version 0 with only the new rows.
+    let again = lh
+        .ingest("crew", "id,name\n9,z\n", &o(IngestMode::Create))
+        .await
+        .unwrap();
+    assert_eq!((again.manifest.version, again.manifest.row_count), (0, 1));
+
+    // A drop cut short: the marker is there, the table's files too.
+    std::fs::write(table.join("_lakehouse_dropped"), b"").unwrap();
+    let reopened = lakehouse_core::Lakehouse::open(root).await.unwrap();
+    assert_eq!(names(&reopened), ["keep"]);
+    let fresh = reopened
+        .ingest("crew", "id,name\n7,y\n8,x\n", &o(IngestMode::Create))
+        .await
+        .unwrap();
+    assert_eq!((fresh.manifest.version, fresh.manifest.row_count), (0, 2));
+    assert!(!table.join("_lakehouse_dropped").exists());
+    let log: Vec<_> = std::fs::read_dir(table.join("_delta_log"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    assert_eq!(log, ["00000000000000000000.json"]);
+    let rows = reopened
+        .sql("SELECT id FROM crew ORDER BY id")
+        .await
+        .unwrap()
+        .to_json()
+        .unwrap();
+    assert_eq!(rows.rows, [[serde_json::json!(7)], [serde_json::json!(8)]]);
+}

@@ -1127,25 +1127,19 @@ fn index_race_child() {
     let out = std::env::var("LAKEHOUSE_RACE_OUT").unwrap();
     let mut log = std::fs::File::create(out).unwrap();
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        // Known gap (docs/RELIABILITY.md): opening can fail with NotFound while the other
-        // process coalesces the log (an entry listed, then deleted before it is read); the
-        // open is retried, as an application would, until it reads a consistent state.
+        // Opening while the other process snapshots (deleting the entries this one just
+        // listed) must succeed at once: the open starts over from a fresh listing itself.
         let open_index = || async {
-            for _ in 0..50 {
-                let lh = Lakehouse::open(&root).await.unwrap();
-                match lh.vectors().create(IndexSpec::new("shared", 8)).await {
-                    Ok(index) => return index,
-                    Err(e) if e.kind() == ErrorKind::Conflict => {
-                        match lh.vectors().get("shared").await {
-                            Ok(index) => return index,
-                            Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                            Err(e) => panic!("writer {writer}: {e}"),
-                        }
-                    }
-                    Err(e) => panic!("writer {writer}: {e}"),
-                }
+            let lh = Lakehouse::open(&root).await.unwrap();
+            match lh.vectors().create(IndexSpec::new("shared", 8)).await {
+                Ok(index) => index,
+                Err(e) if e.kind() == ErrorKind::Conflict => lh
+                    .vectors()
+                    .get("shared")
+                    .await
+                    .unwrap_or_else(|e| panic!("writer {writer}: {e}")),
+                Err(e) => panic!("writer {writer}: {e}"),
             }
-            panic!("writer {writer}: the index did not open in 50 tries")
         };
         let mut index = open_index().await;
         for n in 0..RACE_BATCHES {

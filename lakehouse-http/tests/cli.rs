@@ -542,6 +542,20 @@ fn scripting_json_stdin_exit_codes_and_more_commands() {
     assert_eq!(code(&["-q", "datasets"]), Some(0));
     assert_eq!(code(&["-vv", "datasets"]), Some(0));
 
+    // Drop a dataset; dropping it again is "not found".
+    with_stdin(&root, &["ingest", "-", "--name", "scratch"], "n\n1\n");
+    let dropped = json_of(&lakehouse(&root, &["drop", "scratch", "--json"]));
+    assert_eq!(dropped["dropped"], "scratch");
+    let list = json_of(&lakehouse(&root, &["datasets", "--json"]));
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["name"] != "scratch"),
+        "{list}"
+    );
+    assert_eq!(code(&["drop", "scratch"]), Some(4), "not found");
+
     // Index records: add from standard input, get, remove, search, matrix search.
     ok(&root, &["index", "create", "v", "--dimensions", "2"]);
     let jsonl = "{\"id\": \"a\", \"vector\": [1.0, 0.0], \"metadata\": {\"g\": 1}}\n\

@@ -269,6 +269,15 @@ impl PyLakehouse {
         serialized(py, &report)
     }
 
+    /// Drops dataset `name` with every version and file; its name can be used again.
+    ///
+    /// >>> lh.drop_dataset("scratch")  # doctest: +SKIP
+    fn drop_dataset(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let lh = self.inner.clone();
+        let name = name.to_string();
+        run(py, async move { lh.drop_dataset(&name).await })
+    }
+
     /// The retained versions of dataset `name`, oldest first.
     fn versions<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
         let lh = self.inner.clone();

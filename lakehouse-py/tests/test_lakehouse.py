@@ -87,6 +87,14 @@ def test_ingest_sql_versions(lh, workers, tmp_path):
         "call",
     ]
 
+    # Dropped, a dataset is gone with its versions; dropping it again is NotFoundError.
+    lh.drop_dataset("events")
+    assert [d["name"] for d in lh.datasets()] == ["workers"]
+    with pytest.raises(LakehouseError, match="events"):
+        lh.sql("SELECT * FROM events")
+    with pytest.raises(NotFoundError):
+        lh.drop_dataset("events")
+
 
 def test_ingest_and_sql_errors(lh, workers, tmp_path):
     lh.ingest_csv(workers, "workers")

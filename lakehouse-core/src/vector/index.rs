@@ -31,6 +31,8 @@ pub const THREAD_SLOTS: usize = 64;
 /// multi-threaded runtime); smaller ones are logged first, as the hand-off to the runtime
 /// costs more than the overlap saves them.
 const OVERLAP_MIN_RECORDS: usize = 64;
+/// Fresh listings an open tries when the index moves under it (another process's snapshot).
+const OPEN_ATTEMPTS: u64 = 8;
 /// Vectors a graph holds before batches are inserted by several threads at once.
 const PARALLEL_MIN_SIZE: usize = 4096;
 /// Longest id accepted, in bytes.
@@ -370,9 +372,36 @@ impl VectorIndex {
     /// On a local root with nothing logged after the snapshot, the snapshot file is
     /// memory-mapped (usearch's `view`): the index answers searches at once and pages come
     /// in as they are touched. The first write or filtered search copies it into memory.
+    ///
+    /// Another process may snapshot the index while this one reads it, deleting the log
+    /// entries and the snapshot this one listed a moment before: a read that finds an object
+    /// gone (or a log with a hole) starts over from a fresh listing, a few times.
     pub(crate) async fn open(storage: Storage, name: &str) -> Result<Self> {
         let stored = persist::read_spec(&storage, name).await?;
-        let recovered = persist::recover(&storage, &persist::data_root(&stored)).await?;
+        let mut attempt = 0u64;
+        loop {
+            match Self::read_state(&storage, &stored, name).await {
+                Ok((state, seq, ops)) => {
+                    return Ok(Self::assemble(storage, stored, state, seq, ops));
+                }
+                Err(e) if attempt < OPEN_ATTEMPTS && persist::may_be_moving(&e) => {
+                    attempt += 1;
+                    tracing::debug!(index = name, attempt, "the index moved while opening: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One attempt of [`Self::open`], from one listing of the index's objects: the state,
+    /// the last applied sequence number and how many log entries were replayed.
+    async fn read_state(
+        storage: &Storage,
+        stored: &StoredSpec,
+        name: &str,
+    ) -> Result<(State, u64, u64)> {
+        let recovered = persist::recover(storage, &persist::data_root(stored)).await?;
         let mut state = State::new(&stored.spec)?;
         let mut seq = 0;
         if let Some((meta, key)) = recovered.snapshot {
@@ -384,7 +413,17 @@ impl VectorIndex {
                 .and_then(|path| path.to_str().map(str::to_string));
             match mapped {
                 Some(path) => {
-                    state.index.view(&path).map_err(usearch_err)?;
+                    if let Err(e) = state.index.view(&path) {
+                        // Deleted by another process's newer snapshot since the listing.
+                        return Err(if std::path::Path::new(&path).exists() {
+                            usearch_err(e)
+                        } else {
+                            Error::NotFound {
+                                what: "index snapshot",
+                                name: key,
+                            }
+                        });
+                    }
                     state.viewed = true;
                 }
                 None => {
@@ -412,7 +451,7 @@ impl VectorIndex {
             seq = entry.seq;
         }
         state.refit_scan();
-        Ok(Self::assemble(storage, stored, state, seq, ops))
+        Ok((state, seq, ops))
     }
 
     fn assemble(storage: Storage, stored: StoredSpec, state: State, seq: u64, ops: u64) -> Self {
@@ -672,8 +711,9 @@ impl VectorIndex {
 
     /// The `k` nearest records to the query, nearest first.
     ///
-    /// Traced as span `vector_search` (index, k, exact).
-    #[tracing::instrument(name = "vector_search", skip_all, fields(index = %self.spec.name, k = request.k, exact = request.exact))]
+    /// Traced as span `vector_search` (index, k, exact) at debug level: a search takes a
+    /// fraction of a millisecond, and a span per call at info level would be a visible part.
+    #[tracing::instrument(name = "vector_search", level = "debug", skip_all, fields(index = %self.spec.name, k = request.k, exact = request.exact))]
     pub fn search(&self, request: &SearchRequest) -> Result<Vec<Hit>> {
         if request.k == 0 || request.k > MAX_K {
             return Err(Error::invalid(format!(

@@ -315,14 +315,22 @@ pub(crate) async fn recover(storage: &Storage, root: &str) -> Result<Recovered> 
     let mut log = Vec::with_capacity(seqs.len());
     for (i, seq) in seqs.iter().enumerate() {
         if *seq != after + 1 + i as u64 {
-            return Err(Error::internal(format!(
-                "vector index log at {root} has a gap before operation {seq}"
-            )));
+            return Err(Error::NotFound {
+                what: "vector index log entry",
+                name: format!("{root}/log/{:020}.json", after + 1 + i as u64),
+            });
         }
         let key = format!("{root}/log/{seq:020}.json");
         log.push(parse(&storage.get_internal(&key).await?, &key)?);
     }
     Ok(Recovered { snapshot, log })
+}
+
+/// Whether an error of [`recover`] or of reading what it listed may come from another
+/// process moving the index on (its snapshot deletes what it supersedes) rather than from a
+/// damaged index: an object listed a moment ago and gone, or a log with a hole.
+pub(crate) fn may_be_moving(e: &Error) -> bool {
+    e.kind() == crate::ErrorKind::NotFound
 }
 
 /// Stores a snapshot after operation `meta.seq`, then drops what it supersedes.

@@ -1,5 +1,5 @@
 //! Who may call: a bearer token (compared in constant time) and an optional allow-list of
-//! client networks. `/health` is open to all, so load balancers can probe it.
+//! client networks. `/health` and `/readyz` are open to all, so load balancers can probe them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -75,7 +75,7 @@ pub async fn guard(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if path == "/health" || path == "/v1/health" {
+    if matches!(path, "/health" | "/v1/health" | "/readyz" | "/v1/readyz") {
         return next.run(request).await;
     }
     let authorization = request

@@ -1,6 +1,6 @@
 //! The one mapping from core errors (and request rejections) to HTTP responses.
 //!
-//! Body: `{"error": {"kind": "not_found", "message": "…"}}`. Status by kind: invalid input
+//! Body: `{"error": {"kind": "not_found", "message": "…", "request_id": "…"}}`. Status by kind: invalid input
 //! 400, not found 404, conflict 409, too large 413, validation 422, busy 503 (with
 //! `Retry-After`), timeout 504, storage and internal 500.
 
@@ -92,7 +92,10 @@ impl From<JsonRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"kind": self.kind, "message": self.message}});
+        let mut body = serde_json::json!({"error": {"kind": self.kind, "message": self.message}});
+        if let Some(id) = super::request_id::current() {
+            body["error"]["request_id"] = id.into();
+        }
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             response

@@ -1,20 +1,26 @@
 //! The HTTP server: every capability of lakehouse-core under `/v1`, JSON in and out.
 //!
 //! Translation only: handlers (`routes.rs`) call core and map its one error type once
-//! ([`error`]). Around them: access rules ([`auth`]: bearer token, client networks),
-//! metrics ([`metrics`]), a time limit and body limits on every route, and a graceful
-//! shutdown that flushes the vector indexes. The routes are documented in the OpenAPI
+//! ([`error`]). Around them: request ids ([`request_id`]), access rules ([`auth`]: bearer
+//! token, client networks), replays of retried writes ([`idempotency`]), metrics
+//! ([`metrics`]), a time limit and body limits on every route, pages for listings
+//! ([`page`]), and a graceful shutdown (with an optional drain delay during which `/readyz`
+//! answers 503) that flushes the vector indexes. The routes are documented in the OpenAPI
 //! document served at `/v1/openapi.json` ([`openapi`]).
 
 pub mod auth;
 mod connections;
 pub mod error;
+pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
+pub mod page;
+pub mod request_id;
 mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -51,6 +57,10 @@ pub struct ServerConfig {
     pub max_concurrent_uploads: usize,
     /// The MCP tools at `/mcp`: read-only unless writes are allowed there.
     pub mcp: McpOptions,
+    /// After SIGTERM, how long the server goes on serving while `/readyz` answers 503, so
+    /// that a load balancer stops sending requests before the listener closes (0 by
+    /// default: stop accepting at once).
+    pub drain_delay: Duration,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +75,7 @@ impl Default for ServerConfig {
             max_upload: 256 * 1024 * 1024,
             max_concurrent_uploads: 4,
             mcp: McpOptions::default(),
+            drain_delay: Duration::ZERO,
         }
     }
 }
@@ -103,6 +114,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Largest upload, in bytes.
     pub max_upload: usize,
+    /// Set once a shutdown began: `/readyz` answers 503.
+    pub draining: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -116,6 +129,11 @@ impl AppState {
 /// mounted at `/mcp` (streamable HTTP) behind the same access rules; fails on MCP options
 /// that do not hold (an allowed folder that does not exist).
 pub fn router(lh: Lakehouse, config: &ServerConfig) -> Result<Router> {
+    app(lh, config, Arc::default())
+}
+
+/// [`router`] with the flag a shutdown sets.
+fn app(lh: Lakehouse, config: &ServerConfig, draining: Arc<AtomicBool>) -> Result<Router> {
     use routes as r;
     let mcp = lakehouse_mcp::http_service(
         lh.clone(),
@@ -132,6 +150,7 @@ pub fn router(lh: Lakehouse, config: &ServerConfig) -> Result<Router> {
         uploads: Arc::new(Semaphore::new(config.max_concurrent_uploads)),
         metrics: Arc::default(),
         max_upload: config.max_upload,
+        draining,
     });
     let metrics = state.metrics.clone();
     let access = Arc::new(auth::Access::new(
@@ -145,11 +164,16 @@ pub fn router(lh: Lakehouse, config: &ServerConfig) -> Result<Router> {
                 .put(r::storage_put)
                 .delete(r::storage_delete),
         )
-        .route("/v1/datasets/{name}", get(r::manifest).post(r::ingest))
+        .route(
+            "/v1/datasets/{name}",
+            get(r::manifest).post(r::ingest).delete(r::drop_dataset),
+        )
         .layer(DefaultBodyLimit::max(config.max_upload));
     let api = Router::new()
         .route("/health", get(r::health))
         .route("/v1/health", get(r::health))
+        .route("/readyz", get(r::ready))
+        .route("/v1/readyz", get(r::ready))
         .route("/metrics", get(r::metrics))
         .route("/v1/metrics", get(r::metrics))
         .route("/v1/openapi.json", get(r::openapi))
@@ -180,12 +204,26 @@ pub fn router(lh: Lakehouse, config: &ServerConfig) -> Result<Router> {
             metrics,
             metrics::track,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(idempotency::Idempotency::default()),
+            idempotency::guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(access, auth::guard))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             config.timeout,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    uri = %request.uri(),
+                    request_id = %request_id::of(request),
+                )
+            }),
+        )
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state))
 }
 
@@ -201,8 +239,21 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, root = lh.storage().description(), "listening");
     ready(addr);
-    let app = router(lh.clone(), &config)?;
-    connections::serve(listener, app, config.header_timeout, shutdown_signal()).await;
+    let draining = Arc::new(AtomicBool::new(false));
+    let app = app(lh.clone(), &config, draining.clone())?;
+    let (delay, flag) = (config.drain_delay, draining);
+    let shutdown = async move {
+        shutdown_signal().await;
+        flag.store(true, Ordering::SeqCst);
+        if !delay.is_zero() {
+            tracing::info!(
+                ?delay,
+                "draining: /readyz answers 503 before the listener closes"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    };
+    connections::serve(listener, app, config.header_timeout, shutdown).await;
     tracing::info!("shutting down: flushing vector indexes");
     lh.vectors().flush_all().await
 }

@@ -10,6 +10,8 @@ struct Op {
     summary: &'static str,
     body: Option<(&'static str, Value)>,
     ok: (&'static str, &'static str),
+    /// A listing in pages: `limit` and `cursor` query parameters, `next_cursor` out.
+    paged: bool,
 }
 
 fn op(method: &'static str, path: &'static str, summary: &'static str) -> Op {
@@ -19,6 +21,7 @@ fn op(method: &'static str, path: &'static str, summary: &'static str) -> Op {
         summary,
         body: None,
         ok: ("200", "application/json"),
+        paged: false,
     }
 }
 
@@ -29,6 +32,10 @@ impl Op {
     }
     fn body(mut self, media: &'static str, schema: Value) -> Self {
         self.body = Some((media, schema));
+        self
+    }
+    fn paged(mut self) -> Self {
+        self.paged = true;
         self
     }
     fn ok(mut self, status: &'static str, media: &'static str) -> Self {
@@ -49,20 +56,23 @@ fn operations() -> Vec<Op> {
     vec![
         op("get", "/health", "Liveness (no auth)."),
         op("get", "/v1/health", "Liveness (no auth): version, root, dataset count."),
+        op("get", "/readyz", "Readiness: 200 `{status: ready}`; 503 while draining after SIGTERM or when the storage does not answer."),
+        op("get", "/v1/readyz", "Readiness: 200 `{status: ready}`; 503 while draining after SIGTERM or when the storage does not answer."),
         op("get", "/metrics", "Prometheus metrics.").ok("200", "text/plain"),
         op("get", "/v1/metrics", "Prometheus metrics.").ok("200", "text/plain"),
         op("get", "/v1/openapi.json", "This document."),
-        op("get", "/v1/storage", "List objects (`?prefix=`)."),
+        op("get", "/v1/storage", "List objects (`?prefix=`), in key order.").paged(),
         op("get", "/v1/storage/{key}", "Read an object.").ok("200", "application/octet-stream"),
         op("put", "/v1/storage/{key}", "Write an object (size cap; bounded concurrent uploads answer 503 + Retry-After).")
             .body("application/octet-stream", json!({"type": "string", "format": "binary"}))
             .ok("201", "application/json"),
         op("delete", "/v1/storage/{key}", "Delete an object.").ok("204", ""),
-        op("get", "/v1/datasets", "List datasets (latest manifests)."),
+        op("get", "/v1/datasets", "List datasets (latest manifests), in name order.").paged(),
         op("get", "/v1/datasets/{name}", "A dataset's latest manifest."),
         op("post", "/v1/datasets/{name}", "Ingest CSV, NDJSON, Parquet or Arrow IPC: a raw body (`?mode=create|append|replace|upsert&format=csv|ndjson|parquet|arrow&keys=id`, or the Content-Type) or a multipart form with a `file` part (and `mode`, `format`, `keys` parts). An upsert updates rows whose `keys` match and inserts the others.")
             .body("text/csv", json!({"type": "string"}))
             .ok("201", "application/json"),
+        op("delete", "/v1/datasets/{name}", "Drop a dataset with every version and file.").ok("204", ""),
         op("get", "/v1/datasets/{name}/versions", "A dataset's versions, oldest first."),
         op("post", "/v1/datasets/{name}/delete", "Delete the rows matching a SQL condition, as a new version: `{manifest, rows_deleted}`.")
             .json_body(obj(json!({"where": s()}), &["where"])),
@@ -71,7 +81,7 @@ fn operations() -> Vec<Op> {
         op("post", "/v1/embed", "Embed texts: `{vectors, model, dimension}`.")
             .json_body(obj(json!({"texts": {"type": "array", "items": s()}, "model": s(), "purpose": {"enum": ["document", "query"]}}), &["texts"])),
         op("get", "/v1/embed/stats", "Embedding cache counters: hits, misses, hit_rate, size."),
-        op("get", "/v1/indexes", "List vector indexes."),
+        op("get", "/v1/indexes", "List vector indexes, in name order.").paged(),
         op("post", "/v1/indexes", "Create a vector index.")
             .json_body(obj(json!({"name": s(), "dimensions": n(), "metric": {"enum": ["cosine", "l2", "inner_product"]}, "quantization": {"enum": ["f32", "f16", "i8"]}, "connectivity": n(), "expansion_add": n(), "expansion_search": n(), "scan_dimensions": n(), "scan_candidates": n()}), &["name", "dimensions"]))
             .ok("201", "application/json"),
@@ -125,11 +135,19 @@ pub fn document() -> Value {
         responses.insert(o.ok.0.to_string(), ok);
         responses.insert("default".to_string(), error.clone());
         let mut operation = json!({"summary": o.summary, "responses": responses});
-        let params: Vec<Value> = ["key", "name"]
+        let mut params: Vec<Value> = ["key", "name"]
             .iter()
             .filter(|p| o.path.contains(&format!("{{{p}}}")))
             .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
+        if o.paged {
+            params.push(json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": super::page::MAX_LIMIT, "default": super::page::DEFAULT_LIMIT}}));
+            params.push(json!({"name": "cursor", "in": "query", "description": "the previous page's next_cursor", "schema": {"type": "string"}}));
+        }
+        if o.method == "post" {
+            params.push(json!({"name": "Idempotency-Key", "in": "header", "description": "a retry with the same key gets the first attempt's answer (kept in the server's memory for 24 h)", "schema": {"type": "string", "maxLength": 255}}));
+        }
+        params.push(json!({"name": "x-request-id", "in": "header", "description": "echoed on the response (a new id when absent)", "schema": {"type": "string", "maxLength": 128}}));
         if !params.is_empty() {
             operation["parameters"] = json!(params);
         }
@@ -138,7 +156,7 @@ pub fn document() -> Value {
             content.insert(media.to_string(), json!({"schema": schema}));
             operation["requestBody"] = json!({"required": true, "content": content});
         }
-        if o.path != "/health" && o.path != "/v1/health" {
+        if !matches!(o.path, "/health" | "/v1/health" | "/readyz" | "/v1/readyz") {
             operation["security"] = json!([{"bearer": []}]);
         }
         paths
@@ -155,7 +173,7 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"kind": {"type": "string"}, "message": {"type": "string"}}}}}}
+            "schemas": {"Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"kind": {"type": "string"}, "message": {"type": "string"}, "request_id": {"type": "string"}}}}}}
         }
     })
 }
@@ -165,12 +183,14 @@ mod tests {
     use std::collections::BTreeSet;
 
     /// Every (method, path) the router serves is documented, and nothing documented is
-    /// missing from the router: read from `router()`'s source, so a route added without
-    /// its documentation fails here. (The server tests call every documented operation.)
+    /// missing from the router: read from the source of `app()` (what `router()` serves), so
+    /// a route added without its documentation fails here. (The server tests call every
+    /// documented operation.)
     #[test]
     fn routes_and_documentation_match() {
         let source = include_str!("mod.rs");
-        let start = source.find("pub fn router(").expect("router() in mod.rs");
+        // `router()` delegates to `app()`, which lists the routes.
+        let start = source.find("\nfn app(").expect("app() in mod.rs");
         let body = &source[start..];
         let body = &body[..body.find("\n}\n").expect("end of router()")];
         let mut routed = BTreeSet::new();

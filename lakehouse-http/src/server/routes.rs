@@ -20,6 +20,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, Json};
+use super::page::{PageQuery, page};
 
 type S = State<Arc<AppState>>;
 
@@ -42,6 +43,42 @@ pub async fn health(State(app): S) -> Json<Value> {
         "root": app.lh.storage().description(),
         "datasets": app.lh.datasets().len(),
     }))
+}
+
+/// Readiness: 503 once a shutdown began (while the drain delay runs) or when the storage
+/// does not answer a probe within 2 s; else 200.
+pub async fn ready(State(app): S) -> Response {
+    if app.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining"})),
+        )
+            .into_response();
+    }
+    // A read of a key that is never written: "not found" proves the store answers.
+    let probe = app.lh.storage().head("readyz-probe");
+    match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
+        Ok(Ok(_)) => (StatusCode::OK, Json(json!({"status": "ready"}))).into_response(),
+        Ok(Err(e)) if e.kind() == lakehouse_core::ErrorKind::NotFound => {
+            (StatusCode::OK, Json(json!({"status": "ready"}))).into_response()
+        }
+        Ok(Err(e)) => {
+            // Open to all (probes carry no token): the cause goes to the log only.
+            tracing::warn!(error = %e, "readiness probe: the storage failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "reason": "the storage failed a probe"})),
+            )
+                .into_response()
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({"status": "unavailable", "reason": "the storage did not answer within 2 s"}),
+            ),
+        )
+            .into_response(),
+    }
 }
 
 pub async fn metrics(State(app): S) -> Response {
@@ -70,11 +107,20 @@ pub async fn openapi() -> Json<Value> {
 #[derive(Deserialize)]
 pub struct ListQuery {
     prefix: Option<String>,
+    // Not a flattened `PageQuery`: flattened fields reach serde as strings, and a number
+    // would not parse.
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 pub async fn storage_list(State(app): S, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
     let objects = app.lh.storage().list(q.prefix.as_deref()).await?;
-    Ok(Json(json!({ "objects": objects })))
+    let pages = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    let (objects, next) = page(objects, |o| o.key.as_str(), &pages)?;
+    Ok(Json(json!({ "objects": objects, "next_cursor": next })))
 }
 
 pub async fn storage_get(State(app): S, Path(key): Path<String>) -> ApiResult<Response> {
@@ -110,8 +156,14 @@ pub async fn storage_delete(State(app): S, Path(key): Path<String>) -> ApiResult
 
 // ---- catalog and ingest -------------------------------------------------------------
 
-pub async fn datasets(State(app): S) -> Json<Value> {
-    Json(json!({ "datasets": app.lh.datasets() }))
+pub async fn datasets(State(app): S, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
+    let (datasets, next) = page(app.lh.datasets(), |m| m.name.as_str(), &q)?;
+    Ok(Json(json!({ "datasets": datasets, "next_cursor": next })))
+}
+
+pub async fn drop_dataset(State(app): S, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    app.lh.drop_dataset(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn manifest(State(app): S, Path(name): Path<String>) -> ApiResult<Json<Value>> {
@@ -345,8 +397,9 @@ pub async fn embed_stats(State(app): S) -> ApiResult<Json<Value>> {
 
 // ---- vector indexes -----------------------------------------------------------------
 
-pub async fn indexes(State(app): S) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "indexes": app.lh.vectors().list().await? })))
+pub async fn indexes(State(app): S, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
+    let (indexes, next) = page(app.lh.vectors().list().await?, String::as_str, &q)?;
+    Ok(Json(json!({ "indexes": indexes, "next_cursor": next })))
 }
 
 pub async fn index_create(

@@ -120,6 +120,8 @@ class Lakehouse:
         """The latest manifest of dataset ``name``."""
     def versions(self, name: str) -> list[dict[str, Any]]:
         """The retained versions of dataset ``name``, oldest first."""
+    def drop_dataset(self, name: str) -> None:
+        """Drops dataset ``name`` with every version and file; the name can be used again."""
     def delete(self, name: str, predicate: str) -> dict[str, Any]:
         """Deletes the rows matching the SQL condition ``predicate`` as a new version:
         ``{"manifest": ..., "rows_deleted": n}``."""
