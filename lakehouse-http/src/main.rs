@@ -395,7 +395,7 @@ enum OutputFormat {
 }
 
 fn main() -> ExitCode {
-    limit_malloc_arenas();
+    lakehouse_http::memory::limit_malloc_arenas();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -409,48 +409,6 @@ fn main() -> ExitCode {
         }
     }
 }
-
-/// Caps glibc's malloc at two arenas. By default glibc gives threads up to eight arenas per
-/// core; a server whose requests run on many threads (tokio's workers and blocking pool,
-/// rayon) then keeps growing its resident memory as each arena fragments, without holding
-/// more data (docs/RELIABILITY.md, the HTTP soak).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn limit_malloc_arenas() {
-    // SAFETY: mallopt only sets a parameter of glibc's allocator, which takes effect for
-    // arenas created afterwards; it is called first thing in main, before other threads.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
-/// Other allocators need no cap.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas() {}
-
-/// Every few seconds, hands the free memory inside glibc's heap back to the system. Opening
-/// a Delta table decodes each JSON commit with buffers of ~1.6 MB that live for one commit;
-/// glibc serves such sizes from its heap once a freed one has raised its mmap threshold, and
-/// the pages stay resident after they are freed, so a long-running server's memory grew with
-/// its peak rather than with what it holds (the HTTP soak found it). `malloc_trim` releases
-/// them without changing how anything is allocated.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn trim_malloc_periodically() {
-    tokio::spawn(async {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
-        loop {
-            every.tick().await;
-            // SAFETY: malloc_trim only returns free pages of glibc's heap to the system;
-            // it takes the allocator's own locks and touches no live allocation.
-            unsafe {
-                libc::malloc_trim(0);
-            }
-        }
-    });
-}
-
-/// Other allocators return memory their own way.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn trim_malloc_periodically() {}
 
 /// The exit status of a failed command, by error kind, so scripts can tell failures apart
 /// (listed in the README; 2 is clap's, for a bad command line).
@@ -592,8 +550,9 @@ async fn run(cli: Cli) -> Result<()> {
                 max_concurrent_uploads,
                 mcp: mcp.options(),
                 drain_delay,
+                routes: axum::Router::new(),
             };
-            trim_malloc_periodically();
+            lakehouse_http::memory::trim_malloc_periodically();
             server::serve(lh, config, |addr| {
                 use std::io::Write;
                 println!("listening on http://{addr}");

@@ -1470,6 +1470,11 @@ fn request_ids_pages_idempotency_drop_and_readiness() {
         append("retry-1", "mode=replace", b"n\n2\n").error(422),
         "validation"
     );
+    // ... and so is another body of the same length (bodies are compared by content).
+    assert_eq!(
+        append("retry-1", "mode=append", b"n\n7\n").error(422),
+        "validation"
+    );
     assert_eq!(append("retry-2", "mode=append", b"n\n3\n").status, 201);
     assert_eq!(count("SELECT count(*) FROM d0"), 3);
     // An error is an answer too and is kept; only "try again" answers (5xx, 429) are not.

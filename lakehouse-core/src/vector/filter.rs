@@ -48,6 +48,11 @@ impl MetadataFilter {
         self.0.is_empty()
     }
 
+    /// The conditions: field → wanted value (a list means any of its values).
+    pub(crate) fn conditions(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
     /// Whether a record with this metadata passes.
     pub fn matches(&self, metadata: Option<&Value>) -> bool {
         if self.0.is_empty() {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use serde_json::Value;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
-use super::persist::{self, LogEntry, LogOp, SNAPSHOT_EVERY_OPS, SnapshotMeta, StoredSpec};
+use super::persist::{self, LogEntry, LogOp, SnapshotMeta, StoredSpec};
 use super::records::Records;
 use super::scan::Scan;
 use super::{
@@ -83,6 +83,8 @@ struct State {
     next_key: u64,
     /// Codes for the projected scan, on an index created with `scan_dimensions`.
     scan: Option<Scan>,
+    /// How distances are measured (to rank a filter's few candidates exactly).
+    metric: Metric,
 }
 
 /// What [`State::add_undoable`] changed.
@@ -99,6 +101,8 @@ struct Undo {
 struct Writer {
     seq: u64,
     ops_since_snapshot: u64,
+    /// Records added or removed by those operations.
+    touched_since_snapshot: u64,
 }
 
 /// A named vector index. Share it as `Arc<VectorIndex>`; every method takes `&self`.
@@ -151,6 +155,7 @@ impl State {
             records: Records::default(),
             next_key: 0,
             scan: Scan::new(spec),
+            metric: spec.metric,
         })
     }
 
@@ -463,6 +468,7 @@ impl VectorIndex {
             writer: tokio::sync::Mutex::new(Writer {
                 seq,
                 ops_since_snapshot: ops,
+                touched_since_snapshot: 0,
             }),
             slots: Slots::new(THREAD_SLOTS),
         }
@@ -631,7 +637,9 @@ impl VectorIndex {
             self.write().refit_scan();
         }
         w.ops_since_snapshot += 1;
-        if w.ops_since_snapshot >= SNAPSHOT_EVERY_OPS {
+        w.touched_since_snapshot += entry.op.touched();
+        let records = self.read().records.len();
+        if persist::snapshot_due(records, w.ops_since_snapshot, w.touched_since_snapshot) {
             self.snapshot(&mut w).await?;
         }
         Ok(n)
@@ -697,6 +705,7 @@ impl VectorIndex {
         };
         persist::write_snapshot(&self.storage, &self.root, data, &meta).await?;
         w.ops_since_snapshot = 0;
+        w.touched_since_snapshot = 0;
         Ok(())
     }
 
@@ -733,6 +742,18 @@ impl VectorIndex {
         let v = request.vector.as_slice();
         let k = request.k;
         let filter = request.filter.as_ref().filter(|f| !f.is_empty());
+        if let Some(f) = filter {
+            // A selective filter: rank its few candidates exactly (no graph walk to starve,
+            // no scan of every code).
+            let _slot = self.slots.acquire();
+            let state = self.read();
+            if let Some(candidates) = state.records.candidates(f)
+                && candidates.len() <= SELECTIVE_CANDIDATES
+            {
+                let excluded = excluded_keys(&state, &request.exclude_ids);
+                return Ok(rank_candidates(&state, v, k, candidates, &excluded, f));
+            }
+        }
         // An index that scans uses its codes once they hold enough of the variance, and
         // answers exactly before its first fit; with codes that hold too little it walks
         // the graph like any other index.
@@ -866,10 +887,50 @@ fn search_in(
         .unzip();
     if !exact && keys.len() < k && keys.len() < state.records.len() - excluded.len() {
         // A selective filter can starve the graph walk (its candidate list fills with
-        // rejected records); the exact answer is then the brute-force one.
+        // rejected records); the exact answer is then the brute-force one, over the
+        // filter's candidates when its values are posted.
+        if let Some(f) = filter
+            && let Some(candidates) = state.records.candidates(f)
+        {
+            return Ok(rank_candidates(state, v, k, candidates, excluded, f));
+        }
         return search_in(state, v, k, excluded, filter, true);
     }
     Ok(state.hits(&keys, &distances, k))
+}
+
+/// Filters with at most this many candidates (records holding the value of their most
+/// selective condition) are answered by ranking the candidates exactly — one vector copy and
+/// one distance each — where a graph walk would likely starve and fall back to every record.
+const SELECTIVE_CANDIDATES: usize = 4096;
+
+/// The `k` nearest of `candidates` that pass the exclusions and the filter, by exact
+/// distance: the answer holds `k` hits whenever `k` candidates pass.
+fn rank_candidates(
+    state: &State,
+    v: &[f32],
+    k: usize,
+    candidates: &HashSet<u64>,
+    excluded: &HashSet<u64>,
+    filter: &MetadataFilter,
+) -> Vec<Hit> {
+    let mut stored = vec![0.0f32; v.len()];
+    let mut ranked: Vec<(u64, f32)> = candidates
+        .iter()
+        .filter(|&&key| admits(state, excluded, Some(filter), key))
+        .filter_map(|&key| {
+            stored_vector(&state.index, key, &mut stored)
+                .then(|| (key, super::scan::distance(state.metric, v, &stored)))
+        })
+        .collect();
+    let k = k.min(ranked.len());
+    if k < ranked.len() {
+        ranked.select_nth_unstable_by(k, |a, b| a.1.total_cmp(&b.1));
+        ranked.truncate(k);
+    }
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    let (keys, distances): (Vec<u64>, Vec<f32>) = ranked.into_iter().unzip();
+    state.hits(&keys, &distances, k)
 }
 
 /// Whether [`VectorIndex::add_while_logging`] can run here: it needs `block_in_place`, which

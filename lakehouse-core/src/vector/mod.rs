@@ -3,8 +3,9 @@
 //! [`VectorIndexes`] is the registry: create, list, open, delete. A [`VectorIndex`] takes
 //! batches of `(id, vector, metadata)`, removals and searches from any number of threads at
 //! once. Durability: every acknowledged add or remove is first written as one log object;
-//! snapshots of the whole index are written every [`SNAPSHOT_EVERY_OPS`] operations (and on
-//! [`VectorIndex::flush`]), after which older log objects are dropped. Reopening reads the
+//! snapshots of the whole index are written every [`SNAPSHOT_EVERY_OPS`] operations (more
+//! on a large index: [`snapshot_due`]; and on [`VectorIndex::flush`]), after which
+//! older log objects are dropped. Reopening reads the
 //! newest complete snapshot and replays the log after it; on a local root with no log to
 //! replay, the snapshot file is memory-mapped instead of read, so a large index answers its
 //! first search in milliseconds (see [`IndexInfo::memory_mapped`]). See `docs/STORAGE.md`.
@@ -25,7 +26,7 @@ use crate::storage::Storage;
 
 pub use filter::MetadataFilter;
 pub use index::VectorIndex;
-pub use persist::SNAPSHOT_EVERY_OPS;
+pub use persist::{SNAPSHOT_AT_MOST_EVERY_OPS, SNAPSHOT_EVERY_OPS, SNAPSHOT_RECORDS, snapshot_due};
 pub use scan::{FIT_MIN as SCAN_FIT_MIN, MAX_SCAN_DIMENSIONS, MIN_VARIANCE as SCAN_MIN_VARIANCE};
 
 /// Largest `k` a search accepts.

@@ -18,8 +18,39 @@ use super::{IndexSpec, VectorRecord, not_found};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 
-/// Operations between snapshots: more keeps adds cheaper, fewer makes reopening faster.
+/// Operations between snapshots, at least: more keeps adds cheaper, fewer makes reopening
+/// faster. A snapshot writes the whole index, so a large index waits longer between them
+/// ([`snapshot_due`]).
 pub const SNAPSHOT_EVERY_OPS: u64 = 64;
+/// Operations between snapshots, at most (the log objects a reopen may replay).
+pub const SNAPSHOT_AT_MOST_EVERY_OPS: u64 = 4096;
+/// Records added or removed since the last snapshot that always call for one, however large
+/// the index (half the index, when it is larger, does too).
+pub const SNAPSHOT_RECORDS: u64 = 4096;
+
+/// Whether an index of `records` records needs a snapshot after `ops` operations that
+/// touched `touched` records since its last one: after one operation per 16 records (within
+/// [`SNAPSHOT_EVERY_OPS`]..=[`SNAPSHOT_AT_MOST_EVERY_OPS`]), or once the log holds records
+/// enough to rebuild half the index (at least [`SNAPSHOT_RECORDS`]). A fixed 64 operations
+/// made every single-record add pay 1/64 of a whole-index write, a cost that grew with the
+/// index (the staffing load test's playbook: ~5 ms per record at 11k records); this way a
+/// snapshot's cost per operation stays about constant, and batched loads still snapshot as
+/// they grow, so a reopen replays at most about half an index.
+pub fn snapshot_due(records: usize, ops: u64, touched: u64) -> bool {
+    let records = records as u64;
+    ops >= (records / 16).clamp(SNAPSHOT_EVERY_OPS, SNAPSHOT_AT_MOST_EVERY_OPS)
+        || touched >= (records / 2).max(SNAPSHOT_RECORDS)
+}
+
+impl LogOp {
+    /// Records the operation adds or removes.
+    pub(crate) fn touched(&self) -> u64 {
+        match self {
+            LogOp::Add { records } => records.len() as u64,
+            LogOp::Remove { ids } => ids.len() as u64,
+        }
+    }
+}
 
 const ROOT: &str = "_vectors";
 
@@ -363,6 +394,23 @@ pub(crate) async fn write_snapshot(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn snapshots_come_less_often_on_large_indexes_and_after_big_batches() {
+        // Small indexes: every 64 operations, as before.
+        assert!(!snapshot_due(640, 63, 630));
+        assert!(snapshot_due(640, 64, 640));
+        // Single-record adds to 11k records: one snapshot per 690 operations, not 64.
+        assert!(!snapshot_due(11_000, 64, 64));
+        assert!(snapshot_due(11_000, 687, 687));
+        // Never more than 4096 operations apart.
+        assert!(snapshot_due(10_000_000, 4096, 4096));
+        // Batches of 256: once the log holds half the index (at least 4096 records).
+        assert!(!snapshot_due(100_000, 100, 25_600));
+        assert!(snapshot_due(100_000, 196, 50_176));
+        assert!(snapshot_due(5_000, 16, 4096));
+        assert!(!snapshot_due(5_000, 15, 3840));
+    }
 
     #[test]
     fn logged_vectors_round_trip_exactly_and_old_logs_still_read() {

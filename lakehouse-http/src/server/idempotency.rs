@@ -5,8 +5,9 @@
 //!
 //! The keys live in this process's memory (the most recent [`CAPACITY`], each for [`TTL`]):
 //! a restarted server forgets them, so a retry across a restart runs again. A key is scoped
-//! to its route; reused with another request (another query or body length) it is a 422. A
-//! retry while the first attempt still runs is a 409. Answers that say "try again" (5xx,
+//! to its route; reused with another request (another query, content type or body: bodies up
+//! to [`MAX_HASHED_BODY`] are compared by SHA-256, larger uploads by their length) it is a
+//! 422. A retry while the first attempt still runs is a 409. Answers that say "try again" (5xx,
 //! 429) are not kept, nor answers above [`MAX_KEPT_BODY`] bytes (the retry runs again).
 
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,9 @@ pub const CAPACITY: usize = 10_000;
 pub const TTL: Duration = Duration::from_secs(24 * 3600);
 /// Largest answer kept for replay.
 pub const MAX_KEPT_BODY: usize = 1024 * 1024;
+/// Largest body compared by content: it is read into memory to hash it (larger uploads are
+/// streamed through and compared by length).
+pub const MAX_HASHED_BODY: usize = 1024 * 1024;
 /// Longest key accepted.
 const MAX_KEY_LEN: usize = 255;
 
@@ -147,9 +151,10 @@ fn usable(key: &str) -> bool {
     (1..=MAX_KEY_LEN).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// What must match for a retry to be the same request: method, path, query, content type
-/// and body length (the body itself may be a large upload that is streamed, never held).
-fn fingerprint(request: &Request) -> String {
+/// What must match for a retry to be the same request: method, path, query, content type,
+/// body length and, for bodies up to [`MAX_HASHED_BODY`], the body's SHA-256 (`digest`; a
+/// larger body may be an upload that is streamed, never held).
+fn fingerprint(request: &Request, digest: Option<&str>) -> String {
     let header = |h: &HeaderMap, name| {
         h.get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
@@ -157,12 +162,32 @@ fn fingerprint(request: &Request) -> String {
             .to_string()
     };
     format!(
-        "{} {} {} {}",
+        "{} {} {} {} {}",
         request.uri().query().unwrap_or(""),
         header(request.headers(), header::CONTENT_TYPE),
         header(request.headers(), header::CONTENT_LENGTH),
         request.method(),
+        digest.unwrap_or("-"),
     )
+}
+
+/// Reads a body of a declared length up to [`MAX_HASHED_BODY`] and returns its SHA-256 with
+/// the request rebuilt around it; larger or unsized bodies pass untouched.
+async fn hash_small_body(request: Request) -> Result<(Option<String>, Request), ApiError> {
+    use sha2::Digest as _;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if !declared.is_some_and(|n| n <= MAX_HASHED_BODY) {
+        return Ok((None, request));
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_HASHED_BODY)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("the request body could not be read: {e}")))?;
+    let digest = format!("{:x}", sha2::Sha256::digest(&bytes));
+    Ok((Some(digest), Request::from_parts(parts, Body::from(bytes))))
 }
 
 /// Middleware: answers a POST that carries an `Idempotency-Key` seen before from memory.
@@ -182,7 +207,11 @@ pub async fn guard(
             .into_response();
     };
     let scope = format!("{} {key}", request.uri().path());
-    match store.arrive(&scope, &fingerprint(&request)) {
+    let (digest, request) = match hash_small_body(request).await {
+        Ok(hashed) => hashed,
+        Err(e) => return e.into_response(),
+    };
+    match store.arrive(&scope, &fingerprint(&request, digest.as_deref())) {
         Arrival::Run => {}
         Arrival::Replay(response) => return response,
         Arrival::Refuse(e) => return e.into_response(),
@@ -245,7 +274,7 @@ mod tests {
     #[test]
     fn a_key_runs_once_then_replays_and_refuses_another_request() {
         let store = Idempotency::default();
-        let f = fingerprint(&request("mode=append", "10"));
+        let f = fingerprint(&request("mode=append", "10"), Some("ab"));
         assert!(matches!(store.arrive("/v1/x k", &f), Arrival::Run));
         // While it runs, a retry is told to wait.
         match store.arrive("/v1/x k", &f) {
@@ -253,7 +282,8 @@ mod tests {
             _ => panic!("a running key must be refused"),
         }
         // Another request under the same key.
-        let other = fingerprint(&request("mode=replace", "10"));
+        let other = fingerprint(&request("mode=replace", "10"), Some("ab"));
+        assert_ne!(f, fingerprint(&request("mode=append", "10"), Some("cd")));
         match store.arrive("/v1/x k", &other) {
             Arrival::Refuse(e) => assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY),
             _ => panic!("a reused key must be refused"),

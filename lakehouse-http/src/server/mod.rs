@@ -61,6 +61,12 @@ pub struct ServerConfig {
     /// that a load balancer stops sending requests before the listener closes (0 by
     /// default: stop accepting at once).
     pub drain_delay: Duration,
+    /// An application's own routes, served beside the API behind the same access rules,
+    /// time limit, JSON body limit, request ids, idempotency and metrics (none by default):
+    /// how an application extends the server without forking it. Handlers answer errors in
+    /// the API's shape with [`error::ApiError`] and read bodies with [`error::Json`]. The
+    /// router carries its own state and must not set a fallback.
+    pub routes: Router,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +82,7 @@ impl Default for ServerConfig {
             max_concurrent_uploads: 4,
             mcp: McpOptions::default(),
             drain_delay: Duration::ZERO,
+            routes: Router::new(),
         }
     }
 }
@@ -197,9 +204,15 @@ fn app(lh: Lakehouse, config: &ServerConfig, draining: Arc<AtomicBool>) -> Resul
         .route("/v1/playbook/record/bulk", post(r::playbook_bulk))
         .nest_service("/mcp", mcp)
         .layer(DefaultBodyLimit::max(config.max_body));
+    let application = config
+        .routes
+        .clone()
+        .layer(DefaultBodyLimit::max(config.max_body));
     Ok(api
         .merge(uploads)
         .fallback(r::not_found)
+        .with_state(state)
+        .merge(application)
         .route_layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::track,
@@ -223,8 +236,7 @@ fn app(lh: Lakehouse, config: &ServerConfig, draining: Arc<AtomicBool>) -> Resul
                 )
             }),
         )
-        .layer(axum::middleware::from_fn(request_id::assign))
-        .with_state(state))
+        .layer(axum::middleware::from_fn(request_id::assign)))
 }
 
 /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests and flushes every
