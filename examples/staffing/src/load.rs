@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::corpus::INDEX;
 use crate::generate::{self, Mix};
 use crate::roster::{Rosters, WORKERS};
-use crate::validate::{self, Message, Report};
+use crate::validate::{self, Message, Report, first_name};
 
 /// The six scenarios, with the reference's weights (per 100).
 pub const SCENARIOS: [(Scenario, u32); 6] = [
@@ -533,10 +533,6 @@ fn worker_of(id: &str) -> Result<generate::Worker, Failure> {
         .ok_or_else(|| error(format!("hit id {id} is not a worker id")))
 }
 
-fn first_name(name: &str) -> &str {
-    name.split_whitespace().next().unwrap_or(name)
-}
-
 /// The figures of one scenario.
 #[derive(Debug, Clone, Default)]
 pub struct ScenarioStats {
@@ -576,14 +572,14 @@ impl ScenarioStats {
         self.failures.values().sum()
     }
 
-    /// The latency at quantile `q` (0..=1), in milliseconds.
-    pub fn quantile(&self, q: f64) -> f64 {
-        if self.latencies_ms.is_empty() {
-            return f64::NAN;
-        }
+    /// The latencies at quantiles `qs` (each 0..=1), in milliseconds (NaN with no run).
+    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [f64; N] {
         let mut sorted = self.latencies_ms.clone();
         sorted.sort_by(f64::total_cmp);
-        sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+        qs.map(|q| match sorted.len() {
+            0 => f64::NAN,
+            n => sorted[((n - 1) as f64 * q).round() as usize],
+        })
     }
 }
 
@@ -630,33 +626,36 @@ impl Summary {
             "scenario", "runs", "failed %", "p50 ms", "p95 ms", "p99 ms", "max ms"
         );
         let mut all = ScenarioStats::default();
+        const QUANTILES: [f64; 4] = [0.5, 0.95, 0.99, 1.0];
         for (s, st) in &self.scenarios {
+            let [p50, p95, p99, max] = st.quantiles(QUANTILES);
             let _ = writeln!(
                 out,
                 "{:<24} {:>8} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
                 s.name(),
                 st.runs,
                 100.0 * st.failed() as f64 / st.runs.max(1) as f64,
-                st.quantile(0.5),
-                st.quantile(0.95),
-                st.quantile(0.99),
-                st.quantile(1.0)
+                p50,
+                p95,
+                p99,
+                max
             );
             for (class, n) in &st.failures {
                 let _ = writeln!(out, "    {n} {class}: {}", st.examples[class]);
             }
             all.merge(st.clone());
         }
+        let [p50, p95, p99, max] = all.quantiles(QUANTILES);
         let _ = writeln!(
             out,
             "{:<24} {:>8} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
             "all",
             all.runs,
             100.0 * all.failed() as f64 / all.runs.max(1) as f64,
-            all.quantile(0.5),
-            all.quantile(0.95),
-            all.quantile(0.99),
-            all.quantile(1.0)
+            p50,
+            p95,
+            p99,
+            max
         );
         if let Some(rate) = self.rate {
             let _ = writeln!(

@@ -107,25 +107,24 @@ impl Rosters {
             versions,
             ..Roster::default()
         };
-        for row in text_rows(&workers)? {
+        for_each_row(&workers, |row| {
             let [id, name, role, city, state, status] = <[String; 6]>::try_from(row)
                 .map_err(|_| Error::Internal("workers: 6 columns expected".into()))?;
-            roster.workers.insert(
-                id,
-                RosterWorker {
-                    name,
-                    role,
-                    city,
-                    state,
-                    status,
-                },
-            );
-        }
+            let worker = RosterWorker {
+                name,
+                role,
+                city,
+                state,
+                status,
+            };
+            roster.workers.insert(id, worker);
+            Ok(())
+        })?;
         let clients = self
             .lh
             .sql(&format!(r#"SELECT id, blacklist FROM "{CLIENTS}@{c}""#))
             .await?;
-        for row in text_rows(&clients)? {
+        for_each_row(&clients, |row| {
             let [id, blacklist] = <[String; 2]>::try_from(row)
                 .map_err(|_| Error::Internal("clients: 2 columns expected".into()))?;
             let banned = blacklist
@@ -135,14 +134,18 @@ impl Rosters {
                 .map(String::from)
                 .collect();
             roster.blacklists.insert(id, banned);
-        }
+            Ok(())
+        })?;
         Ok(roster)
     }
 }
 
-/// Every row of a result as text (nulls as empty text).
-fn text_rows(result: &QueryResult) -> Result<Vec<Vec<String>>> {
-    let mut rows = Vec::new();
+/// Hands every row of a result to `row` as text (nulls as empty text), one row at a time:
+/// the roster is built without a second copy of the result.
+fn for_each_row(
+    result: &QueryResult,
+    mut row: impl FnMut(Vec<String>) -> Result<()>,
+) -> Result<()> {
     for batch in &result.batches {
         let columns = batch
             .columns()
@@ -151,20 +154,18 @@ fn text_rows(result: &QueryResult) -> Result<Vec<Vec<String>>> {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| Error::Internal(format!("roster column as text: {e}")))?;
         for i in 0..batch.num_rows() {
-            rows.push(
-                columns
-                    .iter()
-                    .map(|c| {
-                        let s = c.as_string::<i32>();
-                        if s.is_null(i) {
-                            String::new()
-                        } else {
-                            s.value(i).to_string()
-                        }
-                    })
-                    .collect(),
-            );
+            row(columns
+                .iter()
+                .map(|c| {
+                    let s = c.as_string::<i32>();
+                    if s.is_null(i) {
+                        String::new()
+                    } else {
+                        s.value(i).to_string()
+                    }
+                })
+                .collect())?;
         }
     }
-    Ok(rows)
+    Ok(())
 }

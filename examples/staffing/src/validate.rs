@@ -306,14 +306,10 @@ pub fn message(kind: Message, roster: &Roster, artifact: &Value) -> Report {
         }
     }
     let mut report = Report::default();
-    let (Some(body), Some(candidate)) = (body, candidate) else {
+    let (Some(body), Some(candidate), true) = (body, candidate, f.errors.is_empty()) else {
         report.errors = f.errors;
         return report.finish();
     };
-    if !f.errors.is_empty() {
-        report.errors = f.errors;
-        return report.finish();
-    }
     let limit = match kind {
         Message::Email => MAX_EMAIL_CHARS,
         Message::Sms => MAX_SMS_CHARS,
@@ -348,7 +344,7 @@ pub fn message(kind: Message, roster: &Roster, artifact: &Value) -> Report {
             reason: format!("candidate {candidate} is not on the roster"),
         }),
         Some(w) => {
-            let first = w.name.split_whitespace().next().unwrap_or(&w.name);
+            let first = first_name(&w.name);
             if !words(&text).any(|word| word.eq_ignore_ascii_case(first)) {
                 report.errors.push(Violation::Consistency {
                     reason: format!("the message does not address the candidate ({first})"),
@@ -357,6 +353,11 @@ pub fn message(kind: Message, roster: &Roster, artifact: &Value) -> Report {
         }
     }
     report.finish()
+}
+
+/// The first word of a full name: what a message must address the candidate by.
+pub fn first_name(name: &str) -> &str {
+    name.split_whitespace().next().unwrap_or(name)
 }
 
 /// The alphanumeric words of `text`.

@@ -33,7 +33,7 @@ pub const SNAPSHOT_RECORDS: u64 = 4096;
 /// [`SNAPSHOT_EVERY_OPS`]..=[`SNAPSHOT_AT_MOST_EVERY_OPS`]), or once the log holds records
 /// enough to rebuild half the index (at least [`SNAPSHOT_RECORDS`]). A fixed 64 operations
 /// made every single-record add pay 1/64 of a whole-index write, a cost that grew with the
-/// index (the staffing load test's playbook: ~5 ms per record at 11k records); this way a
+/// index (the staffing load test's playbook of ~11k records); this way a
 /// snapshot's cost per operation stays about constant, and batched loads still snapshot as
 /// they grow, so a reopen replays at most about half an index.
 pub fn snapshot_due(records: usize, ops: u64, touched: u64) -> bool {
