@@ -183,6 +183,44 @@ impl Error {
     pub(crate) fn internal(msg: impl std::fmt::Display) -> Self {
         Error::Internal(msg.to_string())
     }
+
+    /// The same error for another caller that shares it (one failed group commit fails all
+    /// of its callers alike).
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::InvalidKey { key, reason } => Error::InvalidKey {
+                key: key.clone(),
+                reason,
+            },
+            Error::InvalidInput(m) => Error::InvalidInput(m.clone()),
+            Error::Malformed { line, reason } => Error::Malformed {
+                line: *line,
+                reason: reason.clone(),
+            },
+            Error::NotFound { what, name } => Error::NotFound {
+                what,
+                name: name.clone(),
+            },
+            Error::Conflict(m) => Error::Conflict(m.clone()),
+            Error::TooLarge { size, limit } => Error::TooLarge {
+                size: *size,
+                limit: *limit,
+            },
+            Error::BatchTooLarge { size, limit } => Error::BatchTooLarge {
+                size: *size,
+                limit: *limit,
+            },
+            Error::NotAllowed(m) => Error::NotAllowed(m.clone()),
+            Error::Query(m) => Error::Query(m.clone()),
+            Error::ResourcesExhausted(m) => Error::ResourcesExhausted(m.clone()),
+            Error::Timeout(d) => Error::Timeout(*d),
+            Error::Storage(m) => Error::Storage(m.clone()),
+            Error::Io(e) => Error::Io(std::io::Error::new(e.kind(), e.to_string())),
+            Error::ModelNotInstalled { path } => Error::ModelNotInstalled { path: path.clone() },
+            Error::Model(m) => Error::Model(m.clone()),
+            Error::Internal(m) => Error::Internal(m.clone()),
+        }
+    }
 }
 
 impl From<object_store::Error> for Error {
@@ -297,5 +335,21 @@ mod tests {
         assert_eq!(ErrorKind::NotFound.as_str(), "not_found");
         let msg = Error::malformed(7, "expected 3 fields, found 2").to_string();
         assert!(msg.contains("line 7"), "{msg}");
+    }
+
+    #[test]
+    fn a_duplicated_error_keeps_kind_and_message() {
+        for e in [
+            Error::Conflict("another process wrote first".into()),
+            Error::Io(std::io::Error::new(std::io::ErrorKind::NotFound, "gone")),
+            Error::NotFound {
+                what: "index",
+                name: "x".into(),
+            },
+            Error::internal("usearch: boom"),
+        ] {
+            let d = e.duplicate();
+            assert_eq!((d.kind(), d.to_string()), (e.kind(), e.to_string()));
+        }
     }
 }

@@ -374,9 +374,159 @@ async fn a_failed_log_write_leaves_the_index_as_it_was() {
     assert_eq!(index.metadata_of("n1"), Some(None));
 }
 
+/// The newest operation number stored under index `name`: how many commits it took.
+fn last_seq(root: &Path, name: &str) -> u64 {
+    let data = log_dir(root, name).parent().unwrap().to_path_buf();
+    ["log", "snapshot"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(data.join(d)).ok())
+        .flatten()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.split('.').next()?.parse::<u64>().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Concurrent adds to one index share log writes (group commit): each caller gets its own
+/// count, the batches apply in full, and all of them survive a reopen, with fewer commits
+/// than adds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_adds_commit_together_and_all_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = random_vectors(800, 16, 31);
+    let lh = open(dir.path()).await;
+    let index = lh.vectors().create(IndexSpec::new("g", 16)).await.unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..32usize {
+        let (index, vectors) = (index.clone(), vectors.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25 {
+                let n = t * 25 + i;
+                // Every third add is a batch of two: the counts must stay each caller's.
+                let mut batch = vec![
+                    VectorRecord::new(format!("g{n}"), vectors[n].clone())
+                        .with_metadata(json!({"t": t})),
+                ];
+                if i % 3 == 0 {
+                    batch.push(VectorRecord::new(format!("h{n}"), vectors[799 - n].clone()));
+                }
+                let want = batch.len();
+                assert_eq!(index.add(batch).await.unwrap(), want);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let pairs = (0..32)
+        .map(|_| (0..25).filter(|i| i % 3 == 0).count())
+        .sum::<usize>();
+    assert_eq!(index.len(), 800 + pairs);
+    let commits = last_seq(dir.path(), "g");
+    println!("800 adds in {commits} commits");
+    assert!(commits < 800, "no add shared a commit ({commits} commits)");
+    drop(lh);
+    let lh = open(dir.path()).await;
+    let index = lh.vectors().get("g").await.unwrap();
+    assert_eq!(index.len(), 800 + pairs);
+    for n in [0usize, 1, 399, 799] {
+        assert_eq!(index.vector(&format!("g{n}")).unwrap(), vectors[n]);
+        assert_eq!(
+            index.metadata_of(&format!("g{n}")),
+            Some(Some(json!({"t": n / 25})))
+        );
+    }
+    assert_eq!(index.vector("h0").unwrap(), vectors[799]);
+}
+
+/// A repeated search is answered from the index's recent answers only while nothing
+/// changed: an add, a replace or a remove shows in the very next search.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_searches_see_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = random_vectors(500, 16, 51);
+    let lh = open(dir.path()).await;
+    let index = lh.vectors().create(IndexSpec::new("r", 16)).await.unwrap();
+    index.add(records("r", &vectors[1..])).await.unwrap();
+    let query = SearchRequest::new(vectors[0].clone(), 5);
+    let first = index.search(&query).unwrap();
+    assert_eq!(index.search(&query).unwrap(), first);
+    // A new record at the query's own point comes first.
+    index
+        .add(vec![
+            VectorRecord::new("q", vectors[0].clone()).with_metadata(json!({"n": 0})),
+        ])
+        .await
+        .unwrap();
+    let hits = index.search(&query).unwrap();
+    assert_eq!(hits[0].id, "q");
+    assert_eq!(ids(&hits[1..]), ids(&first[..4]));
+    // Its metadata replaced, then the record removed.
+    index
+        .add(vec![
+            VectorRecord::new("q", vectors[0].clone()).with_metadata(json!({"n": 1})),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        index.search(&query).unwrap()[0].metadata,
+        Some(json!({"n": 1}))
+    );
+    index.remove(vec!["q".into()]).await.unwrap();
+    assert_eq!(index.search(&query).unwrap(), first);
+}
+
+/// A caller that stops waiting for its add (a dropped future: a client that hung up),
+/// at any point, leaves the index consistent: later writes succeed, and what it holds before
+/// a reopen is what it holds after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_adds_leave_the_index_consistent() {
+    use std::future::Future;
+    use std::task::Poll;
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = random_vectors(300, 8, 41);
+    let lh = open(dir.path()).await;
+    let index = lh.vectors().create(IndexSpec::new("c", 8)).await.unwrap();
+    let mut finished = 0;
+    for (i, v) in vectors.iter().enumerate() {
+        let add = index.add(vec![VectorRecord::new(format!("c{i}"), v.clone())]);
+        let mut add = std::pin::pin!(add);
+        // Polled 0 to 5 times, with the runtime running in between, then dropped.
+        for _ in 0..i % 6 {
+            let polled = std::future::poll_fn(|cx| Poll::Ready(add.as_mut().poll(cx))).await;
+            if let Poll::Ready(result) = polled {
+                assert_eq!(result.unwrap(), 1);
+                finished += 1;
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    println!("{finished} of 300 adds finished before their caller stopped waiting");
+    index
+        .add(vec![VectorRecord::new("last", vectors[0].clone())])
+        .await
+        .unwrap();
+    let before: HashSet<String> = index.ids().into_iter().collect();
+    assert!(before.len() >= finished + 1);
+    for id in &before {
+        let hits = index
+            .search(&SearchRequest::new(index.vector(id).unwrap(), 1))
+            .unwrap();
+        assert!(hits[0].distance < 1e-5, "{id}");
+    }
+    drop(lh);
+    let lh = open(dir.path()).await;
+    let index = lh.vectors().get("c").await.unwrap();
+    let after: HashSet<String> = index.ids().into_iter().collect();
+    assert_eq!(before, after);
+}
+
 /// A reopened index on a local root is a memory map of its snapshot: it answers at once,
-/// then becomes an in-memory copy on its first write or filtered search, while other
-/// threads keep searching.
+/// then becomes an in-memory copy on its first write or predicate walk (a filter no posting
+/// narrows), while other threads keep searching; exclusions keep the view.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reopened_index_is_memory_mapped_until_it_changes() {
     let dir = tempfile::tempdir().unwrap();
@@ -406,13 +556,25 @@ async fn reopened_index_is_memory_mapped_until_it_changes() {
     assert!(index.vector("nope").is_none());
     assert!(index.info().memory_mapped, "plain searches keep the view");
 
-    // A filtered search copies the graph into memory first (usearch's predicate search is
-    // unsafe on a view), with the same answer as before.
-    let mut filtered = SearchRequest::new(vectors[7].clone(), 3);
-    filtered.exclude_ids = vec!["m7".into()];
-    let hits = index.search(&filtered).unwrap();
+    // Exclusions keep the view: the walk asks for as many more as are excluded and drops
+    // them after, with the exact answer.
+    let mut excluding = SearchRequest::new(vectors[7].clone(), 3);
+    excluding.exclude_ids = vec!["m7".into(), "m8".into()];
+    let hits = index.search(&excluding).unwrap();
     assert_eq!(hits.len(), 3);
-    assert!(hits.iter().all(|h| h.id != "m7"));
+    assert!(hits.iter().all(|h| h.id != "m7" && h.id != "m8"));
+    let exact = SearchRequest {
+        exact: true,
+        ..excluding.clone()
+    };
+    assert_eq!(ids(&hits), ids(&index.search(&exact).unwrap()));
+    assert!(index.info().memory_mapped, "exclusions keep the view");
+
+    // A filter that no posted value narrows walks the graph with a predicate, which copies
+    // the graph into memory first (usearch's predicate search is unsafe on a view).
+    let mut filtered = SearchRequest::new(vectors[7].clone(), 3);
+    filtered.filter = Some(MetadataFilter::from_json(json!({"n": "long ".repeat(100)})).unwrap());
+    assert!(index.search(&filtered).unwrap().is_empty());
     assert!(!index.info().memory_mapped);
     drop(lh);
 

@@ -4,7 +4,9 @@
 //! applies (a large add applies while its log entry is written, and keeps the lock until the
 //! write has ended), so no search ever runs on a graph that is being changed (the reference
 //! system's crash) or sees a batch before it is durable, and capacity always grows under the
-//! exclusive lock. Mutations are serialised by a writer mutex that also orders the log.
+//! exclusive lock. Mutations are serialised by a writer mutex that also orders the log;
+//! those that arrive while a log write is under way share the next one (group commit, see
+//! [`super::commit`]).
 //! usearch needs one thread slot per concurrent call (more callers than slots crash it), so
 //! calls into it pass through a semaphore of [`THREAD_SLOTS`] permits.
 
@@ -15,8 +17,10 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use serde_json::Value;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
+use super::commit::{Answers, Group, Queue};
 use super::persist::{self, LogEntry, LogOp, SnapshotMeta, StoredSpec};
-use super::records::Records;
+use super::recent::Recent;
+use super::records::{Candidates, Records};
 use super::scan::Scan;
 use super::{
     Hit, IndexInfo, IndexSpec, MAX_K, MetadataFilter, Metric, Quantization, SearchRequest,
@@ -85,6 +89,8 @@ struct State {
     scan: Option<Scan>,
     /// How distances are measured (to rank a filter's few candidates exactly).
     metric: Metric,
+    /// Moves on with every change that can alter an answer (see [`super::recent`]).
+    version: u64,
 }
 
 /// What [`State::add_undoable`] changed.
@@ -103,6 +109,16 @@ struct Writer {
     ops_since_snapshot: u64,
     /// Records added or removed by those operations.
     touched_since_snapshot: u64,
+    /// A group whose log write has started and whose holder has not yet seen it end (its
+    /// caller may have stopped waiting): whoever holds the writer next ends it first, so the
+    /// state never falls behind the log.
+    in_flight: Option<InFlight>,
+}
+
+struct InFlight {
+    entry: Arc<LogEntry>,
+    write: tokio::task::JoinHandle<Result<()>>,
+    answers: Answers,
 }
 
 /// A named vector index. Share it as `Arc<VectorIndex>`; every method takes `&self`.
@@ -111,6 +127,10 @@ pub struct VectorIndex {
     root: String,
     storage: Storage,
     state: RwLock<State>,
+    /// Answers of recent searches, for repeats while nothing changes.
+    recent: Recent,
+    /// Operations waiting for the writer (group commit).
+    queue: Queue,
     writer: tokio::sync::Mutex<Writer>,
     slots: Slots,
 }
@@ -156,12 +176,13 @@ impl State {
             next_key: 0,
             scan: Scan::new(spec),
             metric: spec.metric,
+            version: 0,
         })
     }
 
     /// Replaces a memory-mapped graph by an in-memory copy that can change. usearch cannot
     /// add to or remove from a view, and its predicate search corrupts memory on one
-    /// (usearch #624), so writes and filtered searches call this first; plain searches run
+    /// (usearch #624), so writes and predicate walks call this first; plain searches run
     /// on the view.
     fn own(&mut self, spec: &IndexSpec) -> Result<()> {
         if !self.viewed {
@@ -211,6 +232,7 @@ impl State {
         records: &[VectorRecord],
         mut undo: Option<&mut Undo>,
     ) -> Result<usize> {
+        self.version += 1;
         self.ensure_capacity(records.len())?;
         if let Some(u) = undo.as_deref_mut() {
             u.first_key = self.next_key;
@@ -302,6 +324,7 @@ impl State {
     /// Takes back an add recorded in `undo`: its ids leave, the records it replaced return
     /// with their metadata and vectors (f16 and i8 indexes re-add their rounded values).
     fn undo(&mut self, records: &[VectorRecord], undo: Undo) -> Result<()> {
+        self.version += 1;
         for r in &records[..undo.added] {
             if let Some((key, _)) = self.records.remove(&r.id) {
                 debug_assert!(key >= undo.first_key);
@@ -323,6 +346,7 @@ impl State {
     }
 
     fn remove(&mut self, ids: &[String]) -> Result<usize> {
+        self.version += 1;
         let mut removed = 0;
         for id in ids {
             if let Some((key, _)) = self.records.remove(id) {
@@ -345,6 +369,7 @@ impl State {
         if !scan.needs_fit(self.records.len()) {
             return;
         }
+        self.version += 1;
         let keys: Vec<u64> = self.records.iter().map(|(key, _)| key).collect();
         let index = &self.index;
         scan.fit(&keys, |key, v| stored_vector(index, key, v));
@@ -376,7 +401,8 @@ impl VectorIndex {
     ///
     /// On a local root with nothing logged after the snapshot, the snapshot file is
     /// memory-mapped (usearch's `view`): the index answers searches at once and pages come
-    /// in as they are touched. The first write or filtered search copies it into memory.
+    /// in as they are touched. The first write or predicate walk (a metadata filter no
+    /// posted value narrows) copies it into memory.
     ///
     /// Another process may snapshot the index while this one reads it, deleting the log
     /// entries and the snapshot this one listed a moment before: a read that finds an object
@@ -465,10 +491,13 @@ impl VectorIndex {
             spec: stored.spec,
             storage,
             state: RwLock::new(state),
+            recent: Recent::default(),
+            queue: Queue::default(),
             writer: tokio::sync::Mutex::new(Writer {
                 seq,
                 ops_since_snapshot: ops,
                 touched_since_snapshot: 0,
+                in_flight: None,
             }),
             slots: Slots::new(THREAD_SLOTS),
         }
@@ -617,32 +646,111 @@ impl VectorIndex {
         self.commit(LogOp::Remove { ids }).await
     }
 
+    /// Commits `op` with whatever else is waiting (see [`super::commit`]). Cancelling the
+    /// caller does not cancel the operation: once queued it commits whole or not at all.
     async fn commit(&self, op: LogOp) -> Result<usize> {
-        let mut w = self.writer.lock().await;
+        let mut done = self.queue.push(op);
+        let lost = || Error::internal("a queued vector operation got no answer");
+        let mut w = tokio::select! {
+            biased;
+            // Another caller's group held this operation.
+            answer = &mut done => return answer.unwrap_or_else(|_| Err(lost())),
+            w = self.writer.lock() => w,
+        };
+        loop {
+            self.settle(&mut w).await;
+            match done.try_recv() {
+                Ok(answer) => return answer,
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => return Err(lost()),
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+            }
+            // This operation is still queued, behind or in the next group.
+            let group = self.queue.next_group().ok_or_else(lost)?;
+            self.begin(&mut w, group);
+        }
+    }
+
+    /// Starts a group: its log write runs as a task of its own, so that a caller that stops
+    /// waiting cannot stop it half-way; [`Self::settle`] applies it once written. A large
+    /// add applies while it is written instead, and has ended when this returns.
+    fn begin(&self, w: &mut Writer, group: Group) {
+        let Group { op, answers } = group;
         // Before the log write: a failure here must leave nothing stored.
-        self.write().own(&self.spec)?;
+        if let Err(e) = self.write().own(&self.spec) {
+            answers.finish(&Err(e));
+            return;
+        }
         let entry = Arc::new(LogEntry { seq: w.seq + 1, op });
         crate::phase("log", &self.spec.name);
-        let n = match &entry.op {
-            LogOp::Add { records } if records.len() >= OVERLAP_MIN_RECORDS && can_overlap() => {
-                self.add_while_logging(&entry, records, &mut w)?
+        match &entry.op {
+            // Only a caller's own large batch: the overlap holds the state's write lock while
+            // a runtime task writes the log, and searches blocked on that lock can hold every
+            // worker; merged groups of small adds under load met exactly that (a hang).
+            LogOp::Add { records }
+                if records.len() >= OVERLAP_MIN_RECORDS
+                    && answers.callers() == 1
+                    && can_overlap() =>
+            {
+                let result = self.add_while_logging(&entry, records, w);
+                self.applied(w, &entry.op, &result);
+                answers.finish(&result);
             }
             _ => {
-                persist::write_log(&self.storage, &self.root, &entry).await?;
-                w.seq = entry.seq;
-                self.write().apply(&entry.op)?
+                let (storage, root, logged) =
+                    (self.storage.clone(), self.root.clone(), entry.clone());
+                let write =
+                    tokio::spawn(async move { persist::write_log(&storage, &root, &logged).await });
+                w.in_flight = Some(InFlight {
+                    entry,
+                    write,
+                    answers,
+                });
             }
-        };
+        }
+    }
+
+    /// Ends the group in flight, if any (applies it once its log write succeeded and
+    /// answers its callers), then writes a snapshot if one is due. A snapshot that fails
+    /// is logged and tried again at the next commit: the operations it would cover are
+    /// already durable in the log.
+    async fn settle(&self, w: &mut Writer) {
+        if let Some(flight) = &mut w.in_flight {
+            let joined = (&mut flight.write).await;
+            let InFlight { entry, answers, .. } = w.in_flight.take().expect("in flight");
+            let written = match joined {
+                Ok(written) => written,
+                // The task panicked or its runtime shut down: the entry is there or not.
+                Err(e) => match persist::log_exists(&self.storage, &self.root, entry.seq).await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(Error::internal(format!("the log write failed: {e}"))),
+                    Err(e) => Err(e),
+                },
+            };
+            let result = written.and_then(|()| {
+                w.seq = entry.seq;
+                self.write().apply(&entry.op)
+            });
+            self.applied(w, &entry.op, &result);
+            answers.finish(&result);
+        }
+        let records = self.read().records.len();
+        if persist::snapshot_due(records, w.ops_since_snapshot, w.touched_since_snapshot) {
+            if let Err(e) = self.snapshot(w).await {
+                tracing::warn!(index = %self.spec.name, "snapshot failed (retried at the next commit): {e}");
+            }
+        }
+    }
+
+    /// Counts an applied operation toward the next snapshot and refits the scan.
+    fn applied(&self, w: &mut Writer, op: &LogOp, result: &Result<usize>) {
+        if result.is_err() {
+            return;
+        }
         if self.spec.scan_dimensions > 0 {
             self.write().refit_scan();
         }
         w.ops_since_snapshot += 1;
-        w.touched_since_snapshot += entry.op.touched();
-        let records = self.read().records.len();
-        if persist::snapshot_due(records, w.ops_since_snapshot, w.touched_since_snapshot) {
-            self.snapshot(&mut w).await?;
-        }
-        Ok(n)
+        w.touched_since_snapshot += op.touched();
     }
 
     /// Applies a batch while its log entry is being written (by a task of the runtime), so
@@ -712,6 +820,7 @@ impl VectorIndex {
     /// Writes a snapshot now if anything changed since the last one.
     pub async fn flush(&self) -> Result<()> {
         let mut w = self.writer.lock().await;
+        self.settle(&mut w).await;
         if w.ops_since_snapshot > 0 {
             self.snapshot(&mut w).await?;
         }
@@ -724,6 +833,20 @@ impl VectorIndex {
     /// fraction of a millisecond, and a span per call at info level would be a visible part.
     #[tracing::instrument(name = "vector_search", level = "debug", skip_all, fields(index = %self.spec.name, k = request.k, exact = request.exact))]
     pub fn search(&self, request: &SearchRequest) -> Result<Vec<Hit>> {
+        let version = self.read().version;
+        if let Some(hits) = self.recent.get(request, version) {
+            return Ok(hits);
+        }
+        let hits = self.find(request)?;
+        // Kept only when no change landed while it ran: then it is the answer at `version`.
+        if self.read().version == version {
+            self.recent.put(request, version, &hits);
+        }
+        Ok(hits)
+    }
+
+    /// [`Self::search`] without the recent answers.
+    fn find(&self, request: &SearchRequest) -> Result<Vec<Hit>> {
         if request.k == 0 || request.k > MAX_K {
             return Err(Error::invalid(format!(
                 "k must be between 1 and {MAX_K}, not {}",
@@ -764,11 +887,8 @@ impl VectorIndex {
                 .scan
                 .as_ref()
                 .is_some_and(|s| s.is_ready() || s.variance().is_none());
-        if !request.exact
-            && !scans
-            && (filter.is_some() || !request.exclude_ids.is_empty())
-            && self.read().viewed
-        {
+        let predicate = filter.is_some() || !overfetches(k, request.exclude_ids.len());
+        if !request.exact && !scans && predicate && self.read().viewed {
             self.write().own(&self.spec)?;
         }
         let _slot = self.slots.acquire();
@@ -843,8 +963,16 @@ fn scan_in(
     Ok(state.hits(&keys, &distances, k))
 }
 
-/// Searches with the exclusions and the metadata filter applied inside the graph walk
-/// (usearch's predicate search), so `k` hits come back whenever `k` records pass.
+/// Whether a search for `k` excluding `excluded` records asks the graph for `k + excluded`
+/// and drops the excluded afterwards (instead of a predicate walk, which needs an in-memory
+/// graph): while that stays within [`MAX_K`].
+fn overfetches(k: usize, excluded: usize) -> bool {
+    k + excluded <= MAX_K
+}
+
+/// Searches with the metadata filter applied inside the graph walk (usearch's predicate
+/// search), so `k` hits come back whenever `k` records pass; exclusions alone overfetch
+/// (see [`overfetches`]).
 fn search_in(
     state: &State,
     v: &[f32],
@@ -866,8 +994,13 @@ fn search_in(
             k + excluded.len()
         };
         state.index.exact_search(v, want).map_err(usearch_err)?
-    } else if excluded.is_empty() && filter.is_none() {
-        state.index.search(v, k).map_err(usearch_err)?
+    } else if filter.is_none() && overfetches(k, excluded.len()) {
+        // Exclusions alone: walk for enough more that the excluded can be dropped after,
+        // which a memory-mapped graph can do (it cannot take a predicate).
+        state
+            .index
+            .search(v, k + excluded.len())
+            .map_err(usearch_err)?
     } else if state.viewed {
         return Err(Error::internal(
             "a filtered search reached a memory-mapped index",
@@ -910,15 +1043,15 @@ fn rank_candidates(
     state: &State,
     v: &[f32],
     k: usize,
-    candidates: &HashSet<u64>,
+    candidates: Candidates<'_>,
     excluded: &HashSet<u64>,
     filter: &MetadataFilter,
 ) -> Vec<Hit> {
     let mut stored = vec![0.0f32; v.len()];
     let mut ranked: Vec<(u64, f32)> = candidates
-        .iter()
-        .filter(|&&key| admits(state, excluded, Some(filter), key))
-        .filter_map(|&key| {
+        .keys()
+        .filter(|&key| admits(state, excluded, Some(filter), key))
+        .filter_map(|key| {
             stored_vector(&state.index, key, &mut stored)
                 .then(|| (key, super::scan::distance(state.metric, v, &stored)))
         })

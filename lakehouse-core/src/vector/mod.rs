@@ -10,9 +10,11 @@
 //! replay, the snapshot file is memory-mapped instead of read, so a large index answers its
 //! first search in milliseconds (see [`IndexInfo::memory_mapped`]). See `docs/STORAGE.md`.
 
+mod commit;
 mod filter;
 mod index;
 mod persist;
+mod recent;
 mod records;
 mod scan;
 
@@ -426,7 +428,7 @@ pub struct IndexInfo {
     /// Memory used by the HNSW structure and, on an index that scans, its codes, in bytes.
     pub memory_bytes: usize,
     /// Whether the graph is still a read-only memory map of its snapshot file (an index
-    /// reopened on a local root, until its first write or filtered search).
+    /// reopened on a local root, until its first write or predicate walk).
     #[serde(default)]
     pub memory_mapped: bool,
     /// On an index that scans: the share of the data's variance its directions hold, once

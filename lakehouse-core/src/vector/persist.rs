@@ -250,8 +250,18 @@ pub(crate) async fn delete_all(storage: &Storage, name: &str) -> Result<()> {
 }
 
 /// Durably records one operation; it must not exist yet.
+/// The log entry of operation `seq`.
+fn log_key(root: &str, seq: u64) -> String {
+    format!("{root}/log/{seq:020}.json")
+}
+
+/// Whether the log entry of operation `seq` is stored.
+pub(crate) async fn log_exists(storage: &Storage, root: &str, seq: u64) -> Result<bool> {
+    storage.exists_internal(&log_key(root, seq)).await
+}
+
 pub(crate) async fn write_log(storage: &Storage, root: &str, entry: &LogEntry) -> Result<()> {
-    let key = format!("{root}/log/{:020}.json", entry.seq);
+    let key = log_key(root, entry.seq);
     let conflict = || {
         Error::Conflict(format!(
             "another process wrote operation {} of the vector index at {root} first; reopen \
@@ -348,10 +358,10 @@ pub(crate) async fn recover(storage: &Storage, root: &str) -> Result<Recovered> 
         if *seq != after + 1 + i as u64 {
             return Err(Error::NotFound {
                 what: "vector index log entry",
-                name: format!("{root}/log/{:020}.json", after + 1 + i as u64),
+                name: log_key(root, after + 1 + i as u64),
             });
         }
-        let key = format!("{root}/log/{seq:020}.json");
+        let key = log_key(root, *seq);
         log.push(parse(&storage.get_internal(&key).await?, &key)?);
     }
     Ok(Recovered { snapshot, log })

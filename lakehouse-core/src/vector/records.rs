@@ -124,21 +124,52 @@ impl Records {
         Some((key, entry))
     }
 
-    /// The keys that may pass `filter`: those posted under the value of its most selective
-    /// scalar condition (a superset of the passing keys; check each with the filter).
-    /// `None` when no condition has a scalar value (then any key may pass).
-    pub fn candidates(&self, filter: &MetadataFilter) -> Option<&HashSet<u64>> {
+    /// The keys that may pass `filter`: those posted under the value of every scalar
+    /// condition (a superset of the passing keys; check each with the filter). `None` when
+    /// no condition has a scalar value (then any key may pass).
+    pub fn candidates(&self, filter: &MetadataFilter) -> Option<Candidates<'_>> {
         static NONE: std::sync::LazyLock<HashSet<u64>> = std::sync::LazyLock::new(HashSet::new);
-        filter
+        let mut sets: Vec<&HashSet<u64>> = filter
             .conditions()
             .filter_map(|(field, wanted)| posting(field, wanted))
             .map(|p| self.postings.get(p.as_str()).unwrap_or(&*NONE))
-            .min_by_key(|keys| keys.len())
+            .collect();
+        sets.sort_by_key(|keys| keys.len());
+        (!sets.is_empty()).then_some(Candidates { sets })
     }
 
     /// Every record, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &Entry)> {
         self.entries.iter().map(|(k, e)| (*k, e))
+    }
+}
+
+/// The keys posted under every scalar condition of a filter: the rarest value's keys that
+/// the other values' postings hold too.
+pub struct Candidates<'a> {
+    /// One posting per condition, the smallest first.
+    sets: Vec<&'a HashSet<u64>>,
+}
+
+impl Candidates<'_> {
+    /// At most this many keys: the rarest value's count.
+    pub fn len(&self) -> usize {
+        self.sets[0].len()
+    }
+
+    /// Whether no key can pass.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The keys in every posting.
+    pub fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        let (rarest, others) = self.sets.split_first().expect("one posting at least");
+        rarest
+            .iter()
+            .copied()
+            .filter(move |key| others.iter().all(|s| s.contains(key)))
     }
 }
 
@@ -165,6 +196,11 @@ mod tests {
             .candidates(&f(serde_json::json!({"state": "IL", "years": 3.0})))
             .unwrap();
         assert_eq!(both.len(), 20);
+        // The keys are those in every posting: IL and years 3 (i % 5 == 3 and i % 10 != 0).
+        let mut keys: Vec<u64> = both.keys().collect();
+        keys.sort_unstable();
+        let want: Vec<u64> = (0..100).filter(|i| i % 5 == 3 && i % 10 != 0).collect();
+        assert_eq!(keys, want);
         assert_eq!(
             r.candidates(&f(serde_json::json!({"active": true})))
                 .unwrap()
