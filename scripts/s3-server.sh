@@ -15,10 +15,12 @@ weed mini -dir="$dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false \
   -s3.port="$port" -bucket=lakehouse-test -admin.ui=false >"$dir/weed.log" 2>&1 &
 echo "$!" >"$dir/weed.pid"
 for _ in $(seq 1 120); do
-  # Any S3 answer (an auth error included) means the gateway is up.
-  if curl -s "http://127.0.0.1:$port/lakehouse-test" 2>/dev/null | grep -q '<'; then
-    break
-  fi
+  # Up when a signed listing of the bucket succeeds: on an empty folder the gateway answers
+  # (404, NoSuchBucket) for a moment before the bucket is made.
+  code="$(curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" \
+    --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+    "http://127.0.0.1:$port/lakehouse-test?list-type=2&max-keys=1" 2>/dev/null || true)"
+  [ "$code" = "200" ] && break
   sleep 0.5
 done
 cat <<ENV

@@ -533,6 +533,7 @@ impl Catalog {
     {
         validate_name(name)?;
         let _guard = self.commit_lock.lock().await;
+        let token = commit_token();
         for attempt in 0..COMMIT_ATTEMPTS {
             let table = delta::open_table(&self.storage, name, None).await?;
             let current = match &table {
@@ -555,7 +556,7 @@ impl Catalog {
             crate::phase("commit", name);
             let committed = match (&table, &current) {
                 (Some(t), Some(cur)) => {
-                    self.write_version(name, t.snapshot()?, cur, &schema, &added, operation)
+                    self.write_version(name, t.snapshot()?, cur, &schema, &added, operation, &token)
                         .await
                 }
                 _ => {
@@ -570,7 +571,7 @@ impl Catalog {
                             )));
                         }
                     }
-                    self.create(name, &schema, &added, operation).await
+                    self.create(name, &schema, &added, operation, &token).await
                 }
             };
             match committed {
@@ -580,17 +581,18 @@ impl Catalog {
                     self.remember(m.clone());
                     return Ok(m);
                 }
-                Err(e) if lost_race(&e) => {
+                Err(e) => {
+                    let base = current.as_ref().map(|m| m.version);
+                    if let Some(m) = self.landed(name, base, &token, e).await? {
+                        return Ok(m);
+                    }
                     tracing::debug!(dataset = name, attempt, "commit lost a race; retrying");
                     let pause = std::time::Duration::from_millis(u64::from(attempt.min(20)) * 5);
                     tokio::time::sleep(pause).await;
                 }
-                Err(e) => return Err(e.into()),
             }
         }
-        Err(Error::Conflict(format!(
-            "dataset {name:?}: {COMMIT_ATTEMPTS} commits in a row lost to concurrent writers"
-        )))
+        Err(lost_races(name))
     }
 
     /// Records `m` as the latest version of its dataset, keeping the previous one in history.
@@ -603,6 +605,55 @@ impl Catalog {
         }
     }
 
+    /// After commit attempt `error` on `name` (whose latest version was `base`): the
+    /// version this writer's commit made, when it is there all the same, so the caller
+    /// reports it instead of committing twice; `Ok(None)` when the attempt lost a race to
+    /// another writer (try again); the error itself otherwise.
+    ///
+    /// A commit request can fail after the store took it: its response is lost, or the
+    /// store client retries it and finds the entry there (Delta then reports "version
+    /// already exists"). Only the commit's [`delta::COMMIT_TOKEN_KEY`] tells this writer's
+    /// entry from another's.
+    async fn landed(
+        &self,
+        name: &str,
+        base: Option<u64>,
+        token: &str,
+        error: DeltaTableError,
+    ) -> Result<Option<Arc<Manifest>>> {
+        let store = delta::log_store(&self.storage, name)?;
+        let mut version = base.map_or(0, |b| b + 1);
+        loop {
+            let commit = match delta::read_commit(&store, version).await {
+                Ok(Some(commit)) => commit,
+                Ok(None) => break,
+                // The store cannot be read: the outcome stays unknown, and the caller gets
+                // the commit's own error (and keeps the files the commit may reference).
+                Err(read) if lost_race(&error) => return Err(read),
+                Err(_) => return Err(error.into()),
+            };
+            if commit.token.as_deref() == Some(token) {
+                tracing::info!(
+                    dataset = name,
+                    version,
+                    "a commit request failed but the commit was stored: {error}"
+                );
+                let table = delta::open_table(&self.storage, name, Some(version))
+                    .await?
+                    .ok_or_else(|| Error::internal(format!("dataset {name:?} vanished")))?;
+                let m = Arc::new(delta::manifest(name, table.snapshot()?, &store).await?);
+                self.remember(m.clone());
+                return Ok(Some(m));
+            }
+            version += 1;
+        }
+        if lost_race(&error) {
+            Ok(None)
+        } else {
+            Err(error.into())
+        }
+    }
+
     /// Version 0 of a new table: its schema, and `added` files if any.
     async fn create(
         &self,
@@ -610,6 +661,7 @@ impl Catalog {
         schema: &Schema,
         added: &[DataFile],
         operation: Operation,
+        token: &str,
     ) -> std::result::Result<DeltaTableState, DeltaTableError> {
         let store = delta::log_store(&self.storage, name).map_err(to_delta)?;
         let columns = delta::delta_schema(schema).map_err(to_delta)?;
@@ -628,7 +680,7 @@ impl Catalog {
                 Some(CHECKPOINT_INTERVAL.to_string()),
             )
             .with_actions(added.iter().map(|f| Action::Add(add_action(name, f))))
-            .with_commit_properties(commit_properties(operation))
+            .with_commit_properties(commit_properties(operation, token))
             .await?;
         Ok(table.snapshot()?.clone())
     }
@@ -642,6 +694,7 @@ impl Catalog {
         schema: &Schema,
         added: &[DataFile],
         operation: Operation,
+        token: &str,
     ) -> std::result::Result<DeltaTableState, DeltaTableError> {
         let store = delta::log_store(&self.storage, name).map_err(to_delta)?;
         let replace = operation == Operation::Replace;
@@ -680,7 +733,7 @@ impl Catalog {
         } else {
             SaveMode::Append
         };
-        let finalized = CommitBuilder::from(commit_properties(operation))
+        let finalized = CommitBuilder::from(commit_properties(operation, token))
             .with_actions(actions)
             .build(
                 Some(state),
@@ -697,7 +750,8 @@ impl Catalog {
 
     /// Merges rows (the Parquet files `source`, written with the dataset's `schema`) into
     /// `name` by `keys`: rows whose keys match are updated, the others inserted (Delta's
-    /// merge). One new version.
+    /// merge). One new version; merged again on the newer version when another writer
+    /// commits first.
     pub(crate) async fn upsert(
         &self,
         name: &str,
@@ -706,14 +760,6 @@ impl Catalog {
         keys: &[String],
     ) -> Result<Arc<Manifest>> {
         use datafusion::prelude::{Column, Expr, ParquetReadOptions, SessionContext, col};
-        let _guard = self.commit_lock.lock().await;
-        let table = self.latest_table(name).await?;
-        let current = delta::manifest(name, table.snapshot()?, &table.log_store()).await?;
-        if current.fingerprint != schema_fingerprint(schema) {
-            return Err(Error::Conflict(format!(
-                "dataset {name:?} changed schema during the upsert; retry"
-            )));
-        }
         let side = |alias: &str, c: &str| col(Column::new(Some(alias), c));
         let mut predicate: Option<Expr> = None;
         for key in keys {
@@ -726,36 +772,58 @@ impl Catalog {
         let predicate =
             predicate.ok_or_else(|| Error::invalid("an upsert needs at least one key column"))?;
         let paths: Vec<String> = source.iter().map(|p| p.display().to_string()).collect();
-        let source = SessionContext::new()
-            .read_parquet(paths, ParquetReadOptions::default())
-            .await?;
         let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let updated: Vec<&String> = names.iter().filter(|n| !keys.contains(n)).collect();
-        let mut merge = table
-            .merge(source, predicate)
-            .with_source_alias("source")
-            .with_target_alias("target")
-            .with_commit_properties(
-                CommitProperties::default().with_metadata(operation_metadata(Operation::Upsert)),
-            );
-        if !updated.is_empty() {
-            merge = merge.when_matched_update(|u| {
-                updated.iter().fold(u, |u, c| {
-                    u.update(Column::new_unqualified(c.as_str()), side("source", c))
-                })
-            })?;
+        let _guard = self.commit_lock.lock().await;
+        let token = commit_token();
+        for attempt in 0..COMMIT_ATTEMPTS {
+            let table = self.latest_table(name).await?;
+            let current = delta::manifest(name, table.snapshot()?, &table.log_store()).await?;
+            if current.fingerprint != schema_fingerprint(schema) {
+                return Err(Error::Conflict(format!(
+                    "dataset {name:?} changed schema during the upsert; retry"
+                )));
+            }
+            let source = SessionContext::new()
+                .read_parquet(paths.clone(), ParquetReadOptions::default())
+                .await?;
+            let mut merge = table
+                .merge(source, predicate.clone())
+                .with_source_alias("source")
+                .with_target_alias("target")
+                .with_commit_properties(commit_properties(Operation::Upsert, &token));
+            if !updated.is_empty() {
+                merge = merge.when_matched_update(|u| {
+                    updated.iter().fold(u, |u, c| {
+                        u.update(Column::new_unqualified(c.as_str()), side("source", c))
+                    })
+                })?;
+            }
+            crate::phase("commit", name);
+            let merged = merge
+                .when_not_matched_insert(|i| {
+                    names.iter().fold(i, |i, c| {
+                        i.set(Column::new_unqualified(c.as_str()), side("source", c))
+                    })
+                })?
+                .await;
+            match merged {
+                Ok((table, _metrics)) => {
+                    let m = Arc::new(
+                        delta::manifest(name, table.snapshot()?, &table.log_store()).await?,
+                    );
+                    self.remember(m.clone());
+                    return Ok(m);
+                }
+                Err(e) => {
+                    if let Some(m) = self.landed(name, Some(current.version), &token, e).await? {
+                        return Ok(m);
+                    }
+                    tracing::debug!(dataset = name, attempt, "upsert lost a race; merging again");
+                }
+            }
         }
-        crate::phase("commit", name);
-        let (table, _metrics) = merge
-            .when_not_matched_insert(|i| {
-                names.iter().fold(i, |i, c| {
-                    i.set(Column::new_unqualified(c.as_str()), side("source", c))
-                })
-            })?
-            .await?;
-        let m = Arc::new(delta::manifest(name, table.snapshot()?, &table.log_store()).await?);
-        self.remember(m.clone());
-        Ok(m)
+        Err(lost_races(name))
     }
 
     /// Deletes the rows of `name` for which the SQL `predicate` holds (Delta's delete), as
@@ -763,30 +831,51 @@ impl Catalog {
     pub async fn delete(&self, name: &str, predicate: &str) -> Result<(Arc<Manifest>, u64)> {
         validate_name(name)?;
         let _guard = self.commit_lock.lock().await;
-        let table = self.latest_table(name).await?;
-        let current = delta::manifest(name, table.snapshot()?, &table.log_store()).await?;
-        // Checked here, against the dataset's columns, so a bad predicate is the caller's
-        // error and nothing is written.
-        let df_schema = datafusion::common::DFSchema::try_from(current.schema()?.as_ref().clone())?;
-        datafusion::prelude::SessionContext::new()
-            .parse_sql_expr(predicate, &df_schema)
-            .map_err(|e| {
-                Error::invalid(format!(
-                    "delete predicate {predicate:?}: {}",
-                    root_message(&e)
-                ))
-            })?;
-        crate::phase("commit", name);
-        let (table, metrics) = table
-            .delete()
-            .with_predicate(predicate.to_string())
-            .with_commit_properties(
-                CommitProperties::default().with_metadata(operation_metadata(Operation::Delete)),
-            )
-            .await?;
-        let m = Arc::new(delta::manifest(name, table.snapshot()?, &table.log_store()).await?);
-        self.remember(m.clone());
-        Ok((m, metrics.num_deleted_rows.unwrap_or(0) as u64))
+        let token = commit_token();
+        for attempt in 0..COMMIT_ATTEMPTS {
+            let table = self.latest_table(name).await?;
+            let current = delta::manifest(name, table.snapshot()?, &table.log_store()).await?;
+            // Checked here, against the dataset's columns, so a bad predicate is the caller's
+            // error and nothing is written.
+            let df_schema =
+                datafusion::common::DFSchema::try_from(current.schema()?.as_ref().clone())?;
+            datafusion::prelude::SessionContext::new()
+                .parse_sql_expr(predicate, &df_schema)
+                .map_err(|e| {
+                    Error::invalid(format!(
+                        "delete predicate {predicate:?}: {}",
+                        root_message(&e)
+                    ))
+                })?;
+            crate::phase("commit", name);
+            let deleted = table
+                .delete()
+                .with_predicate(predicate.to_string())
+                .with_commit_properties(commit_properties(Operation::Delete, &token))
+                .await;
+            match deleted {
+                Ok((table, metrics)) => {
+                    let m = Arc::new(
+                        delta::manifest(name, table.snapshot()?, &table.log_store()).await?,
+                    );
+                    self.remember(m.clone());
+                    return Ok((m, metrics.num_deleted_rows.unwrap_or(0) as u64));
+                }
+                Err(e) => {
+                    if let Some(m) = self.landed(name, Some(current.version), &token, e).await? {
+                        // What went, by the versions' row counts.
+                        let gone = current.row_count.saturating_sub(m.row_count);
+                        return Ok((m, gone));
+                    }
+                    tracing::debug!(
+                        dataset = name,
+                        attempt,
+                        "delete lost a race; deleting again"
+                    );
+                }
+            }
+        }
+        Err(lost_races(name))
     }
 
     /// Drops dataset `name`: every version and file goes, here and for every other reader
@@ -943,20 +1032,33 @@ impl Catalog {
     }
 }
 
-/// Commit properties of a lakehouse commit: its operation recorded in the commit info, no
-/// retries inside deltalake (the catalog decides again on the newer version instead).
-fn commit_properties(operation: Operation) -> CommitProperties {
+/// Commit properties of a lakehouse commit: its operation and the writer's one-time `token`
+/// recorded in the commit info, no retries inside deltalake (the catalog looks for its own
+/// commit, then decides again on the newer version: see `Catalog::landed`).
+fn commit_properties(operation: Operation, token: &str) -> CommitProperties {
     CommitProperties::default()
-        .with_metadata(operation_metadata(operation))
+        .with_metadata([
+            (
+                delta::OPERATION_KEY.to_string(),
+                serde_json::Value::from(operation.as_str()),
+            ),
+            (
+                delta::COMMIT_TOKEN_KEY.to_string(),
+                serde_json::Value::from(token),
+            ),
+        ])
         .with_max_retries(0)
 }
 
-/// The commit-info entry that names a lakehouse operation.
-fn operation_metadata(operation: Operation) -> [(String, serde_json::Value); 1] {
-    [(
-        delta::OPERATION_KEY.to_string(),
-        serde_json::Value::from(operation.as_str()),
-    )]
+/// A new writer token for [`commit_properties`].
+fn commit_token() -> String {
+    Uuid::new_v4().to_string()
+}
+
+fn lost_races(name: &str) -> Error {
+    Error::Conflict(format!(
+        "dataset {name:?}: {COMMIT_ATTEMPTS} commits in a row lost to concurrent writers"
+    ))
 }
 
 /// A DataFusion error's message without its chain of prefixes.
@@ -1164,5 +1266,69 @@ mod tests {
             c.manifest_at("t", 2).await.unwrap_err(),
             Error::NotFound { .. }
         ));
+    }
+
+    /// A commit request that fails after the store took it (its answer lost, or a retry that
+    /// found the entry there) is this writer's version: reported once, never committed a
+    /// second time, its files kept. A store that does not answer at all leaves no version.
+    #[tokio::test]
+    async fn a_commit_the_store_took_counts_once() {
+        use crate::flaky_store::{Fault, Flaky};
+        use crate::ingest::{IngestMode, IngestOptions, ingest};
+        let entry = |name: &str, v: u64| format!("datasets/{name}/_delta_log/{v:020}.json");
+        for fault in [Fault::StoredThenExists, Fault::StoredThenError] {
+            let flaky = Arc::new(Flaky::new(Arc::new(InMemory::new())));
+            let storage = Storage::new(flaky.clone(), 1 << 20, "memory".into());
+            let c = Catalog::open(storage.clone()).await.unwrap();
+            flaky.arm(&entry("t", 0), fault);
+            let r = ingest(
+                &c,
+                "t",
+                "k,v\n1,10\n2,20\n".into(),
+                &IngestOptions::default(),
+            )
+            .await
+            .unwrap();
+            assert!(!flaky.armed(), "{fault:?}");
+            assert_eq!((r.manifest.version, r.manifest.row_count), (0, 2));
+            flaky.arm(&entry("t", 1), fault);
+            let append = IngestOptions::mode(IngestMode::Append);
+            let r = ingest(&c, "t", "k,v\n3,30\n".into(), &append)
+                .await
+                .unwrap();
+            assert!(!r.no_op, "{fault:?}");
+            assert_eq!((r.manifest.version, r.manifest.row_count), (1, 3));
+            flaky.arm(&entry("t", 2), fault);
+            let upsert = IngestOptions::mode(IngestMode::Upsert).with_keys(["k"]);
+            let r = ingest(&c, "t", "k,v\n1,11\n4,40\n".into(), &upsert)
+                .await
+                .unwrap();
+            assert_eq!((r.manifest.version, r.manifest.row_count), (2, 4));
+            flaky.arm(&entry("t", 3), fault);
+            let (m, deleted) = c.delete("t", "k = 2").await.unwrap();
+            assert_eq!((m.version, m.row_count, deleted), (3, 3, 1), "{fault:?}");
+            assert_eq!(
+                delta::log_versions(&storage, "t").await.unwrap(),
+                vec![0, 1, 2, 3],
+                "{fault:?}"
+            );
+            for f in &c.manifest("t").unwrap().files {
+                assert!(storage.exists_internal(&f.path).await.unwrap(), "{fault:?}");
+            }
+        }
+
+        let flaky = Arc::new(Flaky::new(Arc::new(InMemory::new())));
+        let storage = Storage::new(flaky.clone(), 1 << 20, "memory".into());
+        let c = Catalog::open(storage.clone()).await.unwrap();
+        ingest(&c, "t", "k\n1\n".into(), &IngestOptions::default())
+            .await
+            .unwrap();
+        flaky.arm(&entry("t", 1), Fault::Down);
+        let append = IngestOptions::mode(IngestMode::Append);
+        let err = ingest(&c, "t", "k\n2\n".into(), &append).await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Storage, "{err}");
+        flaky.heal();
+        let r = ingest(&c, "t", "k\n3\n".into(), &append).await.unwrap();
+        assert_eq!((r.manifest.version, r.manifest.row_count), (1, 2));
     }
 }

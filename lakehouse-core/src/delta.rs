@@ -36,6 +36,10 @@ use crate::storage::Storage;
 
 /// Key under which the commit info of a lakehouse commit names its [`Operation`].
 pub(crate) const OPERATION_KEY: &str = "lakehouse.operation";
+/// Key under which the commit info of a lakehouse commit carries its writer's one-time token:
+/// how a writer whose commit request failed (a lost response, a retried request that found
+/// the entry there) tells its own commit from another writer's.
+pub(crate) const COMMIT_TOKEN_KEY: &str = "lakehouse.commit";
 /// Columns (from the first) whose min/max/null counts a data file's statistics carry: Delta's
 /// default (`delta.dataSkippingNumIndexedCols`).
 const STATS_COLUMNS: usize = 32;
@@ -309,6 +313,8 @@ pub(crate) struct Commit {
     pub removed: Vec<String>,
     /// The new schema, when the commit changed the table's metadata.
     pub schema: Option<StructType>,
+    /// The token of the lakehouse writer that made it ([`COMMIT_TOKEN_KEY`]).
+    pub token: Option<String>,
 }
 
 /// Reads commit `version` of a table; `None` when its log entry is gone (expired).
@@ -346,6 +352,10 @@ pub(crate) async fn read_commit(store: &LogStoreRef, version: u64) -> Result<Opt
                 .and_then(Value::as_i64)
                 .and_then(DateTime::from_timestamp_millis);
             commit.operation = operation_of(info);
+            commit.token = info
+                .get(COMMIT_TOKEN_KEY)
+                .and_then(Value::as_str)
+                .map(str::to_string);
         }
     }
     if commit.operation.is_none() {

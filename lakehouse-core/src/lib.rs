@@ -37,6 +37,8 @@ mod choice;
 mod delta;
 pub mod embed;
 pub mod error;
+#[cfg(test)]
+mod flaky_store;
 pub mod indexer;
 pub mod ingest;
 mod lakehouse;

@@ -697,6 +697,28 @@ fn crasher(root: &str, work: &Path, cycles: usize, server: Option<&S3Server>) {
     );
 }
 
+/// The crasher's work folder (acknowledgements with the errors the child reported, kill
+/// phases): kept, and named, when a check fails.
+struct WorkDir(tempfile::TempDir);
+
+impl WorkDir {
+    fn new() -> Self {
+        Self(tempfile::tempdir().unwrap())
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.disable_cleanup(true);
+            eprintln!(
+                "the crasher's work folder is kept: {}",
+                self.0.path().display()
+            );
+        }
+    }
+}
+
 fn cycles(default: usize) -> usize {
     std::env::var("LAKEHOUSE_CRASHER_CYCLES")
         .ok()
@@ -706,9 +728,9 @@ fn cycles(default: usize) -> usize {
 
 #[test]
 fn crasher_on_a_local_root() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("lh");
-    crasher(root.to_str().unwrap(), dir.path(), cycles(100), None);
+    let dir = WorkDir::new();
+    let root = dir.0.path().join("lh");
+    crasher(root.to_str().unwrap(), dir.0.path(), cycles(100), None);
 }
 
 #[test]
@@ -735,6 +757,6 @@ fn crasher_on_s3_with_server_outages() {
         uuid::Uuid::new_v4()
     );
     wait_for_s3(&root);
-    let dir = tempfile::tempdir().unwrap();
-    crasher(&root, dir.path(), cycles(50), server.as_ref());
+    let dir = WorkDir::new();
+    crasher(&root, dir.0.path(), cycles(50), server.as_ref());
 }

@@ -441,6 +441,72 @@ async fn concurrent_adds_commit_together_and_all_survive() {
     assert_eq!(index.vector("h0").unwrap(), vectors[799]);
 }
 
+/// Searches called synchronously from async tasks on every worker, while several callers
+/// add large batches (the overlapped path: the write lock is held while a runtime task writes
+/// the log) must not stall the runtime: a search waiting for the lock gives its worker up.
+/// Before that, this hung. A watchdog thread turns a hang into a failure.
+#[test]
+fn searches_waiting_on_an_overlapped_add_never_stall_the_runtime() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let lh = open(dir.path()).await;
+            let index = lh.vectors().create(IndexSpec::new("o", 32)).await.unwrap();
+            let base = random_vectors(2_000, 32, 41);
+            index.add(records("b", &base)).await.unwrap();
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let mut searchers = Vec::new();
+            for s in 0..16u64 {
+                let (index, stop) = (index.clone(), stop.clone());
+                searchers.push(tokio::spawn(async move {
+                    let queries = random_vectors(8, 32, 100 + s);
+                    let mut n = 0usize;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let q = &queries[n % queries.len()];
+                        // A changing k keeps the recent answers from serving it.
+                        let hits = index.search(&SearchRequest::new(q.clone(), 1 + n % 9));
+                        assert!(hits.is_ok());
+                        n += 1;
+                        tokio::task::yield_now().await;
+                    }
+                    n
+                }));
+            }
+            let mut adders = Vec::new();
+            for a in 0..4usize {
+                let index = index.clone();
+                adders.push(tokio::spawn(async move {
+                    for round in 0..5usize {
+                        let batch = random_vectors(200, 32, (a * 10 + round) as u64);
+                        let prefix = format!("a{a}r{round}-");
+                        index.add(records(&prefix, &batch)).await.unwrap();
+                    }
+                }));
+            }
+            for adder in adders {
+                adder.await.unwrap();
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let mut searches = 0;
+            for searcher in searchers {
+                searches += searcher.await.unwrap();
+            }
+            assert_eq!(index.len(), 2_000 + 4 * 5 * 200);
+            println!("{searches} searches beside 20 overlapped adds of 200");
+        });
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("searches and overlapped adds hung (or the test thread panicked)");
+}
+
 /// A repeated search is answered from the index's recent answers only while nothing
 /// changed: an add, a replace or a remove shows in the very next search.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,7 +37,7 @@ use crate::catalog::{
     validate_name,
 };
 use crate::delta;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use infer::Kind;
 
 /// How an ingest relates to an existing dataset of the same name.
@@ -864,7 +864,12 @@ async fn store(
     match committed {
         Ok((manifest, no_op)) => {
             if no_op {
-                remove_files(&storage, &uploaded).await;
+                // Never a file the kept version reads.
+                let unused: Vec<DataFile> = uploaded
+                    .into_iter()
+                    .filter(|u| !manifest.files.iter().any(|f| f.path == u.path))
+                    .collect();
+                remove_files(&storage, &unused).await;
             }
             Ok(IngestReport {
                 manifest,
@@ -873,6 +878,10 @@ async fn store(
                 source_sha256: sha,
             })
         }
+        // The store failed: the commit may have been stored all the same (the catalog could
+        // not read it back), so its files stay; `expire_versions` deletes them after
+        // `ORPHAN_GRACE` if no version took them.
+        Err(e) if matches!(e.kind(), ErrorKind::Storage | ErrorKind::Timeout) => Err(e),
         Err(e) => {
             remove_files(&storage, &uploaded).await;
             Err(e)

@@ -111,6 +111,7 @@ pub(super) struct Answers(Vec<(Option<usize>, oneshot::Sender<Result<usize>>)>);
 
 impl Answers {
     /// How many callers share the group.
+    #[cfg(test)]
     pub fn callers(&self) -> usize {
         self.0.len()
     }

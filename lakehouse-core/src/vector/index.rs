@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock, TryLockError};
 
 use serde_json::Value;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
@@ -26,7 +26,7 @@ use super::{
     Hit, IndexInfo, IndexSpec, MAX_K, MetadataFilter, Metric, Quantization, SearchRequest,
     VectorRecord,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::storage::Storage;
 
 /// Concurrent calls into usearch allowed at once (its thread contexts).
@@ -62,8 +62,13 @@ impl Slots {
 
     fn acquire(&self) -> SlotGuard<'_> {
         let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        while *free == 0 {
-            free = self.released.wait(free).unwrap_or_else(|p| p.into_inner());
+        if *free == 0 {
+            free = blocking(|| {
+                while *free == 0 {
+                    free = self.released.wait(free).unwrap_or_else(|p| p.into_inner());
+                }
+                free
+            });
         }
         *free -= 1;
         SlotGuard(self)
@@ -113,6 +118,10 @@ struct Writer {
     /// caller may have stopped waiting): whoever holds the writer next ends it first, so the
     /// state never falls behind the log.
     in_flight: Option<InFlight>,
+    /// An operation whose log write failed in a way that leaves its outcome unknown (the
+    /// store may have taken it): nothing else is written until [`VectorIndex::settle`] has
+    /// read its position back, so the state never misses a stored operation.
+    unsure: Option<Arc<LogEntry>>,
 }
 
 struct InFlight {
@@ -498,17 +507,32 @@ impl VectorIndex {
                 ops_since_snapshot: ops,
                 touched_since_snapshot: 0,
                 in_flight: None,
+                unsure: None,
             }),
             slots: Slots::new(THREAD_SLOTS),
         }
     }
 
+    /// The state to read; waits (see [`blocking`]) while a write holds it.
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
-        self.state.read().unwrap_or_else(|p| p.into_inner())
+        match self.state.try_read() {
+            Ok(state) => state,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                blocking(|| self.state.read().unwrap_or_else(|p| p.into_inner()))
+            }
+        }
     }
 
+    /// The state to change; waits (see [`blocking`]) while others hold it.
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.state.write().unwrap_or_else(|p| p.into_inner())
+        match self.state.try_write() {
+            Ok(state) => state,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                blocking(|| self.state.write().unwrap_or_else(|p| p.into_inner()))
+            }
+        }
     }
 
     /// The spec it was created with.
@@ -675,6 +699,14 @@ impl VectorIndex {
     /// add applies while it is written instead, and has ended when this returns.
     fn begin(&self, w: &mut Writer, group: Group) {
         let Group { op, answers } = group;
+        if let Some(unsure) = &w.unsure {
+            answers.finish(&Err(Error::Storage(format!(
+                "the outcome of operation {} on vector index {:?} is not known yet (the \
+                 store did not answer); try again",
+                unsure.seq, self.spec.name
+            ))));
+            return;
+        }
         // Before the log write: a failure here must leave nothing stored.
         if let Err(e) = self.write().own(&self.spec) {
             answers.finish(&Err(e));
@@ -683,14 +715,9 @@ impl VectorIndex {
         let entry = Arc::new(LogEntry { seq: w.seq + 1, op });
         crate::phase("log", &self.spec.name);
         match &entry.op {
-            // Only a caller's own large batch: the overlap holds the state's write lock while
-            // a runtime task writes the log, and searches blocked on that lock can hold every
-            // worker; merged groups of small adds under load met exactly that (a hang).
-            LogOp::Add { records }
-                if records.len() >= OVERLAP_MIN_RECORDS
-                    && answers.callers() == 1
-                    && can_overlap() =>
-            {
+            // The overlap holds the state's write lock while a runtime task writes the log;
+            // searches that wait for the lock give up their worker first (see `blocking`).
+            LogOp::Add { records } if records.len() >= OVERLAP_MIN_RECORDS && can_overlap() => {
                 let result = self.add_while_logging(&entry, records, w);
                 self.applied(w, &entry.op, &result);
                 answers.finish(&result);
@@ -720,12 +747,15 @@ impl VectorIndex {
             let written = match joined {
                 Ok(written) => written,
                 // The task panicked or its runtime shut down: the entry is there or not.
-                Err(e) => match persist::log_exists(&self.storage, &self.root, entry.seq).await {
+                Err(e) => match persist::log_holds(&self.storage, &self.root, &entry).await {
                     Ok(true) => Ok(()),
                     Ok(false) => Err(Error::internal(format!("the log write failed: {e}"))),
-                    Err(e) => Err(e),
+                    Err(read) => Err(read),
                 },
             };
+            if written.as_ref().is_err_and(outcome_unknown) {
+                w.unsure = Some(entry.clone());
+            }
             let result = written.and_then(|()| {
                 w.seq = entry.seq;
                 self.write().apply(&entry.op)
@@ -733,10 +763,35 @@ impl VectorIndex {
             self.applied(w, &entry.op, &result);
             answers.finish(&result);
         }
+        self.resolve_unsure(w).await;
         let records = self.read().records.len();
         if persist::snapshot_due(records, w.ops_since_snapshot, w.touched_since_snapshot) {
             if let Err(e) = self.snapshot(w).await {
                 tracing::warn!(index = %self.spec.name, "snapshot failed (retried at the next commit): {e}");
+            }
+        }
+    }
+
+    /// Reads back the position of an operation whose outcome was unknown: applies it when
+    /// the log holds it, forgets it when not; when the store still cannot say, leaves it for
+    /// the next writer.
+    async fn resolve_unsure(&self, w: &mut Writer) {
+        let Some(entry) = w.unsure.clone() else {
+            return;
+        };
+        match persist::log_holds(&self.storage, &self.root, &entry).await {
+            Ok(true) => {
+                w.unsure = None;
+                w.seq = entry.seq;
+                let result = self.write().apply(&entry.op);
+                if let Err(e) = &result {
+                    tracing::warn!(index = %self.spec.name, seq = entry.seq, "a stored operation did not apply: {e}");
+                }
+                self.applied(w, &entry.op, &result);
+            }
+            Ok(false) => w.unsure = None,
+            Err(e) => {
+                tracing::debug!(index = %self.spec.name, seq = entry.seq, "still unknown: {e}");
             }
         }
     }
@@ -786,6 +841,8 @@ impl VectorIndex {
         });
         if written.is_ok() {
             w.seq = entry.seq;
+        } else if written.as_ref().is_err_and(outcome_unknown) {
+            w.unsure = Some(entry.clone());
         }
         written?;
         applied
@@ -1064,6 +1121,26 @@ fn rank_candidates(
     ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
     let (keys, distances): (Vec<u64>, Vec<f32>) = ranked.into_iter().unzip();
     state.hits(&keys, &distances, k)
+}
+
+/// Whether a failed log write may have been stored all the same (the store failed or did not
+/// answer in time), as opposed to refused.
+fn outcome_unknown(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Storage | ErrorKind::Timeout)
+}
+
+/// Runs `f`, which waits for a lock or a slot, where the wait cannot stall the runtime: on a
+/// worker of a multi-threaded tokio runtime the worker's other tasks move to another thread
+/// first (`block_in_place`). Searches are synchronous and called from async code; without
+/// this, searches waiting for an add's write lock could occupy every worker while the add
+/// waits for its log write, a task that needs a worker: a deadlock. Called only once a
+/// non-blocking attempt failed, so an uncontended lock costs nothing more.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    if can_overlap() {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
 }
 
 /// Whether [`VectorIndex::add_while_logging`] can run here: it needs `block_in_place`, which

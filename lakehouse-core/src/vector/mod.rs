@@ -536,4 +536,60 @@ mod tests {
         let err = "manhattan".parse::<Metric>().unwrap_err().to_string();
         assert!(err.contains("cosine, l2, inner_product"), "{err}");
     }
+
+    /// A log write that fails after the store took it counts as written (once: the next
+    /// write takes the next position); one whose outcome cannot be read back blocks further
+    /// writes until it can, then applies or not as the log says.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_log_write_the_store_took_counts_once() {
+        use crate::error::ErrorKind;
+        use crate::flaky_store::{Fault, Flaky};
+        use object_store::memory::InMemory;
+        let rec = |id: &str| VectorRecord::new(id, vec![id.len() as f32, 1.0, 0.5, 0.25]);
+        let ids = |index: &VectorIndex| {
+            let mut ids = index.ids();
+            ids.sort();
+            ids
+        };
+        // An index over a store that fails on demand, holding record "a".
+        let indexed = || async {
+            let flaky = Arc::new(Flaky::new(Arc::new(InMemory::new())));
+            let storage = Storage::new(flaky.clone(), 1 << 30, "memory".into());
+            let index = VectorIndexes::new(storage.clone())
+                .create(IndexSpec::new("v", 4))
+                .await
+                .unwrap();
+            index.add(vec![rec("a")]).await.unwrap();
+            (flaky, storage, index)
+        };
+        for fault in [Fault::StoredThenExists, Fault::StoredThenError] {
+            let (flaky, storage, index) = indexed().await;
+            flaky.arm("/log/", fault);
+            assert_eq!(index.add(vec![rec("bb")]).await.unwrap(), 1, "{fault:?}");
+            assert!(!flaky.armed());
+            index.add(vec![rec("ccc")]).await.unwrap();
+            let reopened = VectorIndexes::new(storage).get("v").await.unwrap();
+            assert_eq!(ids(&reopened), ["a", "bb", "ccc"], "{fault:?}");
+        }
+
+        for (fault, stored) in [(Fault::Down, false), (Fault::StoredThenDown, true)] {
+            let (flaky, storage, index) = indexed().await;
+            flaky.arm("/log/", fault);
+            let err = index.add(vec![rec("bb")]).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+            // Still down: nothing else is written while the outcome is unknown.
+            let err = index.add(vec![rec("dddd")]).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+            flaky.heal();
+            index.add(vec![rec("ccc")]).await.unwrap();
+            let want: &[&str] = if stored {
+                &["a", "bb", "ccc"]
+            } else {
+                &["a", "ccc"]
+            };
+            assert_eq!(ids(&index), want, "{fault:?}");
+            let reopened = VectorIndexes::new(storage).get("v").await.unwrap();
+            assert_eq!(ids(&reopened), want, "{fault:?}");
+        }
+    }
 }

@@ -255,13 +255,12 @@ fn log_key(root: &str, seq: u64) -> String {
     format!("{root}/log/{seq:020}.json")
 }
 
-/// Whether the log entry of operation `seq` is stored.
-pub(crate) async fn log_exists(storage: &Storage, root: &str, seq: u64) -> Result<bool> {
-    storage.exists_internal(&log_key(root, seq)).await
-}
-
+/// Stores the log entry of `entry`'s operation; [`Error::Conflict`] when another writer took
+/// its position first. A request that fails after the store took it (its response lost, or a
+/// retry that finds the entry there) counts as written when the stored entry is this one.
 pub(crate) async fn write_log(storage: &Storage, root: &str, entry: &LogEntry) -> Result<()> {
     let key = log_key(root, entry.seq);
+    let bytes = json(entry)?;
     let conflict = || {
         Error::Conflict(format!(
             "another process wrote operation {} of the vector index at {root} first; reopen \
@@ -269,8 +268,15 @@ pub(crate) async fn write_log(storage: &Storage, root: &str, entry: &LogEntry) -
             entry.seq
         ))
     };
-    if !storage.put_if_absent(&key, json(entry)?).await? {
-        return Err(conflict());
+    match storage.put_if_absent(&key, bytes.clone()).await {
+        Ok(true) => {}
+        Ok(false) if holds(storage, &key, &bytes).await? => {}
+        Ok(false) => return Err(conflict()),
+        Err(e) => match holds(storage, &key, &bytes).await {
+            Ok(true) => {}
+            // Not stored, or the store cannot say: the request's own error.
+            Ok(false) | Err(_) => return Err(e),
+        },
     }
     // The position was free, but a snapshot may already cover it: then another process
     // wrote this position and later coalesced it away, and this entry (from a process that
@@ -288,6 +294,20 @@ pub(crate) async fn write_log(storage: &Storage, root: &str, entry: &LogEntry) -
         return Err(conflict());
     }
     Ok(())
+}
+
+/// Whether the log holds exactly `entry` (after a write whose outcome its caller could not
+/// see): `false` when its position is empty or holds another entry.
+pub(crate) async fn log_holds(storage: &Storage, root: &str, entry: &LogEntry) -> Result<bool> {
+    holds(storage, &log_key(root, entry.seq), &json(entry)?).await
+}
+
+async fn holds(storage: &Storage, key: &str, bytes: &[u8]) -> Result<bool> {
+    match storage.get_internal(key).await {
+        Ok(stored) => Ok(stored.as_ref() == bytes),
+        Err(Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 fn sync_state_key(root: &str) -> String {
