@@ -3,7 +3,8 @@
 # pyarrow, deltalake and polars to read our Parquet and Delta tables back, numpy/safetensors/tokenizers for the embedding reference,
 # SeaweedFS as a local S3 server, pytest, pandas and polars for the Python module, the MCP
 # client SDK), the default embedding model, starts the S3 server on loopback, runs the workspace
-# tests in the one build profile (release), then builds and installs the Python module
+# tests in the one build profile (release) and the unit and golden embedding tests once more on
+# the portable kernels (LAKEHOUSE_KERNEL=portable), then builds and installs the Python module
 # (maturin, reusing the same build) and runs its pytest suite and the MCP client tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +58,11 @@ cargo build --release --workspace --all-targets
 set +e
 cargo test --release --workspace "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The unit tests and the golden embedding tests again on the portable kernels, which the
+# vector instructions of a CI machine would otherwise always bypass (see lakehouse_core::simd).
+LAKEHOUSE_KERNEL=portable cargo test --release --workspace --lib --test embed "$@" -- --skip bulk_indexing 2>&1 | tee -a "$log"
+portable=${PIPESTATUS[0]}
+[ "$status" -eq 0 ] && status=$portable
 set -e
 # The Python module: `pip install ./lakehouse-py` as the README says (maturin builds the
 # extension in the same target folder, with the workspace's features, so it reuses the

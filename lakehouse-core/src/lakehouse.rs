@@ -77,6 +77,7 @@ impl Lakehouse {
 
     /// Opens the lakehouse at `root` with explicit options.
     pub async fn open_with(root: &str, options: Options) -> Result<Self> {
+        crate::simd::Kernels::check_env()?;
         let storage = open_storage(root, options.max_object_size)?;
         let catalog = Catalog::open(storage.clone()).await?;
         let vectors = VectorIndexes::new(storage.clone());

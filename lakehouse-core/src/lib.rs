@@ -28,7 +28,8 @@
 //! (datasets as Delta tables, versions, atomic commits), [`ingest`] (CSV, NDJSON, Parquet, Arrow to Parquet), [`query`]
 //! (read-only SQL), [`vector`] (HNSW vector indexes), [`embed`] (local text embeddings),
 //! [`matrix`] (search across corpora), [`playbook`] (remembered answers),
-//! [`sql_functions`] (`vector_search` and `embed` in SQL), [`error`] (the one error type).
+//! [`sql_functions`] (`vector_search` and `embed` in SQL), [`simd`] (vector or portable
+//! kernels), [`error`] (the one error type).
 
 #![warn(missing_docs)]
 
@@ -47,6 +48,7 @@ pub mod migrate;
 pub mod playbook;
 pub mod query;
 pub mod sample;
+pub mod simd;
 pub mod sql_functions;
 pub mod storage;
 pub mod vector;

@@ -152,7 +152,12 @@ fn golden_bert_default_model_matches_numpy() {
         "sentence_bert_config.json's max_seq_length"
     );
     assert_eq!(info.pooling, Pooling::Mean);
-    assert_eq!(info.precision, Precision::F16, "the default");
+    // The default: f16 on the vector kernels, f32 on the portable ones.
+    let default = match lakehouse_core::simd::Kernels::current() {
+        lakehouse_core::simd::Kernels::Native => Precision::F16,
+        lakehouse_core::simd::Kernels::Portable => Precision::F32,
+    };
+    assert_eq!(info.precision, default, "the default");
     let texts = golden_texts();
     assert!(
         e.count_tokens(texts.last().unwrap()).unwrap() == 256,
@@ -181,6 +186,16 @@ fn golden_bert_default_model_matches_numpy() {
     )
     .unwrap();
     assert_close(&small.embed(&texts).unwrap(), &theirs, &texts);
+    // f16 weights, whatever the default (on every kernel family CI runs).
+    let f16 = Embedder::load(
+        &dir,
+        EmbedderOptions {
+            precision: Precision::F16,
+            ..no_cache()
+        },
+    )
+    .unwrap();
+    assert_close(&f16.embed(&texts).unwrap(), &theirs, &texts);
     // f32 weights are the checkpoint's own values: their vectors are closer still.
     assert_within(
         &in_f32(&dir).embed(&texts).unwrap(),

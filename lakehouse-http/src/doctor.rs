@@ -47,10 +47,12 @@ fn model_check(embedder: Result<std::sync::Arc<Embedder>>) -> Check {
             name: "embedding model",
             ok: true,
             detail: format!(
-                "{} ({}-d) at {}",
+                "{} ({}-d, {}) at {}; kernels: {}",
                 e.model_name(),
                 e.dimension(),
-                e.info().path.display()
+                e.info().precision,
+                e.info().path.display(),
+                lakehouse_core::simd::Kernels::describe()
             ),
         },
         Err(e) => Check {

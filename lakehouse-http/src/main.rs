@@ -36,7 +36,7 @@ struct Cli {
     #[arg(long, global = true, env = "LAKEHOUSE_MODEL")]
     model: Option<PathBuf>,
     /// How the embedding model's weights are held: f16 (half the memory, faster; the
-    /// library's default) or f32.
+    /// default on the vector kernels) or f32 (the default on the portable kernels).
     #[arg(long, global = true, env = "LAKEHOUSE_PRECISION")]
     precision: Option<Precision>,
     /// Print each command's result as one JSON document instead of text (for scripts).

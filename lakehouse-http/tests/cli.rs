@@ -314,6 +314,10 @@ fn text_records_embed_and_doctor() {
             .unwrap()
             .contains("people")
     );
+    // The model's precision and the kernels that run it.
+    let model = report["checks"][3]["detail"].as_str().unwrap();
+    assert!(model.contains("f16") || model.contains("f32"), "{model}");
+    assert!(model.contains("kernels: "), "{model}");
 
     // A missing model: doctor says so and exits non-zero; the message names the fix.
     let missing = dir.path().join("no-model");

@@ -97,7 +97,8 @@ pub struct PyLakehouse {
 /// `s3://bucket/prefix` (configured from the standard AWS environment variables).
 /// `model` is an embedding model folder (default: all-MiniLM-L6-v2 in the local model
 /// cache); `cache_size` the embedding cache's entries (0 turns it off); `precision` how its
-/// weights are held, "f16" (the default: half the memory, faster) or "f32".
+/// weights are held, "f16" (the default on the vector kernels: half the memory, faster) or
+/// "f32" (the default on the portable kernels).
 #[pyfunction]
 #[pyo3(signature = (root, *, model=None, cache_size=None, precision=None))]
 pub fn open(

@@ -481,8 +481,7 @@ impl Encoder {
                 in_row_chunks(rows, team, |r| {
                     for row in r {
                         // SAFETY: each task writes only its own rows of `g`.
-                        let g =
-                            unsafe { std::slice::from_raw_parts_mut(out.at(row * inner), inner) };
+                        let g = unsafe { out.slice(row * inner, inner) };
                         let (value, gate) =
                             u[row * 2 * inner..(row + 1) * 2 * inner].split_at(inner);
                         for ((g, v), s) in g.iter_mut().zip(value).zip(gate) {
@@ -534,12 +533,12 @@ fn attention(qkv: &[f32], lens: &[usize], h: usize, heads: usize, team: &Team) -
         let (text, head) = (task / heads, task % heads);
         let (start, len) = (starts[text], lens[text]);
         let qkv = &qkv[start * 3 * h..(start + len) * 3 * h];
-        // SAFETY: the text's rows lie inside `ctx`; this task writes only its head's columns
-        // of them, and every other task another head's or another text's.
-        let out = unsafe { out.at(start * h) };
+        // The text's rows of `ctx` (`at` checks that they lie inside it): this task writes
+        // only its head's columns of them, and every other task another head's or text's.
+        let out = out.at(start * h, len * h);
         #[cfg(target_arch = "x86_64")]
         {
-            if avx2_fma() {
+            if crate::simd::avx2_fma() {
                 // SAFETY: the CPU has the features the function is compiled for, and `out`
                 // is as above.
                 return unsafe { attend_avx2(out, qkv, h, heads, head) };
@@ -658,7 +657,7 @@ fn layer_norm(x: &mut [f32], n: &Norm, h: usize, team: &Team) {
     let f = |row: &mut [f32]| {
         #[cfg(target_arch = "x86_64")]
         {
-            if avx2_fma() {
+            if crate::simd::avx2_fma() {
                 // SAFETY: the CPU has the features the function is compiled for.
                 return unsafe { normalize_avx2(row, n) };
             }
@@ -669,7 +668,7 @@ fn layer_norm(x: &mut [f32], n: &Norm, h: usize, team: &Team) {
     let out = Shared::new(x);
     in_row_chunks(rows, team, |r| {
         // SAFETY: each task normalises only its own rows.
-        let x = unsafe { std::slice::from_raw_parts_mut(out.at(r.start * h), r.len() * h) };
+        let x = unsafe { out.slice(r.start * h, r.len() * h) };
         x.chunks_mut(h).for_each(f);
     });
 }
@@ -722,7 +721,7 @@ fn activate(x: &mut [f32], act: Act, team: &Team) {
     let f = |c: &mut [f32]| {
         #[cfg(target_arch = "x86_64")]
         {
-            if avx2_fma() {
+            if crate::simd::avx2_fma() {
                 // SAFETY: the CPU has the features the function is compiled for.
                 return unsafe { activate_avx2(c, act) };
             }
@@ -735,7 +734,7 @@ fn activate(x: &mut [f32], act: Act, team: &Team) {
         team.run(len.div_ceil(chunk), |t| {
             let r = t * chunk..((t + 1) * chunk).min(len);
             // SAFETY: each task activates only its own chunk.
-            f(unsafe { std::slice::from_raw_parts_mut(out.at(r.start), r.len()) })
+            f(unsafe { out.slice(r.start, r.len()) })
         });
     } else {
         f(x);
@@ -769,13 +768,6 @@ fn activate_here(x: &mut [f32], act: Act) {
             }
         }
     }
-}
-
-/// Whether the CPU has AVX2 and FMA (checked once; the standard library caches it).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn avx2_fma() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
 #[inline(always)]

@@ -27,16 +27,28 @@ const TASKS_PER_THREAD: usize = 4;
 const PARALLEL_MIN_MACS: usize = 1 << 20;
 
 /// How an embedder holds its weights in memory. Arithmetic is `f32` either way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
     /// Half the memory and, for short texts, faster (the layers fit in cache: one query
     /// 1.9–3.0 ms against 2.6–4.0 ms here). Vectors stay within a cosine of 0.99999 of the `f32`
     /// reference (0.9999997 for all-MiniLM-L6-v2 in the golden tests).
-    #[default]
     F16,
     /// The checkpoint's own values, bit for bit.
     F32,
+}
+
+impl Default for Precision {
+    /// `F16` where the vector kernel widens the weights in registers (x86-64 with AVX2, FMA
+    /// and F16C); `F32` on the portable kernels, where widening costs more than the smaller
+    /// weights save (one query ~2.3× slower in f16 than in f32 there: docs/PERFORMANCE.md).
+    fn default() -> Self {
+        if crate::simd::avx2_fma_f16c() {
+            Precision::F16
+        } else {
+            Precision::F32
+        }
+    }
 }
 
 crate::choice::choices!(Precision, "precision", {
@@ -48,7 +60,11 @@ crate::choice::choices!(Precision, "precision", {
 pub(crate) trait Element: Copy + Send + Sync + 'static {
     const ZERO: Self;
     fn from_f32(v: f32) -> Self;
+    /// One value as `f32` (the tests' reference; the kernels widen whole slices).
+    #[cfg(test)]
     fn to_f32(self) -> f32;
+    /// `src` as `f32` into `dst` (of the same length), in one call.
+    fn widen(src: &[Self], dst: &mut [f32]);
 }
 
 impl Element for f32 {
@@ -56,8 +72,12 @@ impl Element for f32 {
     fn from_f32(v: f32) -> Self {
         v
     }
+    #[cfg(test)]
     fn to_f32(self) -> f32 {
         self
+    }
+    fn widen(src: &[Self], dst: &mut [f32]) {
+        dst.copy_from_slice(src);
     }
 }
 
@@ -66,8 +86,13 @@ impl Element for half::f16 {
     fn from_f32(v: f32) -> Self {
         half::f16::from_f32(v)
     }
+    #[cfg(test)]
     fn to_f32(self) -> f32 {
         half::f16::to_f32(self)
+    }
+    fn widen(src: &[Self], dst: &mut [f32]) {
+        // The `half` crate converts a slice at once (with F16C where the CPU has it).
+        half::slice::HalfFloatSliceExt::convert_to_f32_slice(src, dst);
     }
 }
 
@@ -144,9 +169,9 @@ impl<T: Element> Packed<T> {
                 let mut i = rows.start;
                 for g in 0..groups {
                     let r = (rows.end - i).div_ceil(groups - g);
-                    // SAFETY: rows i..i+r and columns p*NR..p*NR+width lie inside `y`
-                    // (m × n), and no other task writes them: tasks split the rows into
-                    // blocks and the columns into panel ranges.
+                    // SAFETY: rows i..i+r and columns p*NR..p*NR+width of `y` (m × n;
+                    // `at` checks the extent) are this task's alone: tasks split the rows
+                    // into blocks and the columns into panel ranges.
                     unsafe {
                         kernel(Tile {
                             x: &x[i * k..(i + r) * k],
@@ -154,7 +179,7 @@ impl<T: Element> Packed<T> {
                             k,
                             panel,
                             bias,
-                            out: out.at(i * n + p * NR),
+                            out: out.at(i * n + p * NR, (r - 1) * n + width),
                             ldo: n,
                             width,
                         })
@@ -187,18 +212,27 @@ struct Tile<'a, T> {
     width: usize,
 }
 
-/// Runs one [`Tile`] on the best kernel the CPU has.
+/// Runs one [`Tile`] on the best kernel the CPU has (see [`crate::simd`]).
 ///
 /// # Safety
-/// `x` holds `r × k` values, `panel` `NR × k`, `bias` `NR`, and `out` has `width` writable
-/// floats at each of its `r` rows.
+/// `out` has `width` writable floats at each of its `r` rows (stride `ldo`), which no one
+/// else touches meanwhile.
+///
+/// # Panics
+/// When the operands' sizes do not match (`x` below `r × k` values, `panel` below `NR × k`,
+/// `bias` below `NR`, `r` outside 1..=MR, `width` over `NR`): the kernels read by them.
 unsafe fn kernel<T: Element>(t: Tile<T>) {
+    assert!(
+        (1..=MR).contains(&t.r)
+            && t.width <= NR
+            && t.x.len() >= t.r * t.k
+            && t.panel.len() >= NR * t.k
+            && t.bias.len() >= NR,
+        "matrix kernel operands out of shape"
+    );
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma")
-            && std::arch::is_x86_feature_detected!("f16c")
-        {
+        if crate::simd::avx2_fma_f16c() {
             // SAFETY: the CPU has the features, and the caller's bounds hold.
             unsafe {
                 match t.r {
@@ -217,20 +251,49 @@ unsafe fn kernel<T: Element>(t: Tile<T>) {
     unsafe { portable(t) }
 }
 
-/// The kernel in plain Rust, for CPUs without AVX2/FMA/F16C.
+/// The kernel in plain Rust, for CPUs without AVX2/FMA/F16C (or `LAKEHOUSE_KERNEL=portable`).
 ///
 /// # Safety
-/// As [`kernel`].
+/// As [`kernel`], whose shape checks it relies on.
 unsafe fn portable<T: Element>(t: Tile<T>) {
-    let k = t.k;
-    for i in 0..t.r {
-        let mut acc = [0f32; NR];
-        for (kk, &xv) in t.x[i * k..(i + 1) * k].iter().enumerate() {
-            for (a, w) in acc.iter_mut().zip(&t.panel[kk * NR..(kk + 1) * NR]) {
-                *a += xv * w.to_f32();
+    // SAFETY (each): as this function's.
+    unsafe {
+        match t.r {
+            1 => portable_rows::<T, 1>(t),
+            2 => portable_rows::<T, 2>(t),
+            3 => portable_rows::<T, 3>(t),
+            4 => portable_rows::<T, 4>(t),
+            5 => portable_rows::<T, 5>(t),
+            _ => portable_rows::<T, MR>(t),
+        }
+    }
+}
+
+/// `R` rows at once, shaped like the vector kernel so that the compiler vectorises it for
+/// whatever the target has (SSE2 on any x86-64, NEON on aarch64): each step widens the
+/// panel's 16 weights of one input once and multiplies them into every row's 16
+/// accumulators.
+///
+/// # Safety
+/// As [`kernel`], with `r = R`.
+#[inline(always)]
+unsafe fn portable_rows<T: Element, const R: usize>(t: Tile<T>) {
+    let Tile {
+        x, k, panel, bias, ..
+    } = t;
+    let mut acc = [[0f32; NR]; R];
+    let mut w = [0f32; NR];
+    for kk in 0..k {
+        T::widen(&panel[kk * NR..(kk + 1) * NR], &mut w);
+        for (i, row) in acc.iter_mut().enumerate() {
+            let xv = x[i * k + kk];
+            for (a, w) in row.iter_mut().zip(&w) {
+                *a += xv * w;
             }
         }
-        for (c, (a, b)) in acc.iter().zip(t.bias).take(t.width).enumerate() {
+    }
+    for (i, row) in acc.iter().enumerate() {
+        for (c, (a, b)) in row.iter().zip(bias).take(t.width).enumerate() {
             // SAFETY: the caller gives `width` writable floats per row.
             unsafe { *t.out.add(i * t.ldo + c) = a + b };
         }
@@ -277,7 +340,7 @@ mod avx {
             width,
             ..
         } = t;
-        debug_assert!(x.len() >= R * k && panel.len() >= NR * k && bias.len() >= NR);
+        // `super::kernel` checked the operands' sizes.
         let (px, pw) = (x.as_ptr(), panel.as_ptr());
         // SAFETY: reads stay inside x (R × k), panel (NR × k) and bias (NR); writes inside
         // the `width` floats of each of the R output rows.

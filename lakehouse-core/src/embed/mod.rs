@@ -12,7 +12,8 @@
 //! A batch is tokenized once and run in sub-batches whose texts are packed end to end (no
 //! padding; attention runs per text); an LRU cache keyed by model and the SHA-256 of the text
 //! answers repeats. The forward pass is plain Rust over `f32` slices; the weights of its matrix
-//! products are packed once at load time, as `f16` by default ([`Precision`]).
+//! products are packed once at load time, as `f16` by default (`f32` on the portable kernels:
+//! [`Precision`], [`crate::simd`]).
 //!
 //! ```no_run
 //! use lakehouse_core::embed::{Embedder, EmbedderOptions};

@@ -9,6 +9,7 @@
 //! leader never waits for a helper that has not arrived: if the pool is busy with other
 //! passes, the leader simply runs every task itself.
 
+use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::SeqCst};
 
@@ -261,30 +262,74 @@ pub(crate) fn run_pass<R: Send>(pass: impl FnOnce(&Team) -> R + Send) -> Result<
     })
 }
 
-/// A buffer that the tasks of one step write in disjoint parts.
-pub(crate) struct Shared(*mut f32);
-// SAFETY: tasks write disjoint parts of the buffer, and the step (and so every task) ends
-// before the buffer's owner uses it again.
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
+/// A buffer that the tasks of one step write in disjoint parts. It borrows the buffer for
+/// as long as it lives, so the owner cannot touch it meanwhile, and knows its length, so
+/// every part handed out is checked to lie inside it.
+pub(crate) struct Shared<'a> {
+    ptr: *mut f32,
+    len: usize,
+    _buf: PhantomData<&'a mut [f32]>,
+}
+// SAFETY: the buffer is borrowed mutably for 'a (nobody else reaches it), and tasks write
+// disjoint parts of it (the promise `slice` and the users of `at` make).
+unsafe impl Send for Shared<'_> {}
+unsafe impl Sync for Shared<'_> {}
 
-impl Shared {
+impl<'a> Shared<'a> {
     /// Shares `buf` with a step's tasks.
-    pub fn new(buf: &mut [f32]) -> Self {
-        Self(buf.as_mut_ptr())
+    pub fn new(buf: &'a mut [f32]) -> Self {
+        Self {
+            ptr: buf.as_mut_ptr(),
+            len: buf.len(),
+            _buf: PhantomData,
+        }
     }
 
+    /// A pointer to the `extent` floats from `off`.
+    ///
+    /// # Panics
+    /// When they are not all inside the buffer.
+    pub fn at(&self, off: usize, extent: usize) -> *mut f32 {
+        assert!(
+            off.checked_add(extent).is_some_and(|end| end <= self.len),
+            "{extent} floats at {off} of a buffer of {}",
+            self.len
+        );
+        // SAFETY: `off` is inside the buffer (or one past its end when `extent` is 0).
+        unsafe { self.ptr.add(off) }
+    }
+
+    /// The `len` floats from `off`, to write.
+    ///
     /// # Safety
-    /// `off` lies inside the buffer, and no other task writes what the caller writes.
-    pub unsafe fn at(&self, off: usize) -> *mut f32 {
-        // SAFETY: the caller keeps `off` in bounds.
-        unsafe { self.0.add(off) }
+    /// No other task reads or writes them while the slice lives.
+    ///
+    /// # Panics
+    /// When they are not all inside the buffer.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn slice(&self, off: usize, len: usize) -> &mut [f32] {
+        // SAFETY: `at` checked the bounds; the caller promises exclusive use.
+        unsafe { std::slice::from_raw_parts_mut(self.at(off, len), len) }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_parts_are_checked_against_the_buffer() {
+        let mut buf = vec![0f32; 10];
+        let shared = Shared::new(&mut buf);
+        // SAFETY: one part at a time, on this thread.
+        unsafe { shared.slice(8, 2) }.fill(1.0);
+        assert!(!shared.at(10, 0).is_null());
+        for (off, len) in [(9, 2), (11, 0), (usize::MAX, 2)] {
+            let past = catch_unwind(AssertUnwindSafe(|| shared.at(off, len)));
+            assert!(past.is_err(), "{len} at {off}");
+        }
+        assert_eq!(buf[7..], [0.0, 1.0, 1.0]);
+    }
 
     #[test]
     fn every_task_of_every_step_runs_once() {

@@ -412,7 +412,7 @@ pub(crate) fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     #[cfg(target_arch = "x86_64")]
-    if a.len() >= 32 && has_fma() {
+    if a.len() >= 32 && crate::simd::avx2_fma() {
         // SAFETY: AVX2 and FMA are present; the kernel reads `min(a.len(), b.len())` values.
         return unsafe { dot_fma(a, b) };
     }
@@ -423,17 +423,12 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     debug_assert_eq!(y.len(), x.len());
     #[cfg(target_arch = "x86_64")]
-    if y.len() >= 32 && has_fma() {
+    if y.len() >= 32 && crate::simd::avx2_fma() {
         // SAFETY: as in `dot`.
         unsafe { axpy_fma(y, a, x) };
         return;
     }
     y.iter_mut().zip(x).for_each(|(y, x)| *y += a * x);
-}
-
-#[cfg(target_arch = "x86_64")]
-fn has_fma() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -603,10 +598,11 @@ fn orthonormalise(rows: &mut [f32], d: usize) {
 
 /// `out[r] = codes[r] · weights` for each row of `width` codes.
 fn dot_rows(codes: &[i8], width: usize, weights: &[i16], out: &mut [i32]) {
-    debug_assert!(width.is_multiple_of(16) && weights.len() == width);
-    debug_assert_eq!(codes.len(), out.len() * width);
+    // The vector kernel's reads rest on these.
+    assert!(width.is_multiple_of(16) && weights.len() == width);
+    assert_eq!(codes.len(), out.len() * width);
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    if crate::simd::avx2() {
         // SAFETY: AVX2 is present, and the lengths were checked above (the kernel reads
         // `out.len()` rows of `width` codes and `width` weights).
         unsafe { dot_rows_avx2(codes, width, weights, out) };

@@ -74,7 +74,8 @@ def open(
     ``s3://bucket/prefix``. ``model`` is an embedding model folder (default:
     all-MiniLM-L6-v2 in the local model cache); ``cache_size`` the embedding cache's
     entries (0 turns it off); ``precision`` how the model's weights are held, ``"f16"``
-    (the default: half the memory, faster) or ``"f32"``."""
+    (the default on the vector kernels: half the memory, faster) or ``"f32"`` (the
+    default on the portable kernels, ``LAKEHOUSE_KERNEL=portable``)."""
 
 class Lakehouse:
     """An open lakehouse. Thread-safe; every call releases the GIL while it works."""
