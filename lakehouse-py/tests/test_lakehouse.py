@@ -239,7 +239,7 @@ def test_vector_index_bad_input(lh):
 
 def test_weight_precision_is_chosen_at_open(tmp_path):
     texts = ["forklift operator", "Registered nurse, pediatric ward, nights"]
-    f16 = lakehouse.open(str(tmp_path / "a"), cache_size=0).embed(texts)
+    f16 = lakehouse.open(str(tmp_path / "a"), cache_size=0, precision="f16").embed(texts)
     f32 = lakehouse.open(str(tmp_path / "b"), cache_size=0, precision="f32").embed(texts)
     assert not np.array_equal(f16, f32), "the two precisions run different weights"
     assert np.all(np.sum(f16 * f32, axis=1) > 0.9999)
