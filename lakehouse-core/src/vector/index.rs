@@ -124,6 +124,16 @@ struct Writer {
     unsure: Option<Arc<LogEntry>>,
 }
 
+/// The log an opened index replayed on top of its snapshot: it counts toward the next
+/// snapshot as if this process had written it, so that an index reopened often (a CLI call
+/// per batch, a crashing writer) still snapshots, and its opens do not replay an ever longer
+/// log.
+#[derive(Default)]
+struct Tail {
+    ops: u64,
+    touched: u64,
+}
+
 struct InFlight {
     entry: Arc<LogEntry>,
     write: tokio::task::JoinHandle<Result<()>>,
@@ -403,7 +413,7 @@ impl VectorIndex {
     /// A new, empty index for a freshly stored spec.
     pub(crate) fn new_empty(storage: Storage, stored: StoredSpec) -> Result<Self> {
         let state = State::new(&stored.spec)?;
-        Ok(Self::assemble(storage, stored, state, 0, 0))
+        Ok(Self::assemble(storage, stored, state, 0, Tail::default()))
     }
 
     /// Opens an index: its newest snapshot, then the log after it.
@@ -421,8 +431,8 @@ impl VectorIndex {
         let mut attempt = 0u64;
         loop {
             match Self::read_state(&storage, &stored, name).await {
-                Ok((state, seq, ops)) => {
-                    return Ok(Self::assemble(storage, stored, state, seq, ops));
+                Ok((state, seq, tail)) => {
+                    return Ok(Self::assemble(storage, stored, state, seq, tail));
                 }
                 Err(e) if attempt < OPEN_ATTEMPTS && persist::may_be_moving(&e) => {
                     attempt += 1;
@@ -435,12 +445,12 @@ impl VectorIndex {
     }
 
     /// One attempt of [`Self::open`], from one listing of the index's objects: the state,
-    /// the last applied sequence number and how many log entries were replayed.
+    /// the last applied sequence number and the log replayed on top of the snapshot.
     async fn read_state(
         storage: &Storage,
         stored: &StoredSpec,
         name: &str,
-    ) -> Result<(State, u64, u64)> {
+    ) -> Result<(State, u64, Tail)> {
         let recovered = persist::recover(storage, &persist::data_root(stored)).await?;
         let mut state = State::new(&stored.spec)?;
         let mut seq = 0;
@@ -482,19 +492,21 @@ impl VectorIndex {
             }
             seq = meta.seq;
         }
-        let ops = recovered.log.len() as u64;
-        if ops > 0 {
+        let mut tail = Tail::default();
+        if !recovered.log.is_empty() {
             crate::phase("replay", name);
         }
         for entry in &recovered.log {
             state.apply(&entry.op)?;
             seq = entry.seq;
+            tail.ops += 1;
+            tail.touched += entry.op.touched();
         }
         state.refit_scan();
-        Ok((state, seq, ops))
+        Ok((state, seq, tail))
     }
 
-    fn assemble(storage: Storage, stored: StoredSpec, state: State, seq: u64, ops: u64) -> Self {
+    fn assemble(storage: Storage, stored: StoredSpec, state: State, seq: u64, tail: Tail) -> Self {
         Self {
             root: persist::data_root(&stored),
             spec: stored.spec,
@@ -504,8 +516,8 @@ impl VectorIndex {
             queue: Queue::default(),
             writer: tokio::sync::Mutex::new(Writer {
                 seq,
-                ops_since_snapshot: ops,
-                touched_since_snapshot: 0,
+                ops_since_snapshot: tail.ops,
+                touched_since_snapshot: tail.touched,
                 in_flight: None,
                 unsure: None,
             }),
