@@ -10,14 +10,18 @@ async fn main() -> lakehouse_core::Result<()> {
     let lh = Lakehouse::open(dir.path().to_str().expect("utf-8 path")).await?;
 
     let csv = "id,name,role,city\n1,Alice,Welder,Chicago\n2,Bob,Forklift Operator,Joliet\n";
-    let report = lh.ingest("workers", csv, &IngestOptions::default()).await?;
+    let report = lh
+        .dataset("workers")
+        .write(csv, &IngestOptions::default())
+        .await?;
     println!(
         "created workers v{} ({} rows)",
         report.manifest.version, report.rows
     );
 
     let more = "id,name,role,city\n3,Carmen,Welder,Gary\n";
-    lh.ingest("workers", more, &IngestOptions::mode(IngestMode::Append))
+    lh.dataset("workers")
+        .write(more, &IngestOptions::mode(IngestMode::Append))
         .await?;
 
     let result = lh

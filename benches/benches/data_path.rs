@@ -30,7 +30,8 @@ fn ingest(c: &mut Criterion) {
             |dir| {
                 rt.block_on(async {
                     let lh = Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
-                    lh.ingest("workers", csv.as_path(), &IngestOptions::default())
+                    lh.dataset("workers")
+                        .write(csv.as_path(), &IngestOptions::default())
                         .await
                         .unwrap();
                 });
@@ -44,7 +45,8 @@ fn ingest(c: &mut Criterion) {
     let batches = rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let lh = Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
-        lh.ingest("workers", csv.as_path(), &IngestOptions::default())
+        lh.dataset("workers")
+            .write(csv.as_path(), &IngestOptions::default())
             .await
             .unwrap();
         lh.sql("SELECT * FROM workers").await.unwrap()
@@ -59,7 +61,8 @@ fn ingest(c: &mut Criterion) {
                         batches.batches.clone().into_iter().map(Ok),
                         batches.schema.clone(),
                     );
-                    lh.ingest("workers", Source::arrow(reader), &IngestOptions::default())
+                    lh.dataset("workers")
+                        .write(Source::arrow(reader), &IngestOptions::default())
                         .await
                         .unwrap();
                 });
@@ -77,7 +80,7 @@ fn group_by(c: &mut Criterion) {
     let lh = rt.block_on(async {
         let lh = Lakehouse::open(root.to_str().unwrap()).await.unwrap();
         let csv = workers_file(QUERY_ROWS);
-        let r = lh.ingest("workers", csv.as_path(), &IngestOptions::default()).await.unwrap();
+        let r = lh.dataset("workers").write(csv.as_path(), &IngestOptions::default()).await.unwrap();
         // Tell the DuckDB script which Parquet files hold this dataset.
         let files: Vec<String> = r.manifest.files.iter().map(|f| root.join(&f.path).display().to_string()).collect();
         let info = serde_json::json!({ "parquet": files, "csv": workers_file(INGEST_ROWS), "group_by": GROUP_BY });
@@ -105,7 +108,8 @@ fn point_lookup(c: &mut Criterion) {
         let lh = Lakehouse::open(root.to_str().unwrap()).await.unwrap();
         let csv = workers_file(POINT_ROWS);
         let r = lh
-            .ingest("workers", csv.as_path(), &IngestOptions::default())
+            .dataset("workers")
+            .write(csv.as_path(), &IngestOptions::default())
             .await
             .unwrap();
         let files: Vec<String> = r

@@ -134,12 +134,12 @@ pub async fn profile_corpus(
     use lakehouse_core::indexer::EmbedDataset;
     let lh = lakehouse_core::Lakehouse::open(root.to_str().expect("utf-8 path")).await?;
     // Identical content is a no-op, so a rerun keeps the dataset (and resumes the index).
-    lh.ingest(
-        "workers",
-        lakehouse_core::sample::profiles_csv(1..rows + 1),
-        &lakehouse_core::IngestOptions::default(),
-    )
-    .await?;
+    lh.dataset("workers")
+        .write(
+            lakehouse_core::sample::profiles_csv(1..rows + 1),
+            &lakehouse_core::IngestOptions::default(),
+        )
+        .await?;
     let request = EmbedDataset::new("workers", "id", "profile", "workers")
         .with_metadata(["name", "role", "city", "state"]);
     let report = lh.embed_dataset(&request, progress).await?;

@@ -330,17 +330,13 @@ impl std::fmt::Debug for Catalog {
 impl Catalog {
     /// Loads every dataset's latest version from `storage`.
     ///
-    /// A root written by a release before Delta Lake (JSON manifests under `_catalog/`) is an
-    /// [`Error::Conflict`] that says how to convert it.
+    /// A root written by a release before Delta Lake (JSON manifests under `_catalog/`) is
+    /// [`Error::NeedsMigration`].
     pub async fn open(storage: Storage) -> Result<Self> {
         if crate::migrate::pending(&storage).await? {
-            return Err(Error::Conflict(format!(
-                "the lakehouse at {} was written by an earlier release (JSON manifests under \
-                 {}/); convert its datasets to Delta tables with `lakehouse migrate` (CLI) or \
-                 `Lakehouse::migrate` (Rust, Python)",
-                storage.description(),
-                crate::migrate::LEGACY_MANIFESTS,
-            )));
+            return Err(Error::NeedsMigration {
+                root: storage.description().to_string(),
+            });
         }
         let catalog = Self::unopened(storage);
         catalog.refresh().await?;
@@ -1170,8 +1166,9 @@ mod tests {
             .await
             .unwrap();
         let err = Catalog::open(storage).await.unwrap_err();
-        assert!(matches!(err, Error::Conflict(_)), "{err}");
-        assert!(err.to_string().contains("migrate"), "{err}");
+        assert!(matches!(err, Error::NeedsMigration { .. }), "{err}");
+        assert_eq!(err.kind(), crate::ErrorKind::Conflict);
+        assert_eq!(err.remedy(), Some(crate::Remedy::Migrate));
     }
 
     #[test]

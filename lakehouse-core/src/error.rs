@@ -129,15 +129,25 @@ pub enum Error {
     /// Local I/O failed (temporary files, local input files).
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
-    /// No embedding model where one was expected; the message names the command that
-    /// installs the default one.
+    /// No embedding model where one was expected. Wrappers add how their users install
+    /// one (`lakehouse model install`, `lakehouse.install_model()`).
     #[error(
-        "no embedding model at {path}: run `lakehouse model install` to install the default \
-         model (all-MiniLM-L6-v2), or point LAKEHOUSE_MODEL at a local model folder"
+        "no embedding model at {path}: install the default model (all-MiniLM-L6-v2) there, \
+         or point LAKEHOUSE_MODEL at a local model folder"
     )]
     ModelNotInstalled {
         /// The folder that was looked in.
         path: std::path::PathBuf,
+    },
+    /// The root was written by a release before datasets were Delta Lake tables; it opens
+    /// once converted ([`crate::Lakehouse::migrate`]).
+    #[error(
+        "the lakehouse at {root} was written by an earlier release (JSON manifests under \
+         _catalog/): convert its datasets to Delta tables (migrate) before opening it"
+    )]
+    NeedsMigration {
+        /// The root, as opened.
+        root: String,
     },
     /// A model folder could not be loaded (unsupported architecture, missing or bad file).
     #[error("embedding model: {0}")]
@@ -157,7 +167,7 @@ impl Error {
             | Error::Query(_) => ErrorKind::InvalidInput,
             Error::NotFound { .. } | Error::ModelNotInstalled { .. } => ErrorKind::NotFound,
             Error::Model(_) => ErrorKind::InvalidInput,
-            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::Conflict(_) | Error::NeedsMigration { .. } => ErrorKind::Conflict,
             Error::TooLarge { .. } | Error::BatchTooLarge { .. } => ErrorKind::TooLarge,
             Error::NotAllowed(_) => ErrorKind::Validation,
             Error::ResourcesExhausted(_) => ErrorKind::Busy,
@@ -218,9 +228,32 @@ impl Error {
             Error::Io(e) => Error::Io(std::io::Error::new(e.kind(), e.to_string())),
             Error::ModelNotInstalled { path } => Error::ModelNotInstalled { path: path.clone() },
             Error::Model(m) => Error::Model(m.clone()),
+            Error::NeedsMigration { root } => Error::NeedsMigration { root: root.clone() },
             Error::Internal(m) => Error::Internal(m.clone()),
         }
     }
+
+    /// What the user can do about this error, when it is something a wrapper can name in
+    /// its own terms (a CLI command, a Python function): core's messages name none.
+    pub fn remedy(&self) -> Option<Remedy> {
+        match self {
+            Error::ModelNotInstalled { .. } => Some(Remedy::InstallModel),
+            Error::NeedsMigration { .. } => Some(Remedy::Migrate),
+            _ => None,
+        }
+    }
+}
+
+/// A step that resolves an error, for a wrapper to spell out its own way
+/// ([`Error::remedy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Remedy {
+    /// Install the default embedding model (`lakehouse model install`,
+    /// [`crate::embed::install_default_model`]).
+    InstallModel,
+    /// Convert the root's datasets to Delta tables ([`crate::Lakehouse::migrate`]).
+    Migrate,
 }
 
 impl From<object_store::Error> for Error {

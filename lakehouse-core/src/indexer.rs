@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use crate::catalog::DataFile;
 use crate::error::{Error, Result};
 use crate::lakehouse::Lakehouse;
+use crate::query::quote_ident;
 use crate::vector::{IndexInfo, IndexSpec, VectorRecord};
 
 /// What [`Lakehouse::embed_dataset`] does.
@@ -132,10 +133,6 @@ mod duration_secs {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_secs_f64(f64::deserialize(d)?))
     }
-}
-
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 fn as_text(v: &Value) -> Option<String> {
@@ -287,7 +284,7 @@ impl Lakehouse {
         if request.batch_size == 0 {
             return Err(Error::invalid("batch_size must be at least 1"));
         }
-        let manifest = self.manifest(&request.dataset)?;
+        let manifest = self.catalog().manifest(&request.dataset)?;
         let embedder = self.embedder().await?;
         let index = match self.vectors().get(&request.index).await {
             Ok(ix) => ix,
@@ -303,7 +300,7 @@ impl Lakehouse {
                 "vector index {:?} has {} dimensions; the model {:?} makes {}",
                 request.index,
                 index.spec().dimensions,
-                embedder.model_name(),
+                embedder.name(),
                 embedder.dimension()
             )));
         }
@@ -428,11 +425,10 @@ impl Lakehouse {
             }
             if !todo.is_empty() {
                 let texts: Vec<String> = todo.iter().map(|r| r.text.clone()).collect();
-                let e = embedder.clone();
-                let vectors = tokio::task::spawn_blocking(move || {
-                    e.embed_with(&texts, crate::embed::Purpose::Document)
-                })
-                .await??;
+                let vectors = self
+                    .shared_embedder()
+                    .embed(texts, crate::embed::Purpose::Document)
+                    .await?;
                 let records: Vec<VectorRecord> = todo
                     .into_iter()
                     .zip(vectors)

@@ -8,16 +8,19 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use tracing::field::Empty;
 
-use crate::catalog::{Catalog, DataFile, DeleteReport, ExpireReport, Manifest, VersionInfo};
-use crate::embed::{EmbedRequest, Embedder, EmbedderOptions, Embeddings, Purpose, SharedEmbedder};
+use crate::catalog::{Catalog, DataFile, Manifest};
+use crate::dataset::Dataset;
+use crate::embed::{
+    EmbedRequest, EmbedderOptions, EmbeddingModel, Embeddings, Purpose, SharedEmbedder,
+};
 use crate::error::{Error, Result};
-use crate::ingest::{self, IngestOptions, IngestReport, Source};
+use crate::index::Index;
 use crate::migrate::{MigrateOptions, MigrateReport};
 use crate::query::{QueryEngine, QueryOptions, QueryResult};
 use crate::storage::{DEFAULT_MAX_OBJECT_SIZE, Storage};
-use crate::vector::{Hit, IndexQuery, RecordInput, VectorIndexes, VectorRecord};
+use crate::vector::{IndexSpec, VectorIndexes};
 
-/// Settings for [`Lakehouse::open_with`].
+/// Settings for [`LakehouseBuilder::options`].
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Cap on one object written through [`Storage::put`] (256 MiB by default).
@@ -26,6 +29,7 @@ pub struct Options {
     pub query: QueryOptions,
     /// The embedding model folder; `None` uses [`crate::embed::default_model_dir`].
     /// Loaded on first use, so a lakehouse without a model works for everything else.
+    /// Not used when [`LakehouseBuilder::embedder`] gives a model.
     pub model: Option<std::path::PathBuf>,
     /// Embedder settings (cache size, normalisation, batch limits).
     pub embedder: EmbedderOptions,
@@ -50,7 +54,7 @@ impl Default for Options {
 /// use lakehouse_core::{Lakehouse, IngestOptions};
 /// let dir = tempfile::tempdir().unwrap();
 /// let lh = Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
-/// lh.ingest("people", "id,name\n1,Alice\n2,Bob\n", &IngestOptions::default()).await.unwrap();
+/// lh.dataset("people").write("id,name\n1,Alice\n2,Bob\n", &IngestOptions::default()).await.unwrap();
 /// let result = lh.sql("SELECT name FROM people ORDER BY id").await.unwrap();
 /// assert_eq!(result.to_json().unwrap().rows[0][0], "Alice");
 /// # });
@@ -64,38 +68,192 @@ pub struct Lakehouse {
     embedder: SharedEmbedder,
 }
 
-impl Lakehouse {
-    /// Opens (creating if needed) the lakehouse at `root` with default options.
-    ///
-    /// `root` is a local folder path (or `file://` URL), or `s3://bucket/prefix`, configured
-    /// from the standard AWS environment variables (`AWS_ENDPOINT`, `AWS_REGION`,
-    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`,
-    /// `AWS_VIRTUAL_HOSTED_STYLE_REQUEST`; path-style requests by default).
-    pub async fn open(root: &str) -> Result<Self> {
-        Self::open_with(root, Options::default()).await
+/// How a lakehouse opens: its root, settings, and optionally the object store and the
+/// embedding model to use instead of the defaults. From [`Lakehouse::builder`].
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use lakehouse_core::{IngestOptions, Lakehouse};
+/// // Any object_store implementation: here one in memory, under the prefix `tenant-a`.
+/// let store = Arc::new(object_store::memory::InMemory::new());
+/// let lh = Lakehouse::builder("tenant-a").object_store(store).open().await.unwrap();
+/// lh.dataset("t").write("n\n1\n", &IngestOptions::default()).await.unwrap();
+/// assert_eq!(lh.dataset("t").count().await.unwrap(), 1);
+/// # });
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `open` is called"]
+pub struct LakehouseBuilder {
+    root: String,
+    options: Options,
+    store: Option<Arc<dyn ObjectStore>>,
+    embedder: Option<Arc<dyn EmbeddingModel>>,
+}
+
+impl LakehouseBuilder {
+    /// Every setting at once (replacing those set before).
+    pub fn options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
     }
 
-    /// Opens the lakehouse at `root` with explicit options.
-    pub async fn open_with(root: &str, options: Options) -> Result<Self> {
+    /// Query engine limits.
+    pub fn query(mut self, query: QueryOptions) -> Self {
+        self.options.query = query;
+        self
+    }
+
+    /// Cap on one object written through [`Storage::put`].
+    pub fn max_object_size(mut self, bytes: u64) -> Self {
+        self.options.max_object_size = bytes;
+        self
+    }
+
+    /// The local embedding model's folder (see [`Options::model`]).
+    pub fn model_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.options.model = Some(dir.into());
+        self
+    }
+
+    /// Settings of the local embedding model (cache, batch sizes, precision).
+    pub fn embedder_options(mut self, options: EmbedderOptions) -> Self {
+        self.options.embedder = options;
+        self
+    }
+
+    /// Stores everything in `store` — any [`ObjectStore`]: in memory, GCS, Azure, a
+    /// wrapper that adds caching or metrics — with the root naming a key prefix inside it
+    /// (`""` for the store's top). Other engines cannot find Delta tables in a store they
+    /// have no URL for, so a local folder or `s3://` root stays the choice for sharing.
+    pub fn object_store(mut self, store: Arc<dyn ObjectStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Embeds with `model` instead of the local model folder.
+    pub fn embedder(mut self, model: Arc<dyn EmbeddingModel>) -> Self {
+        self.embedder = Some(model);
+        self
+    }
+
+    /// Opens (creating if needed) the lakehouse.
+    pub async fn open(self) -> Result<Lakehouse> {
         crate::simd::Kernels::check_env()?;
-        let storage = open_storage(root, options.max_object_size)?;
+        let Self {
+            root,
+            options,
+            store,
+            embedder,
+        } = self;
+        let storage = match store {
+            None => open_storage(&root, options.max_object_size)?,
+            Some(store) => {
+                let prefix = root.trim_matches('/');
+                if !prefix.is_empty() {
+                    crate::storage::validate_key(prefix)?;
+                }
+                let description = format!("{store}/{prefix}");
+                Storage::with_prefix(store, prefix, options.max_object_size, description)
+            }
+        };
         let catalog = Catalog::open(storage.clone()).await?;
         let vectors = VectorIndexes::new(storage.clone());
-        let embedder = SharedEmbedder::new(
-            options
-                .model
-                .unwrap_or_else(crate::embed::default_model_dir),
-            options.embedder,
-        );
+        // A playbook an earlier release kept under an ordinary index name moves to its
+        // reserved one (its data stays where it is).
+        vectors
+            .adopt(
+                crate::playbook::LEGACY_PLAYBOOK_INDEX,
+                crate::playbook::PLAYBOOK_INDEX,
+            )
+            .await?;
+        let embedder = match embedder {
+            Some(model) => SharedEmbedder::given(model),
+            None => SharedEmbedder::folder(
+                options
+                    .model
+                    .unwrap_or_else(crate::embed::default_model_dir),
+                options.embedder,
+            ),
+        };
         let query = QueryEngine::new(catalog.clone(), options.query)?;
         crate::sql_functions::register(&query, vectors.clone(), embedder.clone());
-        Ok(Self {
+        Ok(Lakehouse {
             storage,
             catalog,
             query,
             vectors,
             embedder,
         })
+    }
+}
+
+impl Lakehouse {
+    /// Opens (creating if needed) the lakehouse at `root` with default options.
+    ///
+    /// `root` is a local folder path (or `file://` URL), or `s3://bucket/prefix`, configured
+    /// from the standard AWS environment variables (`AWS_ENDPOINT`, `AWS_REGION`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`,
+    /// `AWS_VIRTUAL_HOSTED_STYLE_REQUEST`; path-style requests by default). For anything
+    /// else — settings, another object store, another embedding model — use
+    /// [`Lakehouse::builder`].
+    pub async fn open(root: &str) -> Result<Self> {
+        Self::builder(root).open().await
+    }
+
+    /// A builder for the lakehouse at `root`, with default settings until told otherwise.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use lakehouse_core::{Lakehouse, QueryOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let lh = Lakehouse::builder(dir.path().to_str().unwrap())
+    ///     .query(QueryOptions { target_partitions: 2, ..Default::default() })
+    ///     .open()
+    ///     .await
+    ///     .unwrap();
+    /// assert!(lh.datasets().is_empty());
+    /// # });
+    /// ```
+    pub fn builder(root: impl Into<String>) -> LakehouseBuilder {
+        LakehouseBuilder {
+            root: root.into(),
+            options: Options::default(),
+            store: None,
+            embedder: None,
+        }
+    }
+
+    /// Dataset `name`: the handle to write it, query it, list its versions. Reads nothing;
+    /// see [`Dataset`].
+    pub fn dataset(&self, name: impl Into<String>) -> Dataset {
+        Dataset::new(self.clone(), name.into())
+    }
+
+    /// Vector index `name`: the handle to add to it, search it, remove from it. Reads
+    /// nothing; see [`Index`].
+    pub fn index(&self, name: impl Into<String>) -> Index {
+        Index::new(self.clone(), name.into())
+    }
+
+    /// Creates an empty vector index and returns its handle; an existing name is
+    /// [`Error::Conflict`], a reserved one ([`crate::vector::RESERVED_PREFIX`])
+    /// [`Error::InvalidInput`].
+    pub async fn create_index(&self, spec: IndexSpec) -> Result<Index> {
+        let name = spec.name.clone();
+        self.vectors.create(spec).await?;
+        Ok(self.index(name))
+    }
+
+    /// Names of all vector indexes, sorted.
+    pub async fn indexes(&self) -> Result<Vec<String>> {
+        self.vectors.list().await
+    }
+
+    /// Writes a snapshot of every open vector index that changed since its last one (before
+    /// a shutdown: reopening then replays no log).
+    pub async fn flush(&self) -> Result<()> {
+        self.vectors.flush_all().await
     }
 
     /// Converts the lakehouse at `root`, written by a release before datasets were Delta
@@ -120,26 +278,6 @@ impl Lakehouse {
     /// The vector indexes stored under this root.
     pub fn vectors(&self) -> &VectorIndexes {
         &self.vectors
-    }
-
-    /// Writes rows into dataset `name`: a file or bytes (CSV, NDJSON, Parquet, Arrow IPC;
-    /// [`IngestOptions::format`]) or Arrow record batches ([`Source::arrow`], a
-    /// [`arrow::record_batch::RecordBatch`]); see [`crate::ingest`].
-    ///
-    /// Traced as span `ingest` (dataset, mode; rows, version and no_op once done).
-    #[tracing::instrument(name = "ingest", skip_all, fields(dataset = name, mode = ?options.mode, rows = Empty, version = Empty, no_op = Empty))]
-    pub async fn ingest(
-        &self,
-        name: &str,
-        source: impl Into<Source>,
-        options: &IngestOptions,
-    ) -> Result<IngestReport> {
-        let report = ingest::ingest(&self.catalog, name, source.into(), options).await?;
-        let span = tracing::Span::current();
-        span.record("rows", report.rows);
-        span.record("version", report.manifest.version);
-        span.record("no_op", report.no_op);
-        Ok(report)
     }
 
     /// Runs a read-only SQL query; datasets are tables, `"name@N"` is version `N`.
@@ -178,31 +316,26 @@ impl Lakehouse {
             .await
     }
 
-    /// Latest manifest of one dataset.
-    pub fn manifest(&self, name: &str) -> Result<Arc<Manifest>> {
-        self.catalog.manifest(name)
-    }
-
-    /// All retained versions of a dataset, oldest first.
-    pub async fn versions(&self, name: &str) -> Result<Vec<VersionInfo>> {
-        self.catalog.versions(name).await
-    }
-
-    /// The embedding model, loaded on first use (from [`Options::model`]). Fails with
-    /// [`Error::ModelNotInstalled`] — naming the install command — while there is none; a
-    /// later call tries again.
-    pub async fn embedder(&self) -> Result<Arc<Embedder>> {
+    /// The embedding model: the one given to [`LakehouseBuilder::embedder`], or the local
+    /// one, loaded on first use (from [`Options::model`]); while there is no local model,
+    /// [`Error::ModelNotInstalled`], and a later call tries again.
+    pub async fn embedder(&self) -> Result<Arc<dyn EmbeddingModel>> {
         self.embedder.get().await
     }
 
     /// The embedding model if it is loaded already (for reporting, e.g. cache counters,
     /// without loading it).
-    pub fn loaded_embedder(&self) -> Option<Arc<Embedder>> {
+    pub fn loaded_embedder(&self) -> Option<Arc<dyn EmbeddingModel>> {
         self.embedder.loaded()
     }
 
+    pub(crate) fn shared_embedder(&self) -> &SharedEmbedder {
+        &self.embedder
+    }
+
     /// Embeds `texts` with the lakehouse's model, off the async threads; one vector per
-    /// text, in order. See [`Embedder::embed_with`].
+    /// text, in order. The model's answer is checked (one finite vector of its dimension
+    /// per text; [`Error::Model`] otherwise).
     ///
     /// Traced as span `embed` (texts, purpose).
     #[tracing::instrument(name = "embed", skip_all, fields(texts = texts.len(), purpose = ?purpose))]
@@ -215,112 +348,19 @@ impl Lakehouse {
     pub async fn embed_request(&self, request: EmbedRequest) -> Result<Embeddings> {
         let embedder = self.embedder().await?;
         if let Some(m) = &request.model
-            && m != embedder.model_name()
+            && m != embedder.name()
         {
             return Err(Error::NotFound {
                 what: "embedding model",
-                name: format!("{m} (this lakehouse runs {})", embedder.model_name()),
+                name: format!("{m} (this lakehouse runs {})", embedder.name()),
             });
         }
         let vectors = self.embed(request.texts, request.purpose).await?;
         Ok(Embeddings {
             vectors,
-            model: embedder.model_name().to_string(),
+            model: embedder.name().to_string(),
             dimension: embedder.dimension(),
         })
-    }
-
-    /// Searches index `name` by vector, or by text embedded as a search query, off the
-    /// async threads. Giving both or neither is [`Error::InvalidInput`].
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use lakehouse_core::{IndexSpec, Lakehouse, VectorRecord, vector::IndexQuery};
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let lh = Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
-    /// let index = lh.vectors().create(IndexSpec::new("v", 2)).await.unwrap();
-    /// index.add(vec![VectorRecord::new("a", vec![1.0, 0.0])]).await.unwrap();
-    /// let hits = lh.search("v", IndexQuery::vector(vec![1.0, 0.1], 1)).await.unwrap();
-    /// assert_eq!(hits[0].id, "a");
-    /// # });
-    /// ```
-    pub async fn search(&self, name: &str, query: IndexQuery) -> Result<Vec<Hit>> {
-        let index = self.vectors.get(name).await?;
-        let mut query = query;
-        let vector = match (query.vector.take(), query.text.as_deref()) {
-            (Some(_), Some(_)) => return Err(Error::invalid("give `vector` or `text`, not both")),
-            (Some(v), None) => v,
-            (None, Some(text)) => self
-                .embed(vec![text.to_string()], Purpose::Query)
-                .await?
-                .remove(0),
-            (None, None) => return Err(Error::invalid("give a query `vector` or `text`")),
-        };
-        let request = query.into_request(vector);
-        tokio::task::spawn_blocking(move || index.search(&request)).await?
-    }
-
-    /// Adds records to index `name`, embedding (as documents, in one batch) those given as
-    /// text; returns how many were added. Validated as a whole before any applies, as in
-    /// [`crate::VectorIndex::add`].
-    pub async fn add_records(&self, name: &str, records: Vec<RecordInput>) -> Result<usize> {
-        let index = self.vectors.get(name).await?;
-        for r in &records {
-            r.check()?;
-        }
-        let texts: Vec<String> = records.iter().filter_map(|r| r.text.clone()).collect();
-        let mut embedded = if texts.is_empty() {
-            Vec::new()
-        } else {
-            self.embed(texts, Purpose::Document).await?
-        }
-        .into_iter();
-        let records = records
-            .into_iter()
-            .map(|r| VectorRecord {
-                vector: match r.vector {
-                    Some(v) => v,
-                    None => embedded.next().unwrap_or_default(),
-                },
-                id: r.id,
-                metadata: r.metadata,
-            })
-            .collect();
-        index.add(records).await
-    }
-
-    /// Deletes the rows of dataset `name` for which the SQL `predicate` holds
-    /// (`"city = 'Reno' AND score < 2"`), as one new version (Delta's delete): returns that
-    /// version and how many rows went. A predicate that does not parse or names an unknown
-    /// column is [`Error::InvalidInput`] and writes nothing.
-    pub async fn delete(&self, name: &str, predicate: &str) -> Result<DeleteReport> {
-        let (manifest, rows_deleted) = self.catalog.delete(name, predicate).await?;
-        Ok(DeleteReport {
-            manifest,
-            rows_deleted,
-        })
-    }
-
-    /// Drops dataset `name` with every version and file (gone for other engines too); its
-    /// name can be used again. A dataset that does not exist is [`Error::NotFound`].
-    /// Vector indexes synced from it keep their vectors.
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let dir = tempfile::tempdir().unwrap();
-    /// let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
-    /// lh.ingest("scratch", "n\n1\n", &Default::default()).await.unwrap();
-    /// lh.drop_dataset("scratch").await.unwrap();
-    /// assert!(lh.datasets().is_empty());
-    /// # });
-    /// ```
-    pub async fn drop_dataset(&self, name: &str) -> Result<()> {
-        self.catalog.drop_dataset(name).await
-    }
-
-    /// Removes versions older than `keep_from` and files only they referenced.
-    pub async fn expire_versions(&self, name: &str, keep_from: u64) -> Result<ExpireReport> {
-        self.catalog.expire_versions(name, keep_from).await
     }
 }
 
@@ -383,12 +423,186 @@ mod tests {
         let a = lh.clone();
         check(async move { a.sql("SELECT 1").await });
         let b = lh.clone();
-        check(async move { b.ingest("t", "a\n1\n", &IngestOptions::default()).await });
+        check(async move {
+            b.dataset("t")
+                .write("a\n1\n", &crate::IngestOptions::default())
+                .await
+        });
         let c = lh.clone();
-        check(async move { c.versions("t").await });
+        check(async move { c.dataset("t").versions().await });
+        let e = lh.clone();
+        check(async move {
+            e.index("v")
+                .search(crate::IndexQuery::text("night shift", 3))
+                .await
+        });
+        let f = lh.clone();
+        check(async move {
+            f.index("v")
+                .add(vec![crate::RecordInput::text("a", "b")])
+                .await
+        });
         let d = lh.clone();
         check(async move { d.embed(vec!["x".into()], Purpose::Query).await });
         check(async move { Lakehouse::open("x").await });
+    }
+
+    /// Four dimensions: the counts of `a`, `b` and `c` in the text, and 1.
+    #[derive(Debug)]
+    struct Letters;
+
+    impl EmbeddingModel for Letters {
+        fn name(&self) -> &str {
+            "letters"
+        }
+        fn dimension(&self) -> usize {
+            4
+        }
+        fn embed_batch(&self, texts: &[&str], _: Purpose) -> Result<Vec<Vec<f32>>> {
+            let count = |t: &str, c| t.matches(c).count() as f32;
+            Ok(texts
+                .iter()
+                .map(|t| vec![count(t, 'a'), count(t, 'b'), count(t, 'c'), 1.0])
+                .collect())
+        }
+    }
+
+    /// A lakehouse over a store and a model the application gives: datasets, SQL's
+    /// `embed`, index handles by text, and a reopen all use them; reserved index names are
+    /// refused to users.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_given_store_and_model_serve_every_handle() {
+        use crate::vector::{IndexQuery, RecordInput};
+        use crate::{ErrorKind, playbook::PLAYBOOK_INDEX, playbook::PlaybookEntry};
+        use futures::TryStreamExt;
+        let store = Arc::new(object_store::memory::InMemory::new());
+        let open = || {
+            Lakehouse::builder("tenant")
+                .object_store(store.clone())
+                .embedder(Arc::new(Letters))
+                .open()
+        };
+        let lh = open().await.unwrap();
+        lh.dataset("people")
+            .write("id,name\n1,aaa\n2,bbb\n", &Default::default())
+            .await
+            .unwrap();
+        let keys: Vec<String> = store
+            .list(None)
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        assert!(!keys.is_empty() && keys.iter().all(|k| k.starts_with("tenant/")));
+        let v = lh.sql("SELECT embed('abc b') AS v").await.unwrap();
+        assert_eq!(v.to_json().unwrap().rows[0][0], "[1.0, 2.0, 1.0, 1.0]");
+        let names = lh.create_index(IndexSpec::new("names", 4)).await.unwrap();
+        names
+            .add(vec![
+                RecordInput::text("1", "aaa"),
+                RecordInput::text("2", "bbb"),
+            ])
+            .await
+            .unwrap();
+        let hits = names.search(IndexQuery::text("bb", 1)).await.unwrap();
+        assert_eq!(hits[0].id, "2");
+
+        let again = open().await.unwrap();
+        assert_eq!(again.dataset("people").count().await.unwrap(), 2);
+        assert_eq!(again.index("names").info().await.unwrap().count, 2);
+
+        let err = lh
+            .create_index(IndexSpec::new("__mine", 4))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        lh.record_playbook(PlaybookEntry::new("aaa", "1", "names", 0.9))
+            .await
+            .unwrap();
+        let playbook = lh.index(PLAYBOOK_INDEX);
+        let found = playbook.search(IndexQuery::text("aa", 1)).await.unwrap();
+        assert_eq!(found.len(), 1);
+        for err in [
+            playbook
+                .add(vec![RecordInput::text("x", "a")])
+                .await
+                .unwrap_err(),
+            playbook.remove(vec!["x".into()]).await.unwrap_err(),
+            playbook.drop().await.unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+            assert!(err.to_string().contains("reserved"), "{err}");
+        }
+        assert!(
+            lh.indexes()
+                .await
+                .unwrap()
+                .contains(&PLAYBOOK_INDEX.to_string())
+        );
+        lh.drop_playbook().await.unwrap();
+        assert_eq!(
+            lh.drop_playbook().await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(lh.indexes().await.unwrap(), ["names"]);
+    }
+
+    /// A playbook stored under its old, ordinary index name is moved to the reserved name
+    /// when the lakehouse opens, keeping its records; its old name is free again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_old_playbook_moves_to_its_reserved_name() {
+        use crate::playbook::{LEGACY_PLAYBOOK_INDEX, PLAYBOOK_INDEX};
+        use crate::vector::{IndexQuery, RecordInput};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let lh = Lakehouse::open(root).await.unwrap();
+        let old = lh
+            .create_index(IndexSpec::new(LEGACY_PLAYBOOK_INDEX, 2))
+            .await
+            .unwrap();
+        old.add(vec![RecordInput::vector("entry", vec![1.0, 0.0])])
+            .await
+            .unwrap();
+        drop(lh);
+        let lh = Lakehouse::open(root).await.unwrap();
+        assert_eq!(lh.indexes().await.unwrap(), [PLAYBOOK_INDEX]);
+        let playbook = lh.index(PLAYBOOK_INDEX);
+        let hits = playbook
+            .search(IndexQuery::vector(vec![1.0, 0.1], 1))
+            .await
+            .unwrap();
+        assert_eq!(hits[0].id, "entry");
+        // Reopened again (nothing left to move), and with the old name in use again.
+        lh.create_index(IndexSpec::new(LEGACY_PLAYBOOK_INDEX, 3))
+            .await
+            .unwrap();
+        let lh = Lakehouse::open(root).await.unwrap();
+        assert_eq!(
+            lh.indexes().await.unwrap(),
+            [PLAYBOOK_INDEX, LEGACY_PLAYBOOK_INDEX]
+        );
+        assert_eq!(lh.index(PLAYBOOK_INDEX).info().await.unwrap().count, 1);
+        // Dropping the new index of the old name leaves the playbook's data alone.
+        lh.index(LEGACY_PLAYBOOK_INDEX).drop().await.unwrap();
+        let lh = Lakehouse::open(root).await.unwrap();
+        assert_eq!(lh.index(PLAYBOOK_INDEX).info().await.unwrap().count, 1);
+        lh.drop_playbook().await.unwrap();
+        assert!(lh.indexes().await.unwrap().is_empty());
+        let left = walk(&dir.path().join("_vectors"));
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+        out
     }
 
     #[tokio::test]

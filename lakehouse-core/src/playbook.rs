@@ -31,8 +31,13 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::lakehouse::Lakehouse;
 use crate::vector::{IndexSpec, VectorIndex, VectorRecord};
 
-/// Name of the vector index that holds the playbook.
-pub const PLAYBOOK_INDEX: &str = "playbook_memory";
+/// Name of the vector index that holds the playbook: reserved
+/// ([`crate::vector::RESERVED_PREFIX`]), so users can search it but only the playbook writes
+/// or drops it ([`Lakehouse::drop_playbook`]).
+pub const PLAYBOOK_INDEX: &str = "__playbook";
+/// Where earlier releases kept the playbook: a playbook stored there is moved to
+/// [`PLAYBOOK_INDEX`] (its data stays in place) when the lakehouse opens.
+pub const LEGACY_PLAYBOOK_INDEX: &str = "playbook_memory";
 /// Most entries one bulk record accepts.
 pub const MAX_BULK_ENTRIES: usize = 4_096;
 /// Most tags on one entry.
@@ -251,8 +256,8 @@ impl Lakehouse {
         };
         // Embedded vectors must fit the stored playbook (else the model changed: Conflict);
         // vectors the caller gave are checked one by one below.
-        let index = match self.vectors().get(PLAYBOOK_INDEX).await {
-            Ok(index) if to_embed.is_empty() => index,
+        let index = match self.stored_playbook().await {
+            Ok(Some(index)) if to_embed.is_empty() => index,
             _ => {
                 let dimensions = vectors[to_embed.first().unwrap_or(&first)].len();
                 self.playbook_index(dimensions, true)
@@ -295,13 +300,13 @@ impl Lakehouse {
         dimensions: usize,
         create: bool,
     ) -> Result<Option<Arc<VectorIndex>>> {
-        let index = match self.vectors().get(PLAYBOOK_INDEX).await {
-            Ok(index) => index,
-            Err(Error::NotFound { .. }) if !create => return Ok(None),
-            Err(Error::NotFound { .. }) => {
+        let index = match self.stored_playbook().await? {
+            Some(index) => index,
+            None if !create => return Ok(None),
+            None => {
                 match self
                     .vectors()
-                    .create(IndexSpec::new(PLAYBOOK_INDEX, dimensions))
+                    .create_any(IndexSpec::new(PLAYBOOK_INDEX, dimensions))
                     .await
                 {
                     Ok(index) => index,
@@ -310,17 +315,37 @@ impl Lakehouse {
                     Err(e) => return Err(e),
                 }
             }
-            Err(e) => return Err(e),
         };
         if index.spec().dimensions != dimensions {
             return Err(Error::Conflict(format!(
-                "{PLAYBOOK_INDEX} holds {}-dimensional vectors, but this query has {}: was \
-                 the embedding model changed? Delete the index to start a new playbook",
+                "the playbook holds {}-dimensional vectors, but this query has {}: was the \
+                 embedding model changed? Drop the playbook to start a new one",
                 index.spec().dimensions,
                 dimensions
             )));
         }
         Ok(Some(index))
+    }
+
+    /// The stored playbook index, if any.
+    async fn stored_playbook(&self) -> Result<Option<Arc<VectorIndex>>> {
+        match self.vectors().get(PLAYBOOK_INDEX).await {
+            Ok(index) => Ok(Some(index)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Forgets every recorded answer: drops the playbook index (the next record starts a
+    /// new one, with the dimension of its vectors). No playbook is [`Error::NotFound`].
+    pub async fn drop_playbook(&self) -> Result<()> {
+        if self.stored_playbook().await?.is_none() {
+            return Err(Error::NotFound {
+                what: "playbook",
+                name: PLAYBOOK_INDEX.to_string(),
+            });
+        }
+        self.vectors().delete_any(PLAYBOOK_INDEX).await
     }
 
     /// Recorded answers near `vector`: the nearest `k` entries within `max_distance`.

@@ -721,6 +721,11 @@ impl ObjectStoreRegistry for RootOnlyRegistry {
     }
 }
 
+/// `name` as an SQL identifier: in double quotes, inner quotes doubled.
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

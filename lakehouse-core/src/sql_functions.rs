@@ -261,14 +261,14 @@ impl EmbedFunction {
 impl fmt::Debug for EmbedFunction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EmbedFunction")
-            .field("model", &self.embedder.dir())
+            .field("model", &self.embedder.id())
             .finish()
     }
 }
 
 impl PartialEq for EmbedFunction {
     fn eq(&self, other: &Self) -> bool {
-        self.embedder.dir() == other.embedder.dir()
+        self.embedder.id() == other.embedder.id()
     }
 }
 
@@ -276,7 +276,7 @@ impl Eq for EmbedFunction {}
 
 impl Hash for EmbedFunction {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.embedder.dir().hash(state);
+        self.embedder.id().hash(state);
     }
 }
 
@@ -315,15 +315,11 @@ impl ScalarUDFImpl for EmbedFunction {
                 return Ok(Purpose::Document);
             };
             let p = p.as_string::<i32>();
-            match (p.is_null(row), p.value(row)) {
-                (true, _) | (false, "document") => Ok(Purpose::Document),
-                (false, "query") => Ok(Purpose::Query),
-                (false, other) => Err(external(Error::invalid(format!(
-                    "embed: purpose must be 'document' or 'query', not {other:?}"
-                )))),
+            if p.is_null(row) {
+                return Ok(Purpose::Document);
             }
+            p.value(row).parse().map_err(external)
         };
-        let embedder = off_worker(|| self.embedder.get_blocking()).map_err(external)?;
         let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
         for purpose in [Purpose::Document, Purpose::Query] {
             let mut rows_for = Vec::new();
@@ -334,8 +330,8 @@ impl ScalarUDFImpl for EmbedFunction {
             }
             for chunk in rows_for.chunks(EMBED_CHUNK) {
                 let batch: Vec<&str> = chunk.iter().map(|&r| texts.value(r)).collect();
-                let vectors =
-                    off_worker(|| embedder.embed_with(&batch, purpose)).map_err(external)?;
+                let vectors = off_worker(|| self.embedder.embed_blocking(&batch, purpose))
+                    .map_err(external)?;
                 for (&row, v) in chunk.iter().zip(vectors) {
                     out[row] = Some(v);
                 }

@@ -144,7 +144,7 @@ async fn life(
 ) -> lakehouse_core::Result<()> {
     common::mark_phase("open");
     let lh = Lakehouse::open(root).await?;
-    let mut rows: Vec<(i64, i64, i64)> = match lh.manifest(DATASET) {
+    let mut rows: Vec<(i64, i64, i64)> = match lh.dataset(DATASET).manifest().await {
         Ok(_) => lh
             .sql(&format!("SELECT k, val, seq FROM {DATASET}"))
             .await?
@@ -162,7 +162,7 @@ async fn life(
         Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e),
     };
-    let mut version = lh.manifest(DATASET).ok().map(|m| m.version);
+    let mut version = lh.dataset(DATASET).manifest().await.ok().map(|m| m.version);
     let mut indexes = Vec::new();
     for (name, dim, size) in INDEXES {
         let index = index_of(&lh, name, dim).await?;
@@ -237,9 +237,14 @@ async fn life(
                             IngestOptions::mode(mode)
                         };
                         let source = common::int_rows(["k", "val", "seq"], &input);
-                        lh.ingest(DATASET, source, &options).await?.manifest
+                        lh.dataset(DATASET).write(source, &options).await?.manifest
                     }
-                    Err(k) => lh.delete(DATASET, &format!("k = {k}")).await?.manifest,
+                    Err(k) => {
+                        lh.dataset(DATASET)
+                            .delete(&format!("k = {k}"))
+                            .await?
+                            .manifest
+                    }
                 };
                 acks.ack(&format!("ds {} {d}", manifest.version));
                 version = Some(manifest.version);
@@ -426,7 +431,7 @@ async fn check(root: &str, expected: &mut Expected, label: &str) {
 
     // The dataset: every acknowledged version there; every version acknowledged or
     // announced, whole.
-    let latest = lh.manifest(DATASET).ok().map(|m| m.version);
+    let latest = lh.dataset(DATASET).manifest().await.ok().map(|m| m.version);
     if let Some((&v, _)) = expected.acked_versions.last_key_value() {
         assert!(
             latest.is_some_and(|l| l >= v),

@@ -95,9 +95,12 @@ async fn d3_register_manifest_list_idempotent_conflict() {
     lh.catalog().register("teams", schema).await.unwrap();
     let names: Vec<_> = lh.datasets().iter().map(|m| m.name.clone()).collect();
     assert_eq!(names, ["people", "teams"]);
-    assert_eq!(lh.manifest("people").unwrap().columns[0].name, "id");
     assert_eq!(
-        lh.manifest("missing").unwrap_err().kind(),
+        lh.dataset("people").manifest().await.unwrap().columns[0].name,
+        "id"
+    );
+    assert_eq!(
+        lh.dataset("missing").manifest().await.unwrap_err().kind(),
         ErrorKind::NotFound
     );
     // An empty registered dataset is a queryable, empty table.
@@ -109,7 +112,8 @@ async fn d4_d5_d6_csv_to_parquet_to_sql() {
     let dir = tempfile::tempdir().unwrap();
     let lh = open(dir.path()).await;
     let report = lh
-        .ingest("people", PEOPLE, &IngestOptions::default())
+        .dataset("people")
+        .write(PEOPLE, &IngestOptions::default())
         .await
         .unwrap();
     assert!(!report.no_op);
@@ -155,7 +159,8 @@ async fn d4_d5_d6_csv_to_parquet_to_sql() {
     // Re-ingesting the identical file is a no-op: same version, no new objects.
     let before = tree(dir.path());
     let again = lh
-        .ingest("people", PEOPLE, &IngestOptions::default())
+        .dataset("people")
+        .write(PEOPLE, &IngestOptions::default())
         .await
         .unwrap();
     assert!(again.no_op);
@@ -164,7 +169,8 @@ async fn d4_d5_d6_csv_to_parquet_to_sql() {
 
     // Schema drift on create → Conflict, catalog untouched.
     let err = lh
-        .ingest("people", "id,name\nx,Alice\n", &IngestOptions::default())
+        .dataset("people")
+        .write("id,name\nx,Alice\n", &IngestOptions::default())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
@@ -181,7 +187,11 @@ fn parquet_reads_back_in_duckdb_and_pyarrow() {
             max_rows_per_file: 2,
             ..IngestOptions::default()
         };
-        lh.ingest("people", PEOPLE, &o).await.unwrap().manifest
+        lh.dataset("people")
+            .write(PEOPLE, &o)
+            .await
+            .unwrap()
+            .manifest
     });
     assert_eq!(m.files.len(), 2);
     let files: Vec<_> = m.files.iter().map(|f| dir.path().join(&f.path)).collect();
@@ -210,13 +220,15 @@ fn parquet_reads_back_in_duckdb_and_pyarrow() {
 async fn versions_append_replace_query_and_expire() {
     let dir = tempfile::tempdir().unwrap();
     let lh = open(dir.path()).await;
-    lh.ingest("people", PEOPLE, &IngestOptions::default())
+    lh.dataset("people")
+        .write(PEOPLE, &IngestOptions::default())
         .await
         .unwrap();
     // Append: ints into the float column fit; identical re-append is a no-op.
     let more = "id,name,city,score\n4,Dan,Boston,6\n";
     assert_eq!(
-        lh.ingest("people", more, &opts(IngestMode::Append))
+        lh.dataset("people")
+            .write(more, &opts(IngestMode::Append))
             .await
             .unwrap()
             .manifest
@@ -224,29 +236,28 @@ async fn versions_append_replace_query_and_expire() {
         1
     );
     assert!(
-        lh.ingest("people", more, &opts(IngestMode::Append))
+        lh.dataset("people")
+            .write(more, &opts(IngestMode::Append))
             .await
             .unwrap()
             .no_op
     );
     // Append with other columns → Conflict.
     let err = lh
-        .ingest("people", "id,nick\n5,E\n", &opts(IngestMode::Append))
+        .dataset("people")
+        .write("id,nick\n5,E\n", &opts(IngestMode::Append))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
     // Replace may change the schema.
     let r = lh
-        .ingest(
-            "people",
-            "id,team\n10,red\n11,blue\n",
-            &opts(IngestMode::Replace),
-        )
+        .dataset("people")
+        .write("id,team\n10,red\n11,blue\n", &opts(IngestMode::Replace))
         .await
         .unwrap();
     assert_eq!((r.manifest.version, r.manifest.row_count), (2, 2));
 
-    let versions = lh.versions("people").await.unwrap();
+    let versions = lh.dataset("people").versions().await.unwrap();
     let summary: Vec<_> = versions.iter().map(|v| (v.version, v.row_count)).collect();
     assert_eq!(summary, [(0, 3), (1, 4), (2, 2)]);
     assert_eq!(count(&lh, "people").await, 2);
@@ -266,10 +277,10 @@ async fn versions_append_replace_query_and_expire() {
     // (an ingest in flight) is kept.
     let in_flight = dir.path().join("datasets/people/in-flight.parquet");
     std::fs::write(&in_flight, b"not yet committed").unwrap();
-    let report = lh.expire_versions("people", 2).await.unwrap();
+    let report = lh.dataset("people").expire_versions(2).await.unwrap();
     assert_eq!(report.versions_removed, [0, 1]);
     assert_eq!(report.files_removed, 2);
-    assert_eq!(lh.versions("people").await.unwrap().len(), 1);
+    assert_eq!(lh.dataset("people").versions().await.unwrap().len(), 1);
     assert!(lh.sql(r#"SELECT * FROM "people@0""#).await.is_err());
     assert_eq!(count(&lh, "people").await, 2);
     assert!(in_flight.exists());
@@ -287,7 +298,12 @@ async fn ndjson_and_reader_sources_and_multi_file_output() {
     let lh = open(dir.path()).await;
     let ndjson = "{\"id\":1,\"name\":\"Alice\",\"tags\":[\"x\"]}\n{\"id\":2,\"name\":\"Bob\",\"active\":true}\n";
     let o = IngestOptions::default().with_format(Format::Ndjson);
-    let m = lh.ingest("events", ndjson, &o).await.unwrap().manifest;
+    let m = lh
+        .dataset("events")
+        .write(ndjson, &o)
+        .await
+        .unwrap()
+        .manifest;
     let cols: Vec<_> = m
         .columns
         .iter()
@@ -324,7 +340,8 @@ async fn ndjson_and_reader_sources_and_multi_file_output() {
     };
     let reader: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(csv.into_bytes()));
     let m = lh
-        .ingest("big", Source::Reader(reader), &o)
+        .dataset("big")
+        .write(Source::Reader(reader), &o)
         .await
         .unwrap()
         .manifest;
@@ -342,13 +359,14 @@ async fn ndjson_and_reader_sources_and_multi_file_output() {
     let path = dir.path().join("input.csv");
     std::fs::write(&path, PEOPLE).unwrap();
     let r = lh
-        .ingest("from_path", path.as_path(), &IngestOptions::default())
+        .dataset("from_path")
+        .write(path.as_path(), &IngestOptions::default())
         .await
         .unwrap();
     assert_eq!(r.rows, 3);
     let missing = lh
-        .ingest(
-            "x",
+        .dataset("x")
+        .write(
             dir.path().join("nope.csv").as_path(),
             &IngestOptions::default(),
         )
@@ -360,7 +378,8 @@ async fn ndjson_and_reader_sources_and_multi_file_output() {
 async fn bad_input_is_a_typed_error_and_leaves_storage_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let lh = open(dir.path()).await;
-    lh.ingest("people", PEOPLE, &IngestOptions::default())
+    lh.dataset("people")
+        .write(PEOPLE, &IngestOptions::default())
         .await
         .unwrap();
     let before = tree(dir.path());
@@ -398,7 +417,7 @@ async fn bad_input_is_a_typed_error_and_leaves_storage_untouched() {
         for name in ["people", "fresh"] {
             for mode in [IngestMode::Create, IngestMode::Append, IngestMode::Replace] {
                 let o = IngestOptions::mode(mode).with_format(format);
-                match lh.ingest(name, input.clone(), &o).await {
+                match lh.dataset(name).write(input.clone(), &o).await {
                     Err(Error::Malformed { line: l, reason }) => {
                         assert_eq!(l, line, "{what}: {reason}")
                     }
@@ -409,7 +428,8 @@ async fn bad_input_is_a_typed_error_and_leaves_storage_untouched() {
     }
     for bad_name in ["", "1abc", "a b", "../x", "x@1"] {
         let err = lh
-            .ingest(bad_name, PEOPLE, &IngestOptions::default())
+            .dataset(bad_name)
+            .write(PEOPLE, &IngestOptions::default())
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad_name:?}");
@@ -419,7 +439,7 @@ async fn bad_input_is_a_typed_error_and_leaves_storage_untouched() {
         ..IngestOptions::default()
     };
     assert_eq!(
-        lh.ingest("x", PEOPLE, &o).await.unwrap_err().kind(),
+        lh.dataset("x").write(PEOPLE, &o).await.unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
     assert_eq!(tree(dir.path()), before);
@@ -432,7 +452,8 @@ async fn sql_is_read_only_and_bounded() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("outside.csv"), "a\n1\n").unwrap();
     let lh = open(&dir.path().join("lh")).await;
-    lh.ingest("people", PEOPLE, &IngestOptions::default())
+    lh.dataset("people")
+        .write(PEOPLE, &IngestOptions::default())
         .await
         .unwrap();
     let outside = dir.path().join("outside.csv").display().to_string();
@@ -487,7 +508,9 @@ async fn sql_is_read_only_and_bounded() {
                 query,
                 ..Options::default()
             };
-            Lakehouse::open_with(root.to_str().unwrap(), options)
+            Lakehouse::builder(root.to_str().unwrap())
+                .options(options)
+                .open()
                 .await
                 .unwrap()
         }
@@ -538,16 +561,20 @@ async fn sql_sandbox_probes() {
         },
         ..Options::default()
     };
-    let lh = Lakehouse::open_with(root.to_str().unwrap(), options)
+    let lh = Lakehouse::builder(root.to_str().unwrap())
+        .options(options)
+        .open()
         .await
         .unwrap();
-    lh.ingest("people", PEOPLE, &IngestOptions::default())
+    lh.dataset("people")
+        .write(PEOPLE, &IngestOptions::default())
         .await
         .unwrap();
     let big: String = std::iter::once("n,label\n".to_string())
         .chain((0..50_000).map(|i| format!("{i},row{i}\n")))
         .collect();
-    lh.ingest("big", big, &IngestOptions::default())
+    lh.dataset("big")
+        .write(big, &IngestOptions::default())
         .await
         .unwrap();
     let before = tree(&root);
@@ -768,13 +795,16 @@ async fn a_filtered_triple_cross_join_is_cut_off() {
         },
         ..Options::default()
     };
-    let lh = Lakehouse::open_with(dir.path().to_str().unwrap(), options)
+    let lh = Lakehouse::builder(dir.path().to_str().unwrap())
+        .options(options)
+        .open()
         .await
         .unwrap();
     let big: String = std::iter::once("n\n".to_string())
         .chain((0..50_000).map(|i| format!("{i}\n")))
         .collect();
-    lh.ingest("big", big, &IngestOptions::default())
+    lh.dataset("big")
+        .write(big, &IngestOptions::default())
         .await
         .unwrap();
     // A filter, so the count cannot come from the tables' statistics.
@@ -787,7 +817,8 @@ async fn a_filtered_triple_cross_join_is_cut_off() {
     assert!(err.to_string().contains("max_join_pairs"), "{err}");
     eprintln!("refused in {:?}: {err}", started.elapsed());
     // Two-way, on a small side, and on a key: they run.
-    lh.ingest("small", "n\n1\n2\n3\n", &IngestOptions::default())
+    lh.dataset("small")
+        .write("n\n1\n2\n3\n", &IngestOptions::default())
         .await
         .unwrap();
     let n = |r: lakehouse_core::QueryResult| r.to_json().unwrap().rows[0][0].clone();
@@ -802,18 +833,17 @@ async fn a_filtered_triple_cross_join_is_cut_off() {
         .unwrap();
     assert_eq!(n(keyed), 10);
     // Without the limit, a join of 2,500 × 2,500 rows runs (and is right).
-    let unbounded = Lakehouse::open_with(
-        dir.path().to_str().unwrap(),
-        Options {
+    let unbounded = Lakehouse::builder(dir.path().to_str().unwrap())
+        .options(Options {
             query: QueryOptions {
                 max_join_pairs: None,
                 ..QueryOptions::default()
             },
             ..Options::default()
-        },
-    )
-    .await
-    .unwrap();
+        })
+        .open()
+        .await
+        .unwrap();
     let sql = "SELECT count(*) FROM (SELECT n FROM big WHERE n < 2500) a, \
                (SELECT n FROM big WHERE n < 2500) b WHERE a.n + b.n = 7";
     assert_eq!(n(unbounded.sql(sql).await.unwrap()), 8);
@@ -823,7 +853,8 @@ async fn a_filtered_triple_cross_join_is_cut_off() {
 async fn concurrent_writers_never_duplicate_manifests() {
     let dir = tempfile::tempdir().unwrap();
     let lh = open(dir.path()).await;
-    lh.ingest("log", "n,who\n0,init\n", &IngestOptions::default())
+    lh.dataset("log")
+        .write("n,who\n0,init\n", &IngestOptions::default())
         .await
         .unwrap();
     let mut tasks = Vec::new();
@@ -831,13 +862,15 @@ async fn concurrent_writers_never_duplicate_manifests() {
         let (a, b) = (lh.clone(), lh.clone());
         tasks.push(tokio::spawn(async move {
             let body = format!("n,who\n{i},task{i}\n");
-            a.ingest("log", body, &opts(IngestMode::Append))
+            a.dataset("log")
+                .write(body, &opts(IngestMode::Append))
                 .await
                 .unwrap()
         }));
         // The same content from many tasks at once creates one dataset.
         tasks.push(tokio::spawn(async move {
-            b.ingest("same", PEOPLE, &IngestOptions::default())
+            b.dataset("same")
+                .write(PEOPLE, &IngestOptions::default())
                 .await
                 .unwrap()
         }));
@@ -846,7 +879,8 @@ async fn concurrent_writers_never_duplicate_manifests() {
         t.await.unwrap();
     }
     let versions: Vec<_> = lh
-        .versions("log")
+        .dataset("log")
+        .versions()
         .await
         .unwrap()
         .iter()
@@ -854,7 +888,7 @@ async fn concurrent_writers_never_duplicate_manifests() {
         .collect();
     assert_eq!(versions, (0..=16).collect::<Vec<_>>());
     assert_eq!(count(&lh, "log").await, 17);
-    assert_eq!(lh.versions("same").await.unwrap().len(), 1);
+    assert_eq!(lh.dataset("same").versions().await.unwrap().len(), 1);
     let manifests = tree(dir.path())
         .into_iter()
         .filter(|k| k.contains("/_delta_log/") && k.ends_with(".json"))
@@ -930,7 +964,8 @@ fn child_process_entry() {
                         IngestMode::Append
                     };
                     let m = lh
-                        .ingest("crash", body, &opts(mode))
+                        .dataset("crash")
+                        .write(body, &opts(mode))
                         .await
                         .unwrap()
                         .manifest;
@@ -964,14 +999,17 @@ async fn d3_rehydrate_in_a_fresh_process() {
     let dir = tempfile::tempdir().unwrap();
     {
         let lh = open(dir.path()).await;
-        lh.ingest("alpha", PEOPLE, &IngestOptions::default())
+        lh.dataset("alpha")
+            .write(PEOPLE, &IngestOptions::default())
             .await
             .unwrap();
         let more = "id,name,city,score\n4,D,X,1\n5,E,Y,2\n6,F,Z,3\n";
-        lh.ingest("alpha", more, &opts(IngestMode::Append))
+        lh.dataset("alpha")
+            .write(more, &opts(IngestMode::Append))
             .await
             .unwrap();
-        lh.ingest("beta", "a\n1\n", &IngestOptions::default())
+        lh.dataset("beta")
+            .write("a\n1\n", &IngestOptions::default())
             .await
             .unwrap();
     }
@@ -1016,7 +1054,7 @@ async fn assert_version_rows(lh: &Lakehouse, v: u64) {
 /// latest) hold exactly the rows the child wrote, and SQL agrees.
 async fn assert_consistent(root: &Path, check: impl IntoIterator<Item = u64>) -> u64 {
     let lh = open(root).await;
-    let Ok(latest) = lh.manifest("crash") else {
+    let Ok(latest) = lh.dataset("crash").manifest().await else {
         return 0;
     };
     // Every version number from 0 to the latest has a Delta log entry (listed on disk).
@@ -1202,7 +1240,8 @@ async fn arrow_batches_in_keep_types_and_follow_catalog_rules() {
         ..IngestOptions::default()
     };
     let r = lh
-        .ingest("crew", arrow_source(typed_batches(0..1000, 256)), &o)
+        .dataset("crew")
+        .write(arrow_source(typed_batches(0..1000, 256)), &o)
         .await
         .unwrap();
     assert_eq!((r.rows, r.no_op, r.manifest.version), (1000, false, 0));
@@ -1259,7 +1298,8 @@ async fn arrow_batches_in_keep_types_and_follow_catalog_rules() {
     for mode in [IngestMode::Create, IngestMode::Append, IngestMode::Replace] {
         let o = IngestOptions { mode, ..o.clone() };
         let again = lh
-            .ingest("crew", arrow_source(typed_batches(0..1000, 256)), &o)
+            .dataset("crew")
+            .write(arrow_source(typed_batches(0..1000, 256)), &o)
             .await
             .unwrap();
         assert!(again.no_op, "{mode:?}");
@@ -1269,13 +1309,14 @@ async fn arrow_batches_in_keep_types_and_follow_catalog_rules() {
 
     // Other content under create is a conflict; appending it is version 1.
     let err = lh
-        .ingest("crew", arrow_source(typed_batches(1000..1100, 64)), &o)
+        .dataset("crew")
+        .write(arrow_source(typed_batches(1000..1100, 64)), &o)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
     let app = lh
-        .ingest(
-            "crew",
+        .dataset("crew")
+        .write(
             arrow_source(typed_batches(1000..1100, 64)),
             &opts(IngestMode::Append),
         )
@@ -1303,8 +1344,8 @@ async fn arrow_batches_in_keep_types_and_follow_catalog_rules() {
         .unwrap()
     };
     let narrow = lh
-        .ingest(
-            "crew",
+        .dataset("crew")
+        .write(
             with_id(Arc::new(Int16Array::from(vec![5000]))),
             &opts(IngestMode::Append),
         )
@@ -1317,8 +1358,8 @@ async fn arrow_batches_in_keep_types_and_follow_catalog_rules() {
     );
     let before = tree(dir.path());
     let err = lh
-        .ingest(
-            "crew",
+        .dataset("crew")
+        .write(
             with_id(Arc::new(Int64Array::from(vec![1]))),
             &opts(IngestMode::Append),
         )
@@ -1329,8 +1370,8 @@ async fn arrow_batches_in_keep_types_and_follow_catalog_rules() {
 
     // Replace may change the schema.
     let rep = lh
-        .ingest(
-            "crew",
+        .dataset("crew")
+        .write(
             with_id(Arc::new(Int64Array::from(vec![1]))),
             &opts(IngestMode::Replace),
         )
@@ -1347,7 +1388,8 @@ async fn bad_arrow_input_is_a_typed_error_and_leaves_storage_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let lh = open(dir.path()).await;
     // A CSV dataset: id is Int64.
-    lh.ingest("people", PEOPLE, &IngestOptions::default())
+    lh.dataset("people")
+        .write(PEOPLE, &IngestOptions::default())
         .await
         .unwrap();
     let before = tree(dir.path());
@@ -1372,7 +1414,8 @@ async fn bad_arrow_input_is_a_typed_error_and_leaves_storage_untouched() {
     // u64 widens to Int64 only when the value fits.
     let too_big = people(Arc::new(UInt64Array::from(vec![u64::MAX])));
     let err = lh
-        .ingest("people", too_big, &opts(IngestMode::Append))
+        .dataset("people")
+        .write(too_big, &opts(IngestMode::Append))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
@@ -1408,7 +1451,8 @@ async fn bad_arrow_input_is_a_typed_error_and_leaves_storage_untouched() {
     ];
     for (what, source) in sources {
         let err = lh
-            .ingest("people", source, &opts(IngestMode::Append))
+            .dataset("people")
+            .write(source, &opts(IngestMode::Append))
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{what}: {err}");
@@ -1417,8 +1461,8 @@ async fn bad_arrow_input_is_a_typed_error_and_leaves_storage_untouched() {
     for format in [Format::Parquet, Format::Arrow] {
         for input in [&b""[..], b"id,name\n1,x\n", b"PAR1garbagePAR1"] {
             let err = lh
-                .ingest(
-                    "fresh",
+                .dataset("fresh")
+                .write(
                     input.to_vec(),
                     &IngestOptions::default().with_format(format),
                 )
@@ -1469,13 +1513,10 @@ async fn parquet_and_arrow_ipc_files_in() {
     let file_path = files.path().join("crew.feather");
 
     let expected = {
-        lh.ingest(
-            "from_arrow",
-            arrow_source(batches.clone()),
-            &IngestOptions::default(),
-        )
-        .await
-        .unwrap();
+        lh.dataset("from_arrow")
+            .write(arrow_source(batches.clone()), &IngestOptions::default())
+            .await
+            .unwrap();
         rows_of(&lh, "SELECT * FROM from_arrow ORDER BY id").await
     };
     let sources: Vec<(&str, Source, Format)> = vec![
@@ -1517,14 +1558,19 @@ async fn parquet_and_arrow_ipc_files_in() {
     ];
     for (name, source, format) in sources {
         let r = lh
-            .ingest(name, source, &IngestOptions::default().with_format(format))
+            .dataset(name)
+            .write(source, &IngestOptions::default().with_format(format))
             .await
             .unwrap();
         assert_eq!(r.rows, 500, "{name}");
-        let m = lh.manifest(name).unwrap();
+        let m = lh.dataset(name).manifest().await.unwrap();
         assert_eq!(
             m.fingerprint,
-            lh.manifest("from_arrow").unwrap().fingerprint,
+            lh.dataset("from_arrow")
+                .manifest()
+                .await
+                .unwrap()
+                .fingerprint,
             "{name}: the same stored schema"
         );
         assert_eq!(
@@ -1583,7 +1629,8 @@ async fn traced_calls_child() {
 
     let dir = tempfile::tempdir().unwrap();
     let lh = open(dir.path()).await;
-    lh.ingest("people", PEOPLE, &IngestOptions::default())
+    lh.dataset("people")
+        .write(PEOPLE, &IngestOptions::default())
         .await
         .unwrap();
     lh.sql("SELECT name FROM people").await.unwrap();

@@ -52,7 +52,7 @@ async fn a_root_of_the_previous_release_migrates_to_delta_tables() {
 
     let err = Lakehouse::open(root).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
-    assert!(err.to_string().contains("lakehouse migrate"), "{err}");
+    assert_eq!(err.remedy(), Some(lakehouse_core::Remedy::Migrate), "{err}");
 
     let report = Lakehouse::migrate(root, MigrateOptions::default())
         .await
@@ -76,7 +76,8 @@ async fn a_root_of_the_previous_release_migrates_to_delta_tables() {
     let history = |name: &'static str| {
         let lh = lh.clone();
         async move {
-            lh.versions(name)
+            lh.dataset(name)
+                .versions()
                 .await
                 .unwrap()
                 .iter()
@@ -111,8 +112,8 @@ async fn a_root_of_the_previous_release_migrates_to_delta_tables() {
     );
     // The inputs' hashes came along: appending the second file again is a no-op.
     let again = lh
-        .ingest(
-            "workers",
+        .dataset("workers")
+        .write(
             "id,name,city\n4,Di,Denver\n",
             &IngestOptions::mode(IngestMode::Append),
         )
@@ -176,7 +177,8 @@ async fn appends_are_checkpointed_every_ten_commits() {
         };
         let csv = format!("id,name\n{v},n{v}\n");
         let written = lh
-            .ingest("ticks", csv, &IngestOptions::mode(mode))
+            .dataset("ticks")
+            .write(csv, &IngestOptions::mode(mode))
             .await
             .unwrap();
         assert_eq!(written.manifest.version, v);
@@ -247,27 +249,33 @@ async fn a_dropped_dataset_is_gone_and_its_name_free() {
     let root = dir.path().to_str().unwrap();
     let lh = lakehouse_core::Lakehouse::open(root).await.unwrap();
     let o = IngestOptions::mode;
-    lh.ingest("crew", "id,name\n1,a\n2,b\n", &o(IngestMode::Create))
+    lh.dataset("crew")
+        .write("id,name\n1,a\n2,b\n", &o(IngestMode::Create))
         .await
         .unwrap();
-    lh.ingest("crew", "id,name\n3,c\n", &o(IngestMode::Append))
+    lh.dataset("crew")
+        .write("id,name\n3,c\n", &o(IngestMode::Append))
         .await
         .unwrap();
-    lh.ingest("keep", "id\n1\n", &o(IngestMode::Create))
+    lh.dataset("keep")
+        .write("id\n1\n", &o(IngestMode::Create))
         .await
         .unwrap();
     let table = dir.path().join("datasets/crew");
-    lh.drop_dataset("crew").await.unwrap();
+    lh.dataset("crew").drop().await.unwrap();
     assert!(!table.exists() || std::fs::read_dir(&table).unwrap().next().is_none());
     let names = |lh: &lakehouse_core::Lakehouse| -> Vec<String> {
         lh.datasets().iter().map(|m| m.name.clone()).collect()
     };
     assert_eq!(names(&lh), ["keep"]);
-    assert_eq!(lh.manifest("crew").unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        lh.dataset("crew").manifest().await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     assert!(lh.sql("SELECT * FROM crew").await.is_err());
     assert!(lh.sql(r#"SELECT * FROM "crew@0""#).await.is_err());
     assert_eq!(
-        lh.drop_dataset("crew").await.unwrap_err().kind(),
+        lh.dataset("crew").drop().await.unwrap_err().kind(),
         ErrorKind::NotFound
     );
     // Another process (a fresh open) agrees.
@@ -276,7 +284,8 @@ async fn a_dropped_dataset_is_gone_and_its_name_free() {
 
     // The name starts again at version 0 with only the new rows.
     let again = lh
-        .ingest("crew", "id,name\n9,z\n", &o(IngestMode::Create))
+        .dataset("crew")
+        .write("id,name\n9,z\n", &o(IngestMode::Create))
         .await
         .unwrap();
     assert_eq!((again.manifest.version, again.manifest.row_count), (0, 1));
@@ -286,7 +295,8 @@ async fn a_dropped_dataset_is_gone_and_its_name_free() {
     let reopened = lakehouse_core::Lakehouse::open(root).await.unwrap();
     assert_eq!(names(&reopened), ["keep"]);
     let fresh = reopened
-        .ingest("crew", "id,name\n7,y\n8,x\n", &o(IngestMode::Create))
+        .dataset("crew")
+        .write("id,name\n7,y\n8,x\n", &o(IngestMode::Create))
         .await
         .unwrap();
     assert_eq!((fresh.manifest.version, fresh.manifest.row_count), (0, 2));

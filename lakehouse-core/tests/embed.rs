@@ -124,7 +124,9 @@ async fn open_with_model(root: &Path, model: PathBuf) -> Lakehouse {
         model: Some(model),
         ..Default::default()
     };
-    Lakehouse::open_with(root.to_str().unwrap(), options)
+    Lakehouse::builder(root.to_str().unwrap())
+        .options(options)
+        .open()
         .await
         .unwrap()
 }
@@ -344,7 +346,13 @@ fn bad_input_and_bad_models_are_typed_errors() {
     let missing = tmp.path().join("nothing-here");
     let err = Embedder::load(&missing, EmbedderOptions::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
-    assert!(err.to_string().contains("lakehouse model install"), "{err}");
+    assert_eq!(
+        err.remedy(),
+        Some(lakehouse_core::Remedy::InstallModel),
+        "{err}"
+    );
+    // Core names no wrapper's command; each wrapper adds its own.
+    assert!(!err.to_string().contains("lakehouse model"), "{err}");
 
     // A folder of an architecture we do not run.
     let other = tmp.path().join("gpt");
@@ -417,7 +425,10 @@ async fn lakehouse_embeds_with_its_model_and_reports_a_missing_one() {
         .await
         .unwrap();
     assert_eq!((v.len(), v[0].len()), (2, 384));
-    assert_eq!(lh.embedder().await.unwrap().stats().computed, 2);
+    assert_eq!(
+        lh.embedder().await.unwrap().cache_stats().unwrap().computed,
+        2
+    );
 
     let none = open_with_model(root.path(), root.path().join("no-model")).await;
     let err = none
@@ -493,7 +504,8 @@ async fn bulk_indexing_a_dataset_reports_progress_and_resumes() {
 
     let root = tempfile::tempdir().unwrap();
     let lh = open_with_model(root.path(), model_dir()).await;
-    lh.ingest("workers", profiles_csv(1..201), &IngestOptions::default())
+    lh.dataset("workers")
+        .write(profiles_csv(1..201), &IngestOptions::default())
         .await
         .unwrap();
     let mut request =
@@ -528,9 +540,7 @@ async fn bulk_indexing_a_dataset_reports_progress_and_resumes() {
 
     // An append: only the rows it added are read and embedded (plus a blank text and a
     // repeated id, skipped).
-    lh.ingest(
-        "workers",
-        format!(
+    lh.dataset("workers").write(format!(
             "{}250,Ann Lee,Welder,Gary,IN,3,20.5,active,\"  \"\n201,Dup,Welder,Gary,IN,1,19,active,\"dup\"\n",
             profiles_csv(201..241)
         ),
@@ -569,13 +579,13 @@ async fn bulk_indexing_a_dataset_reports_progress_and_resumes() {
         row(6),
         row(300),
     );
-    lh.ingest(
-        "workers",
-        upsert,
-        &IngestOptions::mode(IngestMode::Upsert).with_keys(["id"]),
-    )
-    .await
-    .unwrap();
+    lh.dataset("workers")
+        .write(
+            upsert,
+            &IngestOptions::mode(IngestMode::Upsert).with_keys(["id"]),
+        )
+        .await
+        .unwrap();
     let r = lh.embed_dataset(&request, &|_| {}).await.unwrap();
     assert_eq!((r.embedded, r.removed), (2, 1), "{r:?}");
     assert!(r.skipped_empty >= 1, "{r:?}");
@@ -599,7 +609,7 @@ async fn bulk_indexing_a_dataset_reports_progress_and_resumes() {
     assert_eq!(index.contains_ids(&["9", "300"]), [false, true]);
 
     // A delete removes its ids.
-    let d = lh.delete("workers", "id IN (7, 8)").await.unwrap();
+    let d = lh.dataset("workers").delete("id IN (7, 8)").await.unwrap();
     assert_eq!(d.rows_deleted, 2);
     let r = lh.embed_dataset(&request, &|_| {}).await.unwrap();
     assert_eq!((r.embedded, r.removed), (0, 2), "{r:?}");
@@ -614,9 +624,9 @@ async fn bulk_indexing_a_dataset_reports_progress_and_resumes() {
 
     // Once the version the index reflects has expired, the next run embeds everything again
     // and drops ids the dataset no longer holds.
-    lh.expire_versions("workers", 3).await.unwrap();
-    lh.delete("workers", "id = 10").await.unwrap();
-    lh.expire_versions("workers", 4).await.unwrap();
+    lh.dataset("workers").expire_versions(3).await.unwrap();
+    lh.dataset("workers").delete("id = 10").await.unwrap();
+    lh.dataset("workers").expire_versions(4).await.unwrap();
     let r = lh.embed_dataset(&request, &|_| {}).await.unwrap();
     assert_eq!(r.incremental_from, None, "{r:?}");
     assert_eq!(

@@ -323,7 +323,9 @@ async fn bad_requests_are_typed_errors() {
     assert_eq!(lh.vectors().get(PLAYBOOK_INDEX).await.unwrap().len(), 1);
     // A text embedded by a model of another dimension than the stored playbook: the model
     // changed, which is a conflict with stored state.
-    let lh = Lakehouse::open_with(dir.path().to_str().unwrap(), model_options())
+    let lh = Lakehouse::builder(dir.path().to_str().unwrap())
+        .options(model_options())
+        .open()
         .await
         .unwrap();
     let by_text = PlaybookEntry::new("forklift operator", "a", "workers", 0.5);
@@ -382,13 +384,13 @@ async fn bulk_record_reports_each_entry() {
 
 /// Embeds 200 generated worker profiles into index `workers` (metadata: name, state).
 async fn profiles_corpus(lh: &Lakehouse) {
-    lh.ingest(
-        "workers",
-        lakehouse_core::sample::profiles_csv(1..201),
-        &IngestOptions::default(),
-    )
-    .await
-    .unwrap();
+    lh.dataset("workers")
+        .write(
+            lakehouse_core::sample::profiles_csv(1..201),
+            &IngestOptions::default(),
+        )
+        .await
+        .unwrap();
     let request =
         EmbedDataset::new("workers", "id", "profile", "workers").with_metadata(["name", "state"]);
     lh.embed_dataset(&request, &|_| {}).await.unwrap();
@@ -397,7 +399,9 @@ async fn profiles_corpus(lh: &Lakehouse) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn record_and_replay_under_50_concurrent_tasks() {
     let dir = tempfile::tempdir().unwrap();
-    let lh = Lakehouse::open_with(dir.path().to_str().unwrap(), model_options())
+    let lh = Lakehouse::builder(dir.path().to_str().unwrap())
+        .options(model_options())
+        .open()
         .await
         .unwrap();
     profiles_corpus(&lh).await;
@@ -451,12 +455,14 @@ async fn record_and_replay_under_50_concurrent_tasks() {
     assert_eq!(errors, 0);
     assert_eq!(lh.vectors().get(PLAYBOOK_INDEX).await.unwrap().len(), 50);
     // Each query was embedded once; the record and the replay hit the cache.
-    let stats = lh.embedder().await.unwrap().stats();
+    let stats = lh.embedder().await.unwrap().cache_stats().unwrap();
     assert!(stats.hits >= 100, "{stats:?}");
 
     // The playbook survives a reopen.
     drop(lh);
-    let lh = Lakehouse::open_with(dir.path().to_str().unwrap(), model_options())
+    let lh = Lakehouse::builder(dir.path().to_str().unwrap())
+        .options(model_options())
+        .open()
         .await
         .unwrap();
     let (text, answer) = &recorded[7];

@@ -534,11 +534,8 @@ impl CatalogRun {
         };
         let report = self
             .lh
-            .ingest(
-                NAME,
-                common::int_rows(["id", "v", "batch"], &rows),
-                &options,
-            )
+            .dataset(NAME)
+            .write(common::int_rows(["id", "v", "batch"], &rows), &options)
             .await
             .map_err(|e| TestCaseError::fail(format!("{mode:?}: {e}")))?;
         prop_assert_eq!(report.rows, rows.len() as u64);
@@ -615,7 +612,7 @@ impl CatalogRun {
                     .await?
             }
             CatalogOp::DeleteBadColumn => {
-                let err = self.lh.delete(NAME, "nope = 1").await.unwrap_err();
+                let err = self.lh.dataset(NAME).delete("nope = 1").await.unwrap_err();
                 let expected = if self.model.latest().is_some() {
                     ErrorKind::InvalidInput
                 } else {
@@ -626,11 +623,8 @@ impl CatalogRun {
             CatalogOp::AppendDrift => {
                 let err = self
                     .lh
-                    .ingest(
-                        NAME,
-                        "id,other\n1,x\n",
-                        &IngestOptions::mode(IngestMode::Append),
-                    )
+                    .dataset(NAME)
+                    .write("id,other\n1,x\n", &IngestOptions::mode(IngestMode::Append))
                     .await;
                 if self.model.latest().is_some() {
                     prop_assert_eq!(err.unwrap_err().kind(), ErrorKind::Conflict);
@@ -643,14 +637,15 @@ impl CatalogRun {
             }
             CatalogOp::Expire(n) => {
                 let Some(&(last, _)) = self.model.latest() else {
-                    let err = self.lh.expire_versions(NAME, 0).await.unwrap_err();
+                    let err = self.lh.dataset(NAME).expire_versions(0).await.unwrap_err();
                     prop_assert_eq!(err.kind(), ErrorKind::NotFound);
                     return Ok(());
                 };
                 let retained = &self.model.versions;
                 let keep_from = retained[usize::from(*n) % retained.len()].0;
                 self.lh
-                    .expire_versions(NAME, keep_from)
+                    .dataset(NAME)
+                    .expire_versions(keep_from)
                     .await
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 self.model
@@ -696,7 +691,7 @@ impl CatalogRun {
         hit: impl Fn(&Row) -> bool,
     ) -> Result<(), TestCaseError> {
         let Some((_, rows)) = self.model.latest() else {
-            let err = self.lh.delete(NAME, predicate).await.unwrap_err();
+            let err = self.lh.dataset(NAME).delete(predicate).await.unwrap_err();
             prop_assert_eq!(err.kind(), ErrorKind::NotFound);
             return Ok(());
         };
@@ -704,7 +699,8 @@ impl CatalogRun {
         let gone = (rows.len() - kept.len()) as u64;
         let report = self
             .lh
-            .delete(NAME, predicate)
+            .dataset(NAME)
+            .delete(predicate)
             .await
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(report.rows_deleted, gone, "delete where {}", predicate);
@@ -739,21 +735,24 @@ impl CatalogRun {
     async fn check(&self) -> Result<(), TestCaseError> {
         let Some((version, rows)) = self.model.latest() else {
             prop_assert_eq!(
-                self.lh.manifest(NAME).unwrap_err().kind(),
+                self.lh.dataset(NAME).manifest().await.unwrap_err().kind(),
                 ErrorKind::NotFound
             );
             return Ok(());
         };
         let manifest = self
             .lh
-            .manifest(NAME)
+            .dataset(NAME)
+            .manifest()
+            .await
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(manifest.version, *version);
         prop_assert_eq!(manifest.row_count, rows.len() as u64);
         prop_assert_eq!(self.rows(NAME).await?, sorted(rows.clone()));
         let listed: Vec<(u64, u64)> = self
             .lh
-            .versions(NAME)
+            .dataset(NAME)
+            .versions()
             .await
             .map_err(|e| TestCaseError::fail(e.to_string()))?
             .iter()

@@ -57,25 +57,27 @@ async fn data_path_on_s3() {
     // Ingest, SQL, versions.
     let csv = "id,name\n1,Alice\n2,Bob\n";
     let m = lh
-        .ingest("people", csv, &IngestOptions::default())
+        .dataset("people")
+        .write(csv, &IngestOptions::default())
         .await
         .unwrap()
         .manifest;
     let stored = lh.storage().head(&m.files[0].path).await.unwrap();
     assert_eq!(stored.size, m.files[0].bytes, "{stored:?}");
     assert!(
-        lh.ingest("people", csv, &IngestOptions::default())
+        lh.dataset("people")
+            .write(csv, &IngestOptions::default())
             .await
             .unwrap()
             .no_op
     );
-    lh.ingest(
-        "people",
-        "id,name\n3,Carol\n",
-        &IngestOptions::mode(IngestMode::Append),
-    )
-    .await
-    .unwrap();
+    lh.dataset("people")
+        .write(
+            "id,name\n3,Carol\n",
+            &IngestOptions::mode(IngestMode::Append),
+        )
+        .await
+        .unwrap();
     let r = lh
         .sql("SELECT name FROM people ORDER BY id")
         .await
@@ -85,7 +87,8 @@ async fn data_path_on_s3() {
     assert_eq!(r.rows[0][0], "Alice");
     assert_eq!(r.row_count, 3);
     let drift = lh
-        .ingest("people", "id,name\nx,y\n", &IngestOptions::default())
+        .dataset("people")
+        .write("id,name\nx,y\n", &IngestOptions::default())
         .await
         .unwrap_err();
     assert_eq!(drift.kind(), ErrorKind::Conflict);
@@ -94,16 +97,17 @@ async fn data_path_on_s3() {
     // overwrite each other's versions.
     let other = Lakehouse::open(&root).await.unwrap();
     let append = IngestOptions::mode(IngestMode::Append);
+    let (mine, theirs) = (lh.dataset("people"), other.dataset("people"));
     let (a, b) = tokio::join!(
-        lh.ingest("people", "id,name\n4,Dan\n", &append),
-        other.ingest("people", "id,name\n5,Eve\n", &append),
+        mine.write("id,name\n4,Dan\n", &append),
+        theirs.write("id,name\n5,Eve\n", &append),
     );
     let (va, vb) = (a.unwrap().manifest.version, b.unwrap().manifest.version);
     assert_ne!(va, vb);
 
     // A fresh handle sees everything.
     let reopened = Lakehouse::open(&root).await.unwrap();
-    let versions = reopened.versions("people").await.unwrap();
+    let versions = reopened.dataset("people").versions().await.unwrap();
     assert_eq!(versions.len(), 4);
     let latest = versions.last().unwrap();
     let r = reopened

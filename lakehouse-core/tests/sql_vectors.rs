@@ -42,7 +42,8 @@ async fn people(lh: &Lakehouse) {
                 .with_metadata(json!({"state": state})),
         );
     }
-    lh.ingest("people", csv, &IngestOptions::default())
+    lh.dataset("people")
+        .write(csv, &IngestOptions::default())
         .await
         .unwrap();
     let index = lh
@@ -177,16 +178,18 @@ async fn bad_calls_are_typed_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_queries_and_the_embed_function() {
     let dir = tempfile::tempdir().unwrap();
-    let lh = Lakehouse::open_with(dir.path().to_str().unwrap(), model_options())
+    let lh = Lakehouse::builder(dir.path().to_str().unwrap())
+        .options(model_options())
+        .open()
         .await
         .unwrap();
-    lh.ingest(
-        "workers",
-        lakehouse_core::sample::profiles_csv(1..101),
-        &IngestOptions::default(),
-    )
-    .await
-    .unwrap();
+    lh.dataset("workers")
+        .write(
+            lakehouse_core::sample::profiles_csv(1..101),
+            &IngestOptions::default(),
+        )
+        .await
+        .unwrap();
     lh.embed_dataset(
         &EmbedDataset::new("workers", "id", "profile", "workers").with_metadata(["state"]),
         &|_| {},

@@ -1,9 +1,9 @@
 //! `lakehouse demo`: builds a sample staffing lakehouse and queries it, narrating each step.
 
-use lakehouse_core::embed::{self, Purpose};
+use lakehouse_core::IndexQuery;
+use lakehouse_core::embed;
 use lakehouse_core::indexer::EmbedDataset;
 use lakehouse_core::sample::workers_csv;
-use lakehouse_core::vector::SearchRequest;
 use lakehouse_core::{Error, IngestMode, IngestOptions, Lakehouse, Result};
 
 async fn show(lh: &Lakehouse, title: &str, sql: &str) -> Result<()> {
@@ -16,7 +16,10 @@ async fn show(lh: &Lakehouse, title: &str, sql: &str) -> Result<()> {
 pub async fn run(lh: &Lakehouse) -> Result<()> {
     println!("lakehouse at {}", lh.storage().description());
     let replace = IngestOptions::mode(IngestMode::Replace);
-    let r = lh.ingest("workers", workers_csv(1..1001), &replace).await?;
+    let r = lh
+        .dataset("workers")
+        .write(workers_csv(1..1001), &replace)
+        .await?;
     println!(
         "ingested workers: {} rows -> version {}{}",
         r.rows,
@@ -36,8 +39,8 @@ pub async fn run(lh: &Lakehouse) -> Result<()> {
     println!("inferred schema: {}", columns.join(", "));
     let base_version = r.manifest.version;
     let a = lh
-        .ingest(
-            "workers",
+        .dataset("workers")
+        .write(
             workers_csv(1001..1201),
             &IngestOptions::mode(IngestMode::Append),
         )
@@ -56,7 +59,7 @@ pub async fn run(lh: &Lakehouse) -> Result<()> {
     )
     .await?;
     println!("\nversions of workers:");
-    for v in lh.versions("workers").await? {
+    for v in lh.dataset("workers").versions().await? {
         println!("  v{} {:?} {} rows", v.version, v.operation, v.row_count);
     }
     match lh.sql("DROP TABLE workers").await {
@@ -87,11 +90,7 @@ async fn semantic(lh: &Lakehouse) -> Result<()> {
         }
         Err(e) => return Err(e),
     };
-    let info = embedder.info();
-    println!(
-        "\nembedding model: {} ({:?}, {} dimensions, up to {} tokens)",
-        info.name, info.architecture, info.dimension, info.max_tokens
-    );
+    println!("\nembedding model: {}", embedder.describe());
     let request = EmbedDataset::new(
         "workers",
         "id",
@@ -107,17 +106,13 @@ async fn semantic(lh: &Lakehouse) -> Result<()> {
         r.index.count,
         r.elapsed.as_secs_f64()
     );
-    let index = lh.vectors().get("workers").await?;
+    let index = lh.index("workers");
     for q in [
         "someone to drive a forklift in Illinois",
         "experienced machinist for a CNC shop in Ohio",
     ] {
-        let v = lh
-            .embed(vec![q.to_string()], Purpose::Query)
-            .await?
-            .remove(0);
         println!("\n-- semantic search: {q:?}");
-        for h in index.search(&SearchRequest::new(v, 5))? {
+        for h in index.search(IndexQuery::text(q, 5)).await? {
             let m = h.metadata.unwrap_or_default();
             println!(
                 "  {:>5}  {:.3}  {} — {}, {} {}",
@@ -130,10 +125,11 @@ async fn semantic(lh: &Lakehouse) -> Result<()> {
             );
         }
     }
-    let s = embedder.stats();
-    println!(
-        "\nembedding cache: {} hits, {} misses, {} vectors held",
-        s.hits, s.misses, s.size
-    );
+    if let Some(s) = embedder.cache_stats() {
+        println!(
+            "\nembedding cache: {} hits, {} misses, {} vectors held",
+            s.hits, s.misses, s.size
+        );
+    }
     Ok(())
 }

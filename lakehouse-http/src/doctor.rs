@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use lakehouse_core::{Embedder, Error, Lakehouse, Options, Result};
+use lakehouse_core::{Embedder, EmbeddingModel, Error, Lakehouse, Options, Result};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -30,7 +30,7 @@ pub async fn run(lh: Result<Lakehouse>, root: &str, options: &Options, json: boo
     report(&checks, json)
 }
 
-async fn load_model(options: &Options) -> Result<std::sync::Arc<Embedder>> {
+async fn load_model(options: &Options) -> Result<std::sync::Arc<dyn EmbeddingModel>> {
     let dir = options
         .model
         .clone()
@@ -38,27 +38,27 @@ async fn load_model(options: &Options) -> Result<std::sync::Arc<Embedder>> {
     let embedder_options = options.embedder.clone();
     tokio::task::spawn_blocking(move || Embedder::load(&dir, embedder_options))
         .await?
-        .map(std::sync::Arc::new)
+        .map(|e| std::sync::Arc::new(e) as std::sync::Arc<dyn EmbeddingModel>)
 }
 
-fn model_check(embedder: Result<std::sync::Arc<Embedder>>) -> Check {
+fn model_check(embedder: Result<std::sync::Arc<dyn EmbeddingModel>>) -> Check {
     match embedder {
         Ok(e) => Check {
             name: "embedding model",
             ok: true,
             detail: format!(
-                "{} ({}-d, {}) at {}; kernels: {}",
-                e.model_name(),
-                e.dimension(),
-                e.info().precision,
-                e.info().path.display(),
+                "{}; kernels: {}",
+                e.describe(),
                 lakehouse_core::simd::Kernels::describe()
             ),
         },
         Err(e) => Check {
             name: "embedding model",
             ok: false,
-            detail: e.to_string(),
+            detail: match crate::hint(&e) {
+                Some(hint) => format!("{e}; {hint}"),
+                None => e.to_string(),
+            },
         },
     }
 }
@@ -97,7 +97,7 @@ async fn checks(lh: &Lakehouse, root: &str) -> Vec<Check> {
         ok: true,
         detail: format!("{} datasets", lh.datasets().len()),
     });
-    checks.push(match lh.vectors().list().await {
+    checks.push(match lh.indexes().await {
         Ok(names) => Check {
             name: "vector indexes",
             ok: true,

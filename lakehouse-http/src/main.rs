@@ -11,7 +11,7 @@ use lakehouse_core::indexer::EmbedDataset;
 use lakehouse_core::{
     EmbedRequest, Error, ErrorKind, Format, IndexQuery, IndexSpec, IngestMode, IngestOptions,
     Lakehouse, MatrixRequest, MetadataFilter, Metric, MigrateOptions, Options, PlaybookEntry,
-    Quantization, RecordInput, Result, Source,
+    Quantization, RecordInput, Remedy, Result, Source,
 };
 use lakehouse_http::server::{self, ServerConfig};
 use lakehouse_mcp::McpOptions;
@@ -405,8 +405,21 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error ({}): {e}", e.kind().as_str());
+            if let Some(hint) = hint(&e) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::from(exit_code(e.kind()))
         }
+    }
+}
+
+/// The step that resolves an error, as a CLI user takes it (core's messages name no
+/// command).
+fn hint(e: &Error) -> Option<&'static str> {
+    match e.remedy()? {
+        Remedy::InstallModel => Some("run `lakehouse model install`"),
+        Remedy::Migrate => Some("run `lakehouse migrate` first"),
+        _ => None,
     }
 }
 
@@ -506,10 +519,16 @@ async fn run(cli: Cli) -> Result<()> {
     }
     if let Command::Doctor = cli.command {
         // Doctor reports a root that does not open instead of failing on it.
-        let lh = Lakehouse::open_with(&cli.root, options.clone()).await;
+        let lh = Lakehouse::builder(&cli.root)
+            .options(options.clone())
+            .open()
+            .await;
         return doctor::run(lh, &cli.root, &options, json).await;
     }
-    let lh = Lakehouse::open_with(&cli.root, options).await?;
+    let lh = Lakehouse::builder(&cli.root)
+        .options(options)
+        .open()
+        .await?;
     match cli.command {
         Command::Model { .. } | Command::Migrate { .. } => unreachable!("handled above"),
         Command::Demo => demo::run(&lh).await,
@@ -662,7 +681,7 @@ async fn run(cli: Cli) -> Result<()> {
             } else {
                 Source::Path(file)
             };
-            let r = lh.ingest(&name, source, &options).await?;
+            let r = lh.dataset(&name).write(source, &options).await?;
             let m = &r.manifest;
             print(json, &r, || {
                 if r.no_op {
@@ -707,7 +726,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Delete { name, predicate } => {
-            let r = lh.delete(&name, &predicate).await?;
+            let r = lh.dataset(&name).delete(&predicate).await?;
             print(json, &r, || {
                 format!(
                     "{name}: {} rows deleted; version {} with {} rows",
@@ -717,7 +736,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Expire { name, keep_from } => {
-            let r = lh.expire_versions(&name, keep_from).await?;
+            let r = lh.dataset(&name).expire_versions(keep_from).await?;
             print(json, &r, || {
                 format!(
                     "{name}: {} versions and {} files removed",
@@ -728,7 +747,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Drop { name } => {
-            lh.drop_dataset(&name).await?;
+            lh.dataset(&name).drop().await?;
             print(json, &serde_json::json!({"dropped": name}), || {
                 format!("{name}: dropped")
             });
@@ -807,7 +826,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Versions { name } => {
-            let versions = lh.versions(&name).await?;
+            let versions = lh.dataset(&name).versions().await?;
             print(json, &versions, || {
                 versions
                     .iter()
@@ -850,10 +869,10 @@ async fn index(lh: &Lakehouse, command: IndexCommand, json: bool) -> Result<()> 
             if let Some(c) = scan_candidates {
                 spec.scan_candidates = c;
             }
-            let index = lh.vectors().create(spec).await?;
+            let index = lh.create_index(spec).await?;
             println!(
                 "{}",
-                serde_json::to_string_pretty(&index.info()).expect("JSON")
+                serde_json::to_string_pretty(&index.info().await?).expect("JSON")
             );
         }
         IndexCommand::Add { name, file } => {
@@ -863,9 +882,10 @@ async fn index(lh: &Lakehouse, command: IndexCommand, json: bool) -> Result<()> 
                 std::fs::read_to_string(&file)?
             };
             let n = lh
-                .add_records(&name, RecordInput::parse_jsonl(&text)?)
+                .index(&name)
+                .add(RecordInput::parse_jsonl(&text)?)
                 .await?;
-            let count = lh.vectors().get(&name).await?.len();
+            let count = lh.index(&name).info().await?.count;
             print(
                 json,
                 &serde_json::json!({"added": n, "count": count}),
@@ -873,9 +893,9 @@ async fn index(lh: &Lakehouse, command: IndexCommand, json: bool) -> Result<()> 
             );
         }
         IndexCommand::Remove { name, ids } => {
-            let index = lh.vectors().get(&name).await?;
+            let index = lh.index(&name);
             let n = index.remove(ids).await?;
-            let count = index.len();
+            let count = index.info().await?.count;
             print(
                 json,
                 &serde_json::json!({"removed": n, "count": count}),
@@ -883,22 +903,26 @@ async fn index(lh: &Lakehouse, command: IndexCommand, json: bool) -> Result<()> 
             );
         }
         IndexCommand::Get { name, ids } => {
-            let index = lh.vectors().get(&name).await?;
-            let missing: Vec<&String> =
-                ids.iter().filter(|id| index.vector(id).is_none()).collect();
+            let found = lh.index(&name).get(&ids).await?;
+            let missing: Vec<&String> = ids
+                .iter()
+                .zip(&found)
+                .filter_map(|(id, r)| r.is_none().then_some(id))
+                .collect();
             if !missing.is_empty() {
                 return Err(Error::NotFound {
                     what: "vector record",
                     name: format!("{missing:?} in index {name}"),
                 });
             }
-            let records: Vec<serde_json::Value> = ids
-                .iter()
-                .map(|id| {
+            let records: Vec<serde_json::Value> = found
+                .into_iter()
+                .flatten()
+                .map(|r| {
                     serde_json::json!({
-                        "id": id,
-                        "vector": index.vector(id),
-                        "metadata": index.metadata_of(id).flatten(),
+                        "id": r.id,
+                        "vector": r.vector,
+                        "metadata": r.metadata,
                     })
                 })
                 .collect();
@@ -921,7 +945,7 @@ async fn index(lh: &Lakehouse, command: IndexCommand, json: bool) -> Result<()> 
                 text,
                 ..IndexQuery::vector(Vec::new(), k)
             };
-            let hits = lh.search(&name, query).await?;
+            let hits = lh.index(&name).search(query).await?;
             print(json, &hits, || {
                 hits.iter()
                     .map(|hit| {
@@ -937,15 +961,15 @@ async fn index(lh: &Lakehouse, command: IndexCommand, json: bool) -> Result<()> 
             });
         }
         IndexCommand::List => {
-            let names = lh.vectors().list().await?;
+            let names = lh.indexes().await?;
             print(json, &names, || names.join("\n"));
         }
         IndexCommand::Info { name } => {
-            let info = lh.vectors().info(&name).await?;
+            let info = lh.index(&name).info().await?;
             println!("{}", serde_json::to_string_pretty(&info).expect("JSON"));
         }
         IndexCommand::Delete { name } => {
-            lh.vectors().delete(&name).await?;
+            lh.index(&name).drop().await?;
             print(json, &serde_json::json!({ "deleted": name }), || {
                 format!("{name}: deleted")
             });

@@ -399,6 +399,17 @@ fn g1_vector_indexes_survive_kill_and_restart() {
     assert_eq!(r.json()["spec"]["scan_candidates"], 64);
     let bad = json!({"name": "bad", "dimensions": 8, "scan_dimensions": 9});
     server.json("POST", "/v1/indexes", bad).error(400);
+    // The lakehouse's own index names (the playbook's) are not for users to make or drop.
+    let reserved = json!({"name": "__playbook", "dimensions": 8});
+    server.json("POST", "/v1/indexes", reserved).error(400);
+    let r = server.call("DELETE", "/v1/indexes/__playbook", None, b"");
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reserved")
+    );
     // Names go through core's one parser: the CLI's aliases work in JSON too.
     let dot = json!({"name": "dotted", "dimensions": 8, "metric": "dot", "quantization": "F16"});
     let r = server.json("POST", "/v1/indexes", dot);

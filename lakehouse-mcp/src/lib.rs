@@ -22,7 +22,7 @@
 //! use lakehouse_mcp::{LakehouseMcp, McpOptions};
 //! let dir = tempfile::tempdir().unwrap();
 //! let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
-//! lh.ingest("people", "id,name\n1,Ada\n", &Default::default()).await.unwrap();
+//! lh.dataset("people").write("id,name\n1,Ada\n", &Default::default()).await.unwrap();
 //! let server = LakehouseMcp::new(lh, McpOptions::default()).unwrap();
 //! let args = serde_json::json!({"sql": "SELECT name FROM people"});
 //! let result = server.call("query_sql", args.as_object().unwrap().clone()).await.unwrap();
@@ -39,7 +39,7 @@ mod tools;
 
 use std::sync::Arc;
 
-use lakehouse_core::{Error, Lakehouse, Result};
+use lakehouse_core::{Error, Lakehouse, Remedy, Result};
 use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -48,6 +48,18 @@ pub use options::{
     DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_RESULT_BYTES, DEFAULT_MAX_ROWS, DEFAULT_ROWS, McpOptions,
 };
 pub use server::LakehouseMcp;
+
+/// A core error's message as a server (MCP, HTTP) reports it: with the step that resolves
+/// it, said as its operator takes it (core's messages name no wrapper's command).
+pub fn server_message(e: &Error) -> String {
+    match e.remedy() {
+        Some(Remedy::InstallModel) => {
+            format!("{e} (where the server runs: `lakehouse model install`)")
+        }
+        Some(Remedy::Migrate) => format!("{e} (where the server runs: `lakehouse migrate`)"),
+        _ => e.to_string(),
+    }
+}
 
 /// Serves `lh` over standard input and output until the client closes the stream. Nothing
 /// else may write to standard output meanwhile (log to standard error).

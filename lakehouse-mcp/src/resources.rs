@@ -77,7 +77,7 @@ pub async fn list(lh: &Lakehouse) -> Result<Vec<Resource>> {
                 .with_mime_type(JSON)
         })
         .collect();
-    for name in lh.vectors().list().await? {
+    for name in lh.indexes().await? {
         out.push(
             Resource::new(format!("{INDEXES}{name}"), name.clone())
                 .with_title(format!("vector index {name}"))
@@ -120,7 +120,7 @@ pub async fn read(lh: &Lakehouse, target: Target) -> Result<serde_json::Value> {
             Ok(value)
         }
         Target::Index(name) => {
-            let info = lh.vectors().info(&name).await?;
+            let info = lh.index(&name).info().await?;
             serde_json::to_value(info).map_err(internal)
         }
     }

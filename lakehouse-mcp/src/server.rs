@@ -280,9 +280,9 @@ fn parse<T: DeserializeOwned>(arguments: JsonObject) -> std::result::Result<T, E
 /// structured content.
 fn error_result(e: &Error) -> CallToolResult {
     let kind = e.kind().as_str();
-    let mut result = CallToolResult::error(vec![ContentBlock::text(format!("{kind}: {e}"))]);
-    result.structured_content =
-        Some(json!({ "error": { "kind": kind, "message": e.to_string() } }));
+    let message = crate::server_message(e);
+    let mut result = CallToolResult::error(vec![ContentBlock::text(format!("{kind}: {message}"))]);
+    result.structured_content = Some(json!({ "error": { "kind": kind, "message": message } }));
     result
 }
 

@@ -481,8 +481,8 @@ pub(crate) fn list_datasets(lh: &Lakehouse) -> Result<Output> {
 impl ManifestView {
     /// Dataset `name`'s latest manifest with its retained versions.
     pub(crate) async fn of(lh: &Lakehouse, name: &str) -> Result<ManifestView> {
-        let m = lh.manifest(name)?;
-        let versions = lh.versions(name).await?;
+        let m = lh.dataset(name).manifest().await?;
+        let versions = lh.dataset(name).versions().await?;
         Ok(ManifestView {
             name: m.name.clone(),
             dataset_id: m.dataset_id.to_string(),
@@ -586,8 +586,8 @@ pub(crate) async fn query_sql(shared: &Shared, args: QuerySqlArgs) -> Result<Out
 
 pub(crate) async fn list_indexes(lh: &Lakehouse) -> Result<Output> {
     let mut indexes = Vec::new();
-    for name in lh.vectors().list().await? {
-        indexes.push(lh.vectors().info(&name).await?);
+    for name in lh.indexes().await? {
+        indexes.push(lh.index(&name).info().await?);
     }
     let text = if indexes.is_empty() {
         "no vector indexes".to_string()
@@ -638,7 +638,7 @@ pub(crate) async fn search_vectors(lh: &Lakehouse, args: SearchVectorsArgs) -> R
         exclude_ids: args.exclude_ids,
         ..IndexQuery::vector(Vec::new(), args.k)
     };
-    let hits = lh.search(&args.index, query).await?;
+    let hits = lh.index(&args.index).search(query).await?;
     let lines: Vec<String> = hits
         .iter()
         .map(|h| hit_line(&h.id, h.distance, h.metadata.as_ref()))
@@ -704,8 +704,8 @@ pub(crate) async fn ingest(shared: &Shared, args: IngestArgs) -> Result<Output> 
     let format = args.format.unwrap_or_else(|| Format::from_path(&path));
     let report = shared
         .lh
-        .ingest(
-            &name,
+        .dataset(&name)
+        .write(
             path.as_path(),
             &IngestOptions::mode(args.mode)
                 .with_format(format)

@@ -15,7 +15,8 @@ async fn lakehouse(dir: &std::path::Path) -> Lakehouse {
     let lh = Lakehouse::open(dir.join("lh").to_str().unwrap())
         .await
         .unwrap();
-    lh.ingest("workers", WORKERS, &IngestOptions::default())
+    lh.dataset("workers")
+        .write(WORKERS, &IngestOptions::default())
         .await
         .unwrap();
     let index = lh
@@ -133,13 +134,13 @@ async fn tools_listed_follow_the_switches() {
 async fn datasets_manifest_and_sql() {
     let dir = tempfile::tempdir().unwrap();
     let lh = lakehouse(dir.path()).await;
-    lh.ingest(
-        "workers",
-        "id,name,city,state\n4,Dana,Boston,MA\n",
-        &IngestOptions::mode(lakehouse_core::IngestMode::Append),
-    )
-    .await
-    .unwrap();
+    lh.dataset("workers")
+        .write(
+            "id,name,city,state\n4,Dana,Boston,MA\n",
+            &IngestOptions::mode(lakehouse_core::IngestMode::Append),
+        )
+        .await
+        .unwrap();
     let s = LakehouseMcp::new(lh, McpOptions::default()).unwrap();
 
     let r = s.call("list_datasets", JsonObject::new()).await.unwrap();
@@ -267,7 +268,8 @@ async fn limits_cut_rows_and_time() {
     let header: Vec<String> = (0..80).map(|i| format!("column_{i}")).collect();
     let values: Vec<String> = (0..80).map(|i| i.to_string()).collect();
     let wide = format!("{}\n{}\n", header.join(","), values.join(","));
-    lh.ingest("wide", wide, &IngestOptions::default())
+    lh.dataset("wide")
+        .write(wide, &IngestOptions::default())
         .await
         .unwrap();
     let r = s
@@ -476,7 +478,7 @@ async fn ingest_reads_only_allowed_folders() {
             .unwrap();
         assert_eq!(error_kind(&r), "validation", "{}", outside.display());
     }
-    assert!(lh.manifest("stolen").is_err());
+    assert!(lh.dataset("stolen").manifest().await.is_err());
 
     let r = s
         .call(

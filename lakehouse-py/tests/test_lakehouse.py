@@ -449,3 +449,19 @@ def test_stubs_and_docstrings_ship():
     stub = (package / "_native.pyi").read_text()
     for name in ("def open", "class Lakehouse", "class VectorIndex", "def sql", "def search"):
         assert name in stub
+
+
+def test_a_missing_model_names_the_python_way_to_install_it(tmp_path):
+    lh = lakehouse.open(str(tmp_path / "lh"), model=str(tmp_path / "no-model"))
+    with pytest.raises(NotFoundError, match=r"install_model\(\)"):
+        lh.embed(["forklift"])
+    assert callable(lakehouse.install_model)
+
+
+def test_the_playbook_index_is_reserved(lh):
+    with pytest.raises(InvalidInputError, match="reserved"):
+        lh.create_index("__playbook", 4)
+    with pytest.raises(InvalidInputError, match="reserved"):
+        lh.drop_index("__anything")
+    with pytest.raises(NotFoundError):
+        lh.drop_playbook()

@@ -120,7 +120,7 @@ async fn main() -> lakehouse_core::Result<()> {
             run(&lh, &Case { callers, cached }, seconds, &fresh).await?;
         }
     }
-    let s = lh.embedder().await?.stats();
+    let s = lh.embedder().await?.cache_stats().unwrap_or_default();
     println!(
         "embedding cache: {} hits, {} misses, {} computed",
         s.hits, s.misses, s.computed

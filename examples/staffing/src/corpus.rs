@@ -46,7 +46,12 @@ pub async fn build(
     let clients = generate::client_count(workers);
     // Large corpora go in slices of 25,000 rows: each an append, retried as a no-op.
     const SLICE: u64 = 25_000;
-    let existing = lh.manifest(WORKERS).ok().map(|m| m.row_count);
+    let existing = lh
+        .dataset(WORKERS)
+        .manifest()
+        .await
+        .ok()
+        .map(|m| m.row_count);
     match existing {
         Some(rows) if rows == workers => {}
         Some(rows) if rows % SLICE == 0 && rows < workers => {
@@ -62,7 +67,8 @@ pub async fn build(
     // Clients depend on the corpus size (their blacklists name workers): replaced when it
     // grew, a no-op when identical.
     let replace = IngestOptions::mode(lakehouse_core::IngestMode::Replace);
-    lh.ingest(CLIENTS, generate::clients_batch(clients, workers), &replace)
+    lh.dataset(CLIENTS)
+        .write(generate::clients_batch(clients, workers), &replace)
         .await?;
     let request = EmbedDataset::new(WORKERS, "id", EMBEDDING_TEXT, INDEX).with_metadata(METADATA);
     let embedding = lh.embed_dataset(&request, progress).await?;
@@ -78,12 +84,9 @@ async fn append_workers(lh: &Lakehouse, from: u64, to: u64, slice: u64) -> Resul
     let mut start = from;
     while start < to {
         let end = (start + slice).min(to);
-        lh.ingest(
-            WORKERS,
-            generate::workers_batch(start + 1..end + 1),
-            &append,
-        )
-        .await?;
+        lh.dataset(WORKERS)
+            .write(generate::workers_batch(start + 1..end + 1), &append)
+            .await?;
         start = end;
     }
     Ok(())

@@ -243,7 +243,9 @@ impl Target {
     pub async fn workers(&self) -> Result<u64, String> {
         match self {
             Target::Local { lh, .. } => lh
-                .manifest(WORKERS)
+                .dataset(WORKERS)
+                .manifest()
+                .await
                 .map(|m| m.row_count)
                 .map_err(|e| e.to_string()),
             Target::Remote { .. } => {
@@ -258,10 +260,10 @@ impl Target {
     /// The embedding cache's (hits, misses) so far.
     async fn cache(&self) -> Option<(u64, u64)> {
         match self {
-            Target::Local { lh, .. } => lh.loaded_embedder().map(|e| {
-                let s = e.stats();
-                (s.hits, s.misses)
-            }),
+            Target::Local { lh, .. } => lh
+                .loaded_embedder()
+                .and_then(|e| e.cache_stats())
+                .map(|s| (s.hits, s.misses)),
             Target::Remote { .. } => {
                 let s = self.get("/v1/embed/stats").await.ok()?;
                 Some((s["hits"].as_u64()?, s["misses"].as_u64()?))

@@ -80,8 +80,8 @@ impl Rosters {
     /// missing.
     pub async fn get(&self) -> Result<Arc<Roster>> {
         let versions = (
-            self.lh.manifest(WORKERS)?.version,
-            self.lh.manifest(CLIENTS)?.version,
+            self.lh.dataset(WORKERS).manifest().await?.version,
+            self.lh.dataset(CLIENTS).manifest().await?.version,
         );
         if let Some(r) = self.cached(versions) {
             return Ok(r);

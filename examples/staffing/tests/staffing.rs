@@ -74,20 +74,14 @@ fn active_worker(from: u64) -> generate::Worker {
 async fn validate_routes_run_inside_the_server_with_its_rules() {
     let dir = tempfile::tempdir().unwrap();
     let lh = Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
-    lh.ingest(
-        "workers",
-        generate::workers_batch(1..51),
-        &IngestOptions::default(),
-    )
-    .await
-    .unwrap();
-    lh.ingest(
-        "clients",
-        generate::clients_batch(20, 50),
-        &IngestOptions::default(),
-    )
-    .await
-    .unwrap();
+    lh.dataset("workers")
+        .write(generate::workers_batch(1..51), &IngestOptions::default())
+        .await
+        .unwrap();
+    lh.dataset("clients")
+        .write(generate::clients_batch(20, 50), &IngestOptions::default())
+        .await
+        .unwrap();
     let token = Some("s3cret");
     let addr = serve(lh.clone(), token, 4096).await;
 
@@ -164,7 +158,8 @@ async fn validate_routes_run_inside_the_server_with_its_rules() {
     let newcomer = active_worker(51);
     let n: u64 = newcomer.id[1..].parse().unwrap();
     let append = IngestOptions::mode(IngestMode::Append);
-    lh.ingest("workers", generate::workers_batch(n..n + 1), &append)
+    lh.dataset("workers")
+        .write(generate::workers_batch(n..n + 1), &append)
         .await
         .unwrap();
     let first_new = newcomer.name.split(' ').next().unwrap().to_string();
@@ -180,13 +175,10 @@ async fn validate_routes_run_inside_the_server_with_its_rules() {
         "id,name,city,state,blacklist\nc1,Banning Co,Denver,CO,{}\n",
         w.id
     );
-    lh.ingest(
-        "clients",
-        banning,
-        &IngestOptions::mode(IngestMode::Replace),
-    )
-    .await
-    .unwrap();
+    lh.dataset("clients")
+        .write(banning, &IngestOptions::mode(IngestMode::Replace))
+        .await
+        .unwrap();
     let banned = post(addr, "/v1/validate/fill", token, fill(&w.id, &w.name, "c1")).await;
     assert_eq!(banned.body["valid"], false);
     assert_eq!(

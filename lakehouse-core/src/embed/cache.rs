@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 pub(crate) type Key = [u8; 32];
 
 /// Counters of an [`Embedder`](super::Embedder)'s cache.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct CacheStats {
     /// Texts answered from the cache.
     pub hits: u64,

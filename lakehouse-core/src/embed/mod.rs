@@ -24,6 +24,7 @@
 //! # Ok::<(), lakehouse_core::Error>(())
 //! ```
 
+mod backend;
 mod cache;
 mod encoder;
 mod install;
@@ -39,6 +40,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub use backend::EmbeddingModel;
+pub(crate) use backend::SharedEmbedder;
 pub use cache::CacheStats;
 pub use install::{
     DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE, default_model_dir, install_default_model, models_dir,
@@ -145,68 +148,6 @@ pub struct ModelInfo {
     pub query_prefix: String,
     /// Prepended to documents.
     pub document_prefix: String,
-}
-
-/// An embedder loaded from its folder on first use and shared by every clone: the
-/// lakehouse, its SQL functions and its retrieval layer all embed through one model and one
-/// cache. A failed load (say, no model installed yet) is not remembered, so a later call
-/// tries again.
-#[derive(Debug, Clone)]
-pub struct SharedEmbedder {
-    dir: PathBuf,
-    options: EmbedderOptions,
-    loaded: Arc<std::sync::Mutex<Option<Arc<Embedder>>>>,
-}
-
-impl SharedEmbedder {
-    /// An embedder for the model folder `dir`, not loaded yet.
-    pub fn new(dir: PathBuf, options: EmbedderOptions) -> Self {
-        Self {
-            dir,
-            options,
-            loaded: Arc::default(),
-        }
-    }
-
-    /// The model folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// The embedder if it is already loaded.
-    pub fn loaded(&self) -> Option<Arc<Embedder>> {
-        self.loaded
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// The embedder, loading it on this thread if needed (callers that arrive during a load
-    /// wait for it rather than load twice).
-    pub fn get_blocking(&self) -> Result<Arc<Embedder>> {
-        let mut slot = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = slot.as_ref() {
-            return Ok(e.clone());
-        }
-        let e = Arc::new(Embedder::load(&self.dir, self.options.clone())?);
-        *slot = Some(e.clone());
-        Ok(e)
-    }
-
-    /// The embedder, loading it off the async threads if needed.
-    pub async fn get(&self) -> Result<Arc<Embedder>> {
-        if let Some(e) = self.loaded() {
-            return Ok(e);
-        }
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.get_blocking()).await?
-    }
-
-    /// Embeds `texts` off the async threads; see [`Embedder::embed_with`].
-    pub async fn embed(&self, texts: Vec<String>, purpose: Purpose) -> Result<Vec<Vec<f32>>> {
-        let embedder = self.get().await?;
-        tokio::task::spawn_blocking(move || embedder.embed_with(&texts, purpose)).await?
-    }
 }
 
 /// A loaded embedding model with its cache. `Send + Sync`: share one behind an `Arc`.

@@ -194,7 +194,7 @@ impl Source {
     ///
     /// let dir = tempfile::tempdir().unwrap();
     /// let lh = Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
-    /// let report = lh.ingest("people", Source::arrow(reader), &IngestOptions::default()).await.unwrap();
+    /// let report = lh.dataset("people").write(Source::arrow(reader), &IngestOptions::default()).await.unwrap();
     /// assert_eq!(report.rows, 2);
     /// # });
     /// ```

@@ -37,6 +37,21 @@ pub const MAX_K: usize = 10_000;
 pub const DEFAULT_K: usize = 10;
 /// Largest vector dimension accepted.
 pub const MAX_DIMENSIONS: usize = 65_536;
+/// Index names that start with this belong to the lakehouse itself (the playbook's,
+/// [`crate::playbook::PLAYBOOK_INDEX`]): they can be listed, read and searched, but not
+/// created, written or deleted through the public API.
+pub const RESERVED_PREFIX: &str = "__";
+
+/// [`Error::InvalidInput`] for a reserved index name.
+pub(crate) fn check_not_reserved(name: &str, action: &str) -> Result<()> {
+    if name.starts_with(RESERVED_PREFIX) {
+        return Err(Error::invalid(format!(
+            "cannot {action} vector index {name:?}: names starting with {RESERVED_PREFIX:?} \
+             are reserved for the lakehouse's own indexes"
+        )));
+    }
+    Ok(())
+}
 
 /// How distance is measured.
 /// Parsed from its names and aliases (`cos`; `l2sq`, `euclidean`; `ip`, `dot`) by one
@@ -220,6 +235,17 @@ pub struct VectorRecord {
     pub metadata: Option<serde_json::Value>,
 }
 
+impl From<VectorRecord> for RecordInput {
+    fn from(r: VectorRecord) -> Self {
+        Self {
+            id: r.id,
+            vector: Some(r.vector),
+            text: None,
+            metadata: r.metadata,
+        }
+    }
+}
+
 impl VectorRecord {
     /// A record without metadata.
     pub fn new(id: impl Into<String>, vector: Vec<f32>) -> Self {
@@ -237,9 +263,9 @@ impl VectorRecord {
     }
 }
 
-/// A record to add whose vector may still be a text: what the wrappers take (HTTP JSON,
-/// the CLI's JSON Lines, Python). [`Lakehouse::add_records`](crate::Lakehouse::add_records)
-/// embeds the texts as documents, then adds the batch as [`VectorIndex::add`] does.
+/// A record to add, by vector or by text: what [`Index::add`](crate::Index::add) takes
+/// (and the wrappers: HTTP JSON, the CLI's JSON Lines, Python). Texts are embedded as
+/// documents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordInput {
     /// Caller's id.
@@ -256,6 +282,32 @@ pub struct RecordInput {
 }
 
 impl RecordInput {
+    /// A record given by its vector.
+    pub fn vector(id: impl Into<String>, vector: Vec<f32>) -> Self {
+        Self {
+            id: id.into(),
+            vector: Some(vector),
+            text: None,
+            metadata: None,
+        }
+    }
+
+    /// A record given by a text, embedded as a document when added.
+    pub fn text(id: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            vector: None,
+            text: Some(text.into()),
+            metadata: None,
+        }
+    }
+
+    /// Sets the metadata.
+    pub fn with_metadata(mut self, metadata: serde_json::Value) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
     /// Reads JSON Lines of `{"id", "vector" | "text", "metadata"?}`; blank lines are
     /// skipped. A bad line is [`Error::Malformed`] with its 1-based number.
     ///
@@ -299,8 +351,8 @@ impl RecordInput {
     }
 }
 
-/// A search given by vector or by text: what the wrappers take.
-/// [`Lakehouse::search`](crate::Lakehouse::search) embeds a text as a search query.
+/// A search given by vector or by text: what [`Index::search`](crate::Index::search) takes
+/// (and the wrappers). A text is embedded as a search query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndexQuery {
     /// Query vector; give this or `text`.
@@ -453,8 +505,15 @@ impl VectorIndexes {
         }
     }
 
-    /// Creates an empty index; an existing name is [`Error::Conflict`].
+    /// Creates an empty index; an existing name is [`Error::Conflict`], a reserved one
+    /// ([`RESERVED_PREFIX`]) [`Error::InvalidInput`].
     pub async fn create(&self, spec: IndexSpec) -> Result<Arc<VectorIndex>> {
+        check_not_reserved(&spec.name, "create")?;
+        self.create_any(spec).await
+    }
+
+    /// [`Self::create`] for any name, reserved ones included (the lakehouse's own indexes).
+    pub(crate) async fn create_any(&self, spec: IndexSpec) -> Result<Arc<VectorIndex>> {
         spec.validate()?;
         let mut open = self.open.lock().await;
         let conflict = || Error::Conflict(format!("vector index {:?} already exists", spec.name));
@@ -491,8 +550,23 @@ impl VectorIndexes {
         Ok(self.get(name).await?.info())
     }
 
-    /// Deletes an index with all its stored objects.
+    /// Deletes an index with all its stored objects; a reserved name ([`RESERVED_PREFIX`])
+    /// is [`Error::InvalidInput`].
     pub async fn delete(&self, name: &str) -> Result<()> {
+        check_not_reserved(name, "delete")?;
+        self.delete_any(name).await
+    }
+
+    /// Moves the stored index `from` to the name `to` (its data stays where it is), unless
+    /// `to` is taken; see [`persist::adopt`]. Returns whether there was one to move.
+    pub(crate) async fn adopt(&self, from: &str, to: &str) -> Result<bool> {
+        let mut open = self.open.lock().await;
+        open.remove(from);
+        persist::adopt(&self.storage, from, to).await
+    }
+
+    /// [`Self::delete`] for any name, reserved ones included.
+    pub(crate) async fn delete_any(&self, name: &str) -> Result<()> {
         crate::catalog::validate_name(name)?;
         let mut open = self.open.lock().await;
         let known = open.remove(name).is_some() || persist::exists(&self.storage, name).await?;

@@ -58,6 +58,10 @@ const ROOT: &str = "_vectors";
 pub(crate) struct StoredSpec {
     pub spec: IndexSpec,
     pub incarnation: uuid::Uuid,
+    /// Where the log and snapshots live when not under the index's own name (an index
+    /// adopted under a new name: [`adopt`]); absent in every spec written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_root: Option<String>,
 }
 
 /// One logged mutation.
@@ -176,9 +180,11 @@ fn spec_key(name: &str) -> String {
     format!("{ROOT}/{name}/index.json")
 }
 
-/// `_vectors/<name>/<incarnation>`.
+/// `_vectors/<name>/<incarnation>`, or where an adopted index's data stayed.
 pub(crate) fn data_root(spec: &StoredSpec) -> String {
-    format!("{ROOT}/{}/{}", spec.spec.name, spec.incarnation)
+    spec.data_root
+        .clone()
+        .unwrap_or_else(|| format!("{ROOT}/{}/{}", spec.spec.name, spec.incarnation))
 }
 
 fn seq_of(key: &str, ext: &str) -> Option<u64> {
@@ -201,6 +207,7 @@ pub(crate) async fn create_spec(storage: &Storage, spec: &IndexSpec) -> Result<O
     let stored = StoredSpec {
         spec: spec.clone(),
         incarnation: uuid::Uuid::new_v4(),
+        data_root: None,
     };
     let created = storage
         .put_if_absent(&spec_key(&spec.name), json(&stored)?)
@@ -240,13 +247,69 @@ pub(crate) async fn list_names(storage: &Storage) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Removes the spec (the index is gone from then on), then everything else under the name.
+/// Removes the spec (the index is gone from then on), then everything else under the name
+/// (but the data of an index adopted from it) and, for an adopted index, under its data
+/// root.
 pub(crate) async fn delete_all(storage: &Storage, name: &str) -> Result<()> {
+    let adopted_root = match read_spec(storage, name).await {
+        Ok(stored) => stored.data_root,
+        Err(Error::NotFound { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    // Data of an index adopted under another name stays where it was, possibly under
+    // this name: it is not this index's to delete.
+    let mut kept = Vec::new();
+    for other in list_names(storage).await? {
+        if other != name && other.starts_with(super::RESERVED_PREFIX) {
+            match read_spec(storage, &other).await {
+                Ok(stored) => kept.extend(stored.data_root.map(|r| format!("{r}/"))),
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
     storage.delete_internal(&spec_key(name)).await?;
-    for key in storage.list_keys(&format!("{ROOT}/{name}")).await? {
-        storage.delete_internal(&key).await?;
+    let own = format!("{ROOT}/{name}");
+    for prefix in std::iter::once(own).chain(adopted_root) {
+        for key in storage.list_keys(&prefix).await? {
+            if !kept.iter().any(|k| key.starts_with(k.as_str())) {
+                storage.delete_internal(&key).await?;
+            }
+        }
     }
     Ok(())
+}
+
+/// Moves index `from` to the name `to` without moving its data: writes a spec for `to`
+/// that points at `from`'s data, then removes `from`'s spec. Safe to repeat after a crash
+/// at any point (a leftover `from` spec of the same incarnation is removed; one of another
+/// incarnation — a new index that took the free name — is left alone). Returns whether
+/// anything was there to adopt.
+pub(crate) async fn adopt(storage: &Storage, from: &str, to: &str) -> Result<bool> {
+    let legacy = match read_spec(storage, from).await {
+        Ok(stored) => stored,
+        Err(Error::NotFound { .. }) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let adopted = StoredSpec {
+        spec: IndexSpec {
+            name: to.to_string(),
+            ..legacy.spec.clone()
+        },
+        incarnation: legacy.incarnation,
+        data_root: Some(data_root(&legacy)),
+    };
+    if !storage
+        .put_if_absent(&spec_key(to), json(&adopted)?)
+        .await?
+    {
+        let current = read_spec(storage, to).await?;
+        if current.incarnation != legacy.incarnation {
+            return Ok(false);
+        }
+    }
+    storage.delete_internal(&spec_key(from)).await?;
+    Ok(true)
 }
 
 /// Durably records one operation; it must not exist yet.

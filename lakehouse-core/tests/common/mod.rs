@@ -36,19 +36,22 @@ pub async fn write_modes_read_by_other_engines(lh: &lakehouse_core::Lakehouse, t
     use serde_json::{Value, json};
     let o = IngestOptions::mode;
     let csv = "id,name,score\n1,Ann,0.5\n2,Bo,1.5\n3,Cy,2.5\n";
-    lh.ingest("crew", csv, &o(IngestMode::Create))
+    lh.dataset("crew")
+        .write(csv, &o(IngestMode::Create))
         .await
         .unwrap();
-    lh.ingest("crew", "id,name,score\n4,Di,3.5\n", &o(IngestMode::Append))
+    lh.dataset("crew")
+        .write("id,name,score\n4,Di,3.5\n", &o(IngestMode::Append))
         .await
         .unwrap();
     let changes = "id,name,score\n2,Bob,9.0\n5,Eve,4.5\n";
     let up = lh
-        .ingest("crew", changes, &o(IngestMode::Upsert).with_keys(["id"]))
+        .dataset("crew")
+        .write(changes, &o(IngestMode::Upsert).with_keys(["id"]))
         .await
         .unwrap();
     assert_eq!((up.manifest.version, up.manifest.row_count), (2, 5));
-    let del = lh.delete("crew", "id = 3").await.unwrap();
+    let del = lh.dataset("crew").delete("id = 3").await.unwrap();
     assert_eq!(
         (
             del.rows_deleted,
@@ -58,7 +61,8 @@ pub async fn write_modes_read_by_other_engines(lh: &lakehouse_core::Lakehouse, t
         (1, 3, 4)
     );
     let history: Vec<_> = lh
-        .versions("crew")
+        .dataset("crew")
+        .versions()
         .await
         .unwrap()
         .iter()
@@ -76,20 +80,22 @@ pub async fn write_modes_read_by_other_engines(lh: &lakehouse_core::Lakehouse, t
 
     // Bad input writes nothing.
     for bad in ["no_such_column = 1", "id = = 3", ""] {
-        let err = lh.delete("crew", bad).await.unwrap_err();
+        let err = lh.dataset("crew").delete(bad).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}: {err}");
     }
     let err = lh
-        .ingest("crew", changes, &o(IngestMode::Upsert))
+        .dataset("crew")
+        .write(changes, &o(IngestMode::Upsert))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     let err = lh
-        .ingest("crew", changes, &o(IngestMode::Upsert).with_keys(["nope"]))
+        .dataset("crew")
+        .write(changes, &o(IngestMode::Upsert).with_keys(["nope"]))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
-    assert_eq!(lh.manifest("crew").unwrap().version, 3);
+    assert_eq!(lh.dataset("crew").manifest().await.unwrap().version, 3);
 
     let mut ours = serde_json::Map::new();
     for v in 0..=3 {
@@ -209,7 +215,8 @@ pub async fn append_as_writer(root: &str, writer: &str, out: &std::path::Path) {
             csv.push_str(&format!("{writer},{seq},{row},{}\n", "p".repeat(30)));
         }
         let line = match lh
-            .ingest("race", csv, &IngestOptions::mode(IngestMode::Append))
+            .dataset("race")
+            .write(csv, &IngestOptions::mode(IngestMode::Append))
             .await
         {
             Ok(r) => format!("ok {seq} {}\n", r.manifest.version),
@@ -263,14 +270,17 @@ pub async fn concurrent_appends(root: &str, entry: &str) {
         committed.len()
     );
     let lh = lakehouse_core::Lakehouse::open(root).await.unwrap();
-    let latest = lh.manifest("race").unwrap();
+    let latest = lh.dataset("race").manifest().await.unwrap();
     // One version per committed append, numbered from 0 without a gap.
     assert_eq!(
         versions,
         (0..=latest.version).collect::<BTreeSet<_>>(),
         "versions"
     );
-    assert_eq!(lh.versions("race").await.unwrap().len(), committed.len());
+    assert_eq!(
+        lh.dataset("race").versions().await.unwrap().len(),
+        committed.len()
+    );
     // Every committed append is there whole, and nothing else.
     let rows = lh
         .sql("SELECT writer, CAST(seq AS BIGINT) AS seq, count(*) AS n FROM race GROUP BY writer, seq")

@@ -68,10 +68,11 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let kind = e.kind();
+        let message = lakehouse_mcp::server_message(&e);
         Self {
             status: status_of(kind),
             kind: kind.as_str(),
-            message: e.to_string(),
+            message,
             retry_after: (kind == ErrorKind::Busy).then_some(1),
         }
     }

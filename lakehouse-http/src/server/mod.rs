@@ -26,7 +26,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use ipnet::IpNet;
 use lakehouse_core::embed::CacheStats;
 use lakehouse_core::{Error, Lakehouse, Result};
@@ -128,7 +128,7 @@ pub struct AppState {
 impl AppState {
     /// Cache counters of the embedder, when it is loaded.
     pub fn embedder_stats(&self) -> Option<CacheStats> {
-        self.lh.loaded_embedder().map(|e| e.stats())
+        self.lh.loaded_embedder().and_then(|e| e.cache_stats())
     }
 }
 
@@ -200,6 +200,7 @@ fn app(lh: Lakehouse, config: &ServerConfig, draining: Arc<AtomicBool>) -> Resul
         .route("/v1/indexes/{name}/search", post(r::index_search))
         .route("/v1/indexes/{name}/remove", post(r::index_remove))
         .route("/v1/matrix/search", post(r::matrix_search))
+        .route("/v1/playbook", delete(r::playbook_drop))
         .route("/v1/playbook/record", post(r::playbook_record))
         .route("/v1/playbook/record/bulk", post(r::playbook_bulk))
         .nest_service("/mcp", mcp)
@@ -267,7 +268,7 @@ pub async fn serve(
     };
     connections::serve(listener, app, config.header_timeout, shutdown).await;
     tracing::info!("shutting down: flushing vector indexes");
-    lh.vectors().flush_all().await
+    lh.flush().await
 }
 
 async fn shutdown_signal() {

@@ -99,6 +99,7 @@ fn operations() -> Vec<Op> {
             .json_body(playbook_entry()),
         op("post", "/v1/playbook/record/bulk", "Record many answers: a result per entry.")
             .json_body(obj(json!({"entries": {"type": "array", "items": playbook_entry()}}), &["entries"])),
+        op("delete", "/v1/playbook", "Forget every recorded answer (drop the playbook index).").ok("204", ""),
     ]
 }
 

