@@ -192,7 +192,6 @@ impl RealVectors {
 /// first when the corpus lacks them: ~50 profiles/s), with `queries` recruiter queries and
 /// `queries` held-out profiles embedded as queries.
 pub async fn real_vectors(rows: u64, queries: usize) -> lakehouse_core::Result<RealVectors> {
-    use lakehouse_core::embed::Purpose;
     // A prefix of the full corpus when it exists (ids 1..=rows), else a corpus of `rows`.
     let full = data_dir().join("bulk-index-100000");
     let lh = if rows <= 100_000 && full.join("_vectors/workers").exists() {
@@ -205,37 +204,102 @@ pub async fn real_vectors(rows: u64, queries: usize) -> lakehouse_core::Result<R
         };
         profile_corpus(&corpus_root(rows), rows, &progress).await?.0
     };
+    let data = stored_vectors(&lh, "workers", (1..=rows).map(|id| id.to_string())).await?;
+    let texts = (0..queries).map(|i| search_query(i * 37 + 11)).collect();
+    let held_out = (0..queries as u64)
+        .map(|i| lakehouse_core::sample::profile(10_000_000 + i))
+        .collect();
+    with_queries(&lh, data, texts, held_out).await
+}
+
+/// The second corpus: the staffing co-pilot's first `rows` workers (several resume
+/// templates of varied length, other wording; its variance needs about twice the directions
+/// of [`real_vectors`]' corpus), from `staffing-100000` under [`data_dir`] when it has been
+/// built (`staffing build --workers 100000 --root …`), else built as `staffing-ROWS`
+/// (resumable). Queries: the load test's recruiter queries (five styles), and held-out
+/// workers embedded as documents. Row `i` is worker `w{i + 1}`.
+pub async fn staffing_vectors(rows: u64, queries: usize) -> lakehouse_core::Result<RealVectors> {
+    use staffing::generate;
+    let full = data_dir().join("staffing-100000");
+    let root = if rows <= 100_000 && full.join("_vectors/workers").exists() {
+        full
+    } else {
+        data_dir().join(format!("staffing-{rows}"))
+    };
+    let lh = lakehouse_core::Lakehouse::open(root.to_str().expect("utf-8 path")).await?;
+    if lh.vectors().get(staffing::corpus::INDEX).await.is_err() {
+        let progress = |p: &lakehouse_core::indexer::EmbedProgress| {
+            if p.done % 5000 < 64 {
+                eprintln!("  embedding the staffing corpus: {}/{}", p.done, p.total);
+            }
+        };
+        staffing::corpus::build(&lh, rows, &progress).await?;
+    }
+    let data = stored_vectors(
+        &lh,
+        staffing::corpus::INDEX,
+        (1..=rows).map(generate::worker_id),
+    )
+    .await?;
+    let texts = (0..queries as u64)
+        .map(|i| generate::query(i * 37 + 11))
+        .collect();
+    let held_out = (0..queries as u64)
+        .map(|i| {
+            let w = generate::worker(10_000_000 + i);
+            format!(
+                "Worker role: {}. Skills: {}. Certifications: {}. {}",
+                w.role, w.skills, w.certifications, w.resume_text
+            )
+        })
+        .collect();
+    with_queries(&lh, data, texts, held_out).await
+}
+
+/// A corpus's vectors with its query texts embedded as queries and its held-out documents as
+/// documents, by the lakehouse's model.
+async fn with_queries(
+    lh: &lakehouse_core::Lakehouse,
+    data: Vec<f32>,
+    texts: Vec<String>,
+    held_out: Vec<String>,
+) -> lakehouse_core::Result<RealVectors> {
+    use lakehouse_core::embed::Purpose;
+    let queries = lh.embed(texts, Purpose::Query).await?;
+    let profile_queries = lh.embed(held_out, Purpose::Document).await?;
+    Ok(RealVectors {
+        dim: queries.first().map_or(0, Vec::len),
+        data,
+        queries,
+        profile_queries,
+    })
+}
+
+/// The vectors stored under `ids` in index `name`, row after row (a missing id is an error).
+async fn stored_vectors(
+    lh: &lakehouse_core::Lakehouse,
+    name: &str,
+    ids: impl Iterator<Item = String>,
+) -> lakehouse_core::Result<Vec<f32>> {
     let opened = std::time::Instant::now();
-    let index = lh.vectors().get("workers").await?;
+    let index = lh.vectors().get(name).await?;
     eprintln!(
         "corpus index: {} vectors with metadata, opened in {:.0} ms (memory-mapped: {})",
         index.len(),
         opened.elapsed().as_secs_f64() * 1e3,
         index.info().memory_mapped
     );
-    let dim = index.spec().dimensions;
-    let mut data = Vec::with_capacity(rows as usize * dim);
-    for id in 1..=rows {
+    let mut data = Vec::with_capacity(index.len() * index.spec().dimensions);
+    for id in ids {
         let v = index
-            .vector(&id.to_string())
+            .vector(&id)
             .ok_or_else(|| lakehouse_core::Error::NotFound {
                 what: "corpus profile",
-                name: id.to_string(),
+                name: id.clone(),
             })?;
         data.extend_from_slice(&v);
     }
-    let texts = (0..queries).map(|i| search_query(i * 37 + 11)).collect();
-    let queries_v = lh.embed(texts, Purpose::Query).await?;
-    let held_out = (0..queries as u64)
-        .map(|i| lakehouse_core::sample::profile(10_000_000 + i))
-        .collect();
-    let profile_queries = lh.embed(held_out, Purpose::Document).await?;
-    Ok(RealVectors {
-        dim,
-        data,
-        queries: queries_v,
-        profile_queries,
-    })
+    Ok(data)
 }
 
 /// The `k` nearest rows of `data` (`n × dim`) to `q` by cosine distance, by brute force,

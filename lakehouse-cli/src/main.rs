@@ -9,9 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use lakehouse_core::embed::{self, Embedder, Precision, Purpose};
 use lakehouse_core::indexer::EmbedDataset;
 use lakehouse_core::{
-    EmbedRequest, Error, ErrorKind, Format, IndexQuery, IndexSpec, IngestMode, IngestOptions,
-    Lakehouse, MatrixRequest, MetadataFilter, Metric, MigrateOptions, Options, PlaybookEntry,
-    Quantization, RecordInput, Remedy, Result, Source,
+    EmbedRequest, Error, ErrorKind, Format, IndexKind, IndexQuery, IndexSpec, IngestMode,
+    IngestOptions, Lakehouse, MatrixRequest, MetadataFilter, Metric, MigrateOptions, Options,
+    PlaybookEntry, Quantization, RecordInput, Remedy, Result, Source,
 };
 use lakehouse_http::server::{self, ServerConfig};
 use lakehouse_mcp::McpOptions;
@@ -289,9 +289,12 @@ enum IndexCommand {
         /// f32, f16 or i8.
         #[arg(long, default_value = "f32")]
         quantization: Quantization,
-        /// Search by scanning each vector's projection onto this many principal directions,
-        /// then re-ranking exactly, instead of walking the graph (for queries unlike the
-        /// stored vectors; 64 suits 384-d text embeddings).
+        /// auto (the projected scan when the data allows it, else the graph), hnsw (alias
+        /// graph) or scan.
+        #[arg(long, default_value = "auto")]
+        kind: IndexKind,
+        /// Directions the projected scan keeps (the index chooses when absent), then re-ranks
+        /// exactly; kinds auto and scan.
         #[arg(long)]
         scan_dimensions: Option<usize>,
         /// Candidates a scan re-ranks exactly (core's default when absent).
@@ -857,10 +860,12 @@ async fn index(lh: &Lakehouse, command: IndexCommand, json: bool) -> Result<()> 
             dimensions,
             metric,
             quantization,
+            kind,
             scan_dimensions,
             scan_candidates,
         } => {
             let mut spec = IndexSpec::new(&name, dimensions)
+                .with_kind(kind)
                 .with_metric(metric)
                 .with_quantization(quantization);
             if let Some(d) = scan_dimensions {

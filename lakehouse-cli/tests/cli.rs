@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use lakehouse_core::{Format, IngestMode, Metric, Quantization};
+use lakehouse_core::{Format, IndexKind, IngestMode, Metric, Quantization};
 use serde_json::Value;
 
 /// Runs `lakehouse --root ROOT ARGS…`.
@@ -419,6 +419,20 @@ fn every_alias_through_the_cli() {
         let out = ok(&root, &args);
         assert!(out.contains("version 0"), "{alias}: {out}");
     }
+    for (i, (alias, kind)) in IndexKind::NAMES.iter().enumerate() {
+        let name = format!("k{i}");
+        let args = [
+            "index",
+            "create",
+            &name,
+            "--dimensions",
+            "4",
+            "--kind",
+            alias,
+        ];
+        let info: Value = serde_json::from_str(&ok(&root, &args)).unwrap();
+        assert_eq!(info["spec"]["kind"], kind.as_str(), "{alias}");
+    }
     for (i, (alias, metric)) in Metric::NAMES.iter().enumerate() {
         let (q_alias, quantization) = Quantization::NAMES[i % Quantization::NAMES.len()];
         let name = format!("i{i}");
@@ -438,6 +452,7 @@ fn every_alias_through_the_cli() {
         );
         let info: Value = serde_json::from_str(&ok(&root, &["index", "info", &name])).unwrap();
         assert_eq!(info["spec"]["metric"], metric.as_str(), "{alias}");
+        assert_eq!(info["spec"]["kind"], "auto", "the default kind");
         assert_eq!(
             info["spec"]["quantization"],
             quantization.as_str(),

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use lakehouse_core::{Format, IngestMode, Metric, Quantization};
+use lakehouse_core::{Format, IndexKind, IngestMode, Metric, Quantization};
 use serde_json::{Value, json};
 
 mod common;
@@ -929,10 +929,7 @@ fn every_alias_over_http() {
             String::from_utf8_lossy(&r.body)
         );
     }
-    for (i, (alias, metric)) in Metric::NAMES.iter().enumerate() {
-        let (q_alias, quantization) = Quantization::NAMES[i % Quantization::NAMES.len()];
-        let spec = json!({"name": format!("i{i}"), "dimensions": 4, "metric": alias,
-                          "quantization": q_alias});
+    let create_index = |spec: Value, alias: &str| {
         let r = server.json("POST", "/v1/indexes", spec);
         assert_eq!(
             r.status,
@@ -940,9 +937,35 @@ fn every_alias_over_http() {
             "{alias}: {}",
             String::from_utf8_lossy(&r.body)
         );
+        r
+    };
+    for (i, (alias, metric)) in Metric::NAMES.iter().enumerate() {
+        let (q_alias, quantization) = Quantization::NAMES[i % Quantization::NAMES.len()];
+        let spec = json!({"name": format!("i{i}"), "dimensions": 4, "metric": alias,
+                          "quantization": q_alias});
+        let r = create_index(spec, alias);
         assert_eq!(r.json()["spec"]["metric"], metric.as_str());
         assert_eq!(r.json()["spec"]["quantization"], quantization.as_str());
+        assert_eq!(r.json()["spec"]["kind"], "auto", "the default kind");
     }
+    for (i, (alias, kind)) in IndexKind::NAMES.iter().enumerate() {
+        let spec = json!({"name": format!("k{i}"), "dimensions": 4, "kind": alias});
+        let r = create_index(spec, alias);
+        assert_eq!(r.json()["spec"]["kind"], kind.as_str(), "{alias}");
+        assert_eq!(
+            r.json()["search"],
+            if *kind == IndexKind::Hnsw {
+                "graph"
+            } else {
+                "exact"
+            }
+        );
+    }
+    let bad = json!({"name": "bad", "dimensions": 4, "kind": "ivf"});
+    let r = server.json("POST", "/v1/indexes", bad);
+    // A body that does not parse is a validation error, like an unknown metric.
+    assert_eq!(r.status, 422);
+    assert!(String::from_utf8_lossy(&r.body).contains("unknown index kind"));
 }
 
 /// One client's keep-alive connection (a soak of fresh connections would exhaust the

@@ -51,17 +51,53 @@ impl Dataset {
     }
 
     /// The dataset's (and its SQL table's) name.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IngestMode, IngestOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let crew = lh.dataset("crew");
+    /// # crew.write("id,city\n1,Reno\n2,Boise\n", &IngestOptions::default()).await.unwrap();
+    /// assert_eq!(crew.name(), "crew");
+    /// # });
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The version this handle reads: `None` for the latest.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IngestMode, IngestOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let crew = lh.dataset("crew");
+    /// # crew.write("id,city\n1,Reno\n2,Boise\n", &IngestOptions::default()).await.unwrap();
+    /// assert_eq!((crew.version(), crew.at(0).version()), (None, Some(0)));
+    /// # });
+    /// ```
     pub fn version(&self) -> Option<u64> {
         self.version
     }
 
     /// A read-only handle on version `version` (time travel); its reads fail with
-    /// [`Error::NotFound`] once that version has been expired.
+    /// [`Error::NotFound`] once that version has been expired. Writes through it are
+    /// [`Error::InvalidInput`].
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IngestMode, IngestOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let crew = lh.dataset("crew");
+    /// # crew.write("id,city\n1,Reno\n2,Boise\n", &IngestOptions::default()).await.unwrap();
+    /// crew.delete("city = 'Boise'").await.unwrap();
+    /// assert_eq!((crew.count().await.unwrap(), crew.at(0).count().await.unwrap()), (1, 2));
+    /// assert!(crew.at(0).delete("true").await.is_err());
+    /// # });
+    /// ```
     pub fn at(&self, version: u64) -> Dataset {
         Dataset {
             version: Some(version),
@@ -70,6 +106,18 @@ impl Dataset {
     }
 
     /// The manifest of the version this handle reads: its files, schema, row count.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IngestMode, IngestOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let crew = lh.dataset("crew");
+    /// # crew.write("id,city\n1,Reno\n2,Boise\n", &IngestOptions::default()).await.unwrap();
+    /// let manifest = crew.manifest().await.unwrap();
+    /// assert_eq!((manifest.version, manifest.row_count), (0, 2));
+    /// # });
+    /// ```
     pub async fn manifest(&self) -> Result<Arc<Manifest>> {
         match self.version {
             None => self.lh.catalog().manifest(&self.name),
@@ -78,11 +126,35 @@ impl Dataset {
     }
 
     /// The Arrow schema of the version this handle reads.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IngestMode, IngestOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let crew = lh.dataset("crew");
+    /// # crew.write("id,city\n1,Reno\n2,Boise\n", &IngestOptions::default()).await.unwrap();
+    /// let schema = crew.schema().await.unwrap();
+    /// assert_eq!(schema.field(1).name(), "city");
+    /// # });
+    /// ```
     pub async fn schema(&self) -> Result<SchemaRef> {
         self.manifest().await?.schema()
     }
 
     /// Rows in the version this handle reads.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IngestMode, IngestOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let crew = lh.dataset("crew");
+    /// # crew.write("id,city\n1,Reno\n2,Boise\n", &IngestOptions::default()).await.unwrap();
+    /// assert_eq!(crew.count().await.unwrap(), 2);
+    /// assert!(lh.dataset("nobody").count().await.is_err());
+    /// # });
+    /// ```
     pub async fn count(&self) -> Result<u64> {
         Ok(self.manifest().await?.row_count)
     }
@@ -108,6 +180,19 @@ impl Dataset {
     /// the rows meet the ones there (see [`crate::ingest`]).
     ///
     /// Traced as span `ingest` (dataset, mode; rows, version and no_op once done).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IngestMode, IngestOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let crew = lh.dataset("crew");
+    /// # crew.write("id,city\n1,Reno\n2,Boise\n", &IngestOptions::default()).await.unwrap();
+    /// let more = IngestOptions::mode(IngestMode::Append);
+    /// let report = crew.write("id,city\n3,Elko\n", &more).await.unwrap();
+    /// assert_eq!((report.rows, report.manifest.version), (1, 1));
+    /// # });
+    /// ```
     #[tracing::instrument(name = "ingest", skip_all, fields(dataset = %self.name, mode = ?options.mode, rows = tracing::field::Empty, version = tracing::field::Empty, no_op = tracing::field::Empty))]
     pub async fn write(
         &self,
@@ -127,6 +212,19 @@ impl Dataset {
     /// The rows of the version this handle reads for which the SQL `filter` holds (all
     /// rows when `None`), at most `limit` of them. A filter that does not parse or names an
     /// unknown column is [`Error::InvalidInput`].
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IngestMode, IngestOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let crew = lh.dataset("crew");
+    /// # crew.write("id,city\n1,Reno\n2,Boise\n", &IngestOptions::default()).await.unwrap();
+    /// let reno = crew.scan(Some("city = 'Reno'"), Some(10)).await.unwrap();
+    /// assert_eq!(reno.row_count(), 1);
+    /// assert!(crew.scan(Some("no_such_column = 1"), None).await.is_err());
+    /// # });
+    /// ```
     pub async fn scan(&self, filter: Option<&str>, limit: Option<usize>) -> Result<QueryResult> {
         let table = match self.version {
             None => quote_ident(&self.name),
@@ -146,6 +244,18 @@ impl Dataset {
     /// 2"`), as one new version (Delta's delete): returns that version and how many rows
     /// went. A predicate that does not parse or names an unknown column is
     /// [`Error::InvalidInput`] and writes nothing.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IngestMode, IngestOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let crew = lh.dataset("crew");
+    /// # crew.write("id,city\n1,Reno\n2,Boise\n", &IngestOptions::default()).await.unwrap();
+    /// let report = crew.delete("city = 'Reno'").await.unwrap();
+    /// assert_eq!((report.rows_deleted, report.manifest.version), (1, 1));
+    /// # });
+    /// ```
     pub async fn delete(&self, predicate: &str) -> Result<DeleteReport> {
         self.writable()?;
         let (manifest, rows_deleted) = self.lh.catalog().delete(&self.name, predicate).await?;
@@ -156,6 +266,20 @@ impl Dataset {
     }
 
     /// Removes versions older than `keep_from` and the files only they referenced.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IngestMode, IngestOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let crew = lh.dataset("crew");
+    /// # crew.write("id,city\n1,Reno\n2,Boise\n", &IngestOptions::default()).await.unwrap();
+    /// crew.write("id,city\n9,Ely\n", &IngestOptions::mode(IngestMode::Replace)).await.unwrap();
+    /// crew.expire_versions(1).await.unwrap();
+    /// assert_eq!(crew.versions().await.unwrap().len(), 1);
+    /// assert!(crew.at(0).count().await.is_err());
+    /// # });
+    /// ```
     pub async fn expire_versions(&self, keep_from: u64) -> Result<ExpireReport> {
         self.writable()?;
         self.lh

@@ -47,6 +47,17 @@ impl Index {
     }
 
     /// The index's name.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IndexQuery, IndexSpec, RecordInput};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let shifts = lh.create_index(IndexSpec::new("shifts", 2)).await.unwrap();
+    /// # shifts.add(vec![RecordInput::vector("night", vec![1.0, 0.0])]).await.unwrap();
+    /// assert_eq!(lh.index("shifts").name(), "shifts");
+    /// # });
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -60,7 +71,19 @@ impl Index {
         crate::vector::check_not_reserved(&self.name, action)
     }
 
-    /// Its spec, count and memory.
+    /// Its spec, count, memory, and how it answers searches now ([`IndexInfo::search`]).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IndexQuery, IndexSpec, RecordInput};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let shifts = lh.create_index(IndexSpec::new("shifts", 2)).await.unwrap();
+    /// # shifts.add(vec![RecordInput::vector("night", vec![1.0, 0.0])]).await.unwrap();
+    /// let info = shifts.info().await.unwrap();
+    /// assert_eq!((info.spec.dimensions, info.count), (2, 1));
+    /// # });
+    /// ```
     pub async fn info(&self) -> Result<IndexInfo> {
         Ok(self.open().await?.info())
     }
@@ -68,6 +91,25 @@ impl Index {
     /// Adds or replaces records, embedding (as documents, in one batch) those given as
     /// text; returns how many were added. The batch is checked as a whole before any of it
     /// applies, and survives a crash once this returns `Ok`.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IndexQuery, IndexSpec, RecordInput};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let shifts = lh.create_index(IndexSpec::new("shifts", 2)).await.unwrap();
+    /// # shifts.add(vec![RecordInput::vector("night", vec![1.0, 0.0])]).await.unwrap();
+    /// let added = shifts
+    ///     .add(vec![
+    ///         RecordInput::vector("day", vec![0.0, 1.0])
+    ///             .with_metadata(serde_json::json!({"site": "Reno"})),
+    ///         RecordInput::vector("night", vec![0.9, 0.1]), // replaces the stored "night"
+    ///     ])
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!((added, shifts.info().await.unwrap().count), (2, 2));
+    /// # });
+    /// ```
     pub async fn add(&self, records: Vec<RecordInput>) -> Result<usize> {
         self.writable("add to")?;
         let index = self.open().await?;
@@ -96,7 +138,23 @@ impl Index {
     }
 
     /// The nearest records to a vector, or to a text embedded as a search query, nearest
-    /// first. Giving both or neither is [`Error::InvalidInput`].
+    /// first. Giving both or neither is [`Error::InvalidInput`]. (A text query needs the
+    /// lakehouse's model; see [`crate::LakehouseBuilder::embedder`].)
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IndexQuery, IndexSpec, RecordInput};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let shifts = lh.create_index(IndexSpec::new("shifts", 2)).await.unwrap();
+    /// # shifts.add(vec![RecordInput::vector("night", vec![1.0, 0.0])]).await.unwrap();
+    /// let hits = shifts.search(IndexQuery::vector(vec![1.0, 0.2], 5)).await.unwrap();
+    /// assert_eq!(hits[0].id, "night");
+    /// let mut both = IndexQuery::vector(vec![1.0, 0.0], 1);
+    /// both.text = Some("night shift".into());
+    /// assert!(shifts.search(both).await.is_err());
+    /// # });
+    /// ```
     pub async fn search(&self, query: IndexQuery) -> Result<Vec<Hit>> {
         let index = self.open().await?;
         let mut query = query;
@@ -112,6 +170,19 @@ impl Index {
 
     /// The stored records with these ids, in order: `None` for an id the index does not
     /// hold.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IndexQuery, IndexSpec, RecordInput};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let shifts = lh.create_index(IndexSpec::new("shifts", 2)).await.unwrap();
+    /// # shifts.add(vec![RecordInput::vector("night", vec![1.0, 0.0])]).await.unwrap();
+    /// let got = shifts.get(&["night".into(), "gone".into()]).await.unwrap();
+    /// assert_eq!(got[0].as_ref().unwrap().vector, vec![1.0, 0.0]);
+    /// assert!(got[1].is_none());
+    /// # });
+    /// ```
     pub async fn get(&self, ids: &[String]) -> Result<Vec<Option<VectorRecord>>> {
         let index = self.open().await?;
         Ok(ids
@@ -128,6 +199,17 @@ impl Index {
     }
 
     /// Removes records by id; unknown ids are ignored. Returns how many went.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IndexQuery, IndexSpec, RecordInput};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let shifts = lh.create_index(IndexSpec::new("shifts", 2)).await.unwrap();
+    /// # shifts.add(vec![RecordInput::vector("night", vec![1.0, 0.0])]).await.unwrap();
+    /// assert_eq!(shifts.remove(vec!["night".into(), "never".into()]).await.unwrap(), 1);
+    /// # });
+    /// ```
     pub async fn remove(&self, ids: Vec<String>) -> Result<usize> {
         self.writable("remove from")?;
         self.open().await?.remove(ids).await
@@ -135,11 +217,38 @@ impl Index {
 
     /// Writes a snapshot now if anything changed since the last one (reopening then
     /// replays nothing).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IndexQuery, IndexSpec, RecordInput};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let shifts = lh.create_index(IndexSpec::new("shifts", 2)).await.unwrap();
+    /// # shifts.add(vec![RecordInput::vector("night", vec![1.0, 0.0])]).await.unwrap();
+    /// shifts.flush().await.unwrap();
+    /// drop(lh);
+    /// let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// assert_eq!(lh.index("shifts").info().await.unwrap().count, 1);
+    /// # });
+    /// ```
     pub async fn flush(&self) -> Result<()> {
         self.open().await?.flush().await
     }
 
     /// Deletes the index with all its stored objects; its name can be used again.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IndexQuery, IndexSpec, RecordInput};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let shifts = lh.create_index(IndexSpec::new("shifts", 2)).await.unwrap();
+    /// # shifts.add(vec![RecordInput::vector("night", vec![1.0, 0.0])]).await.unwrap();
+    /// shifts.drop().await.unwrap();
+    /// assert!(lh.indexes().await.unwrap().is_empty());
+    /// assert!(shifts.info().await.is_err());
+    /// # });
+    /// ```
     pub async fn drop(&self) -> Result<()> {
         self.lh.vectors().delete(&self.name).await
     }

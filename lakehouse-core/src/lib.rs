@@ -89,6 +89,6 @@ pub(crate) fn phase(phase: &'static str, name: &str) {
 }
 
 pub use vector::{
-    Hit, IndexQuery, IndexSpec, MetadataFilter, Metric, Quantization, RecordInput, SearchRequest,
-    VectorIndex, VectorIndexes, VectorRecord,
+    Hit, IndexInfo, IndexKind, IndexQuery, IndexSpec, MetadataFilter, Metric, Quantization,
+    RecordInput, SearchPath, SearchRequest, VectorIndex, VectorIndexes, VectorRecord,
 };

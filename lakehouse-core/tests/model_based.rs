@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use lakehouse_core::vector::{MetadataFilter, Metric, Quantization, SCAN_FIT_MIN};
+use lakehouse_core::vector::{IndexKind, MetadataFilter, Metric, Quantization, SCAN_FIT_MIN};
 use lakehouse_core::{
     ErrorKind, IndexSpec, IngestMode, IngestOptions, Lakehouse, SearchRequest, VectorIndex,
     VectorRecord,
@@ -156,13 +156,18 @@ fn spec_strategy() -> impl Strategy<Value = IndexSpec> {
             Just(Metric::InnerProduct)
         ],
         prop_oneof![Just(Quantization::F32), Just(Quantization::F16)],
-        any::<bool>(),
+        0..3u8,
     )
-        .prop_map(|(metric, quantization, scan)| {
+        .prop_map(|(metric, quantization, kind)| {
             let spec = IndexSpec::new("model", DIM)
                 .with_metric(metric)
                 .with_quantization(quantization);
-            if scan { spec.with_scan(4, 16) } else { spec }
+            // The default (`auto`), the graph, and a scan with pinned settings.
+            match kind {
+                0 => spec,
+                1 => spec.with_kind(IndexKind::Hnsw),
+                _ => spec.with_scan(4, 16),
+            }
         })
 }
 
@@ -394,7 +399,7 @@ impl IndexRun {
         prop_assert!(hits.windows(2).all(|w| w[0].distance <= w[1].distance));
         // Exact searches, and scans (exact below SCAN_FIT_MIN vectors), return the true
         // nearest; a graph walk must at least find the nearest.
-        let checked = if exact || self.spec.scan_dimensions > 0 {
+        let checked = if exact || self.spec.kind != IndexKind::Hnsw {
             hits.len()
         } else {
             hits.len().min(1)

@@ -6,7 +6,7 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use lakehouse_core::vector::{MAX_K, MetadataFilter, Metric, Quantization};
+use lakehouse_core::vector::{IndexKind, MAX_K, MetadataFilter, Metric, Quantization, SearchPath};
 use lakehouse_core::{ErrorKind, IndexSpec, Lakehouse, SearchRequest, VectorRecord};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::json;
@@ -644,9 +644,10 @@ async fn reopened_index_is_memory_mapped_until_it_changes() {
     let vectors = random_vectors(400, 24, 9);
     {
         let lh = open(dir.path()).await;
+        // The graph kind: its predicate walks are what copy a view into memory.
         let index = lh
             .vectors()
-            .create(IndexSpec::new("mapped", 24))
+            .create(IndexSpec::new("mapped", 24).with_kind(IndexKind::Hnsw))
             .await
             .unwrap();
         index.add(records("m", &vectors)).await.unwrap();
@@ -926,7 +927,7 @@ async fn a_scan_index_answers_like_brute_force() {
     }
     let graph = lh
         .vectors()
-        .create(IndexSpec::new("graph", DIM))
+        .create(IndexSpec::new("graph", DIM).with_kind(IndexKind::Hnsw))
         .await
         .unwrap();
     graph.add(all.clone()).await.unwrap();
@@ -1013,6 +1014,107 @@ async fn a_scan_index_answers_like_brute_force() {
         index.info().memory_mapped,
         "the scan needs no in-memory graph"
     );
+}
+
+/// An index created with no options chooses how to search and says so in `info()`: exact
+/// while small; on text-like data the scan, with the fewest directions that hold the target
+/// variance, answering like brute force; on data whose variance is spread over every
+/// direction, the graph. Kind `scan` scans whatever the data; kind `hnsw` never does; the
+/// choice survives a reopen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_index_chooses_its_search_and_says_so() {
+    const DIM: usize = 48;
+    let dir = tempfile::tempdir().unwrap();
+    let lh = open(dir.path()).await;
+    let text = lh.create_index(IndexSpec::new("text", DIM)).await.unwrap();
+    let data = text_like(3_000, DIM, 1.0, 11);
+    let mut all: Vec<lakehouse_core::RecordInput> =
+        records("t", &data).into_iter().map(Into::into).collect();
+    let rest = all.split_off(500);
+    text.add(all).await.unwrap();
+    let info = text.info().await.unwrap();
+    assert_eq!(
+        (info.spec.kind, info.search),
+        (IndexKind::Auto, SearchPath::Exact)
+    );
+    assert_eq!((info.scan_dimensions, info.scan_variance), (None, None));
+    text.add(rest).await.unwrap();
+    let info = text.info().await.unwrap();
+    assert_eq!(info.search, SearchPath::Scan);
+    // 12 directions carry the data: the kernel's step of 16 holds them.
+    assert_eq!(info.scan_dimensions, Some(16), "{info:?}");
+    assert!(info.scan_variance.unwrap() >= lakehouse_core::vector::SCAN_TARGET_VARIANCE);
+    let queries = text_like(50, DIM, 0.0, 12);
+    let mut found = 0;
+    for q in &queries {
+        let hits = text
+            .search(lakehouse_core::IndexQuery::vector(q.clone(), 10))
+            .await
+            .unwrap();
+        let truth = brute_force("t", &data, q, 10);
+        found += hits.iter().filter(|h| truth.contains(&h.id)).count();
+    }
+    let recall = found as f64 / 500.0;
+    assert!(recall >= 0.99, "recall@10 of the default index: {recall}");
+
+    // Spread over every direction: `auto` leaves it to the graph (no codes kept), `scan`
+    // scans it anyway, `hnsw` never fits.
+    let flat = random_vectors(2_000, 32, 13);
+    let mut infos = Vec::new();
+    for kind in [IndexKind::Auto, IndexKind::Scan, IndexKind::Hnsw] {
+        let name = format!("flat-{kind}");
+        let index = lh
+            .create_index(IndexSpec::new(&name, 32).with_kind(kind))
+            .await
+            .unwrap();
+        index
+            .add(records("f", &flat).into_iter().map(Into::into).collect())
+            .await
+            .unwrap();
+        for i in (0..2_000).step_by(199) {
+            let hits = index
+                .search(lakehouse_core::IndexQuery::vector(flat[i].clone(), 1))
+                .await
+                .unwrap();
+            assert_eq!(hits[0].id, format!("f{i}"), "{kind}");
+        }
+        index.flush().await.unwrap();
+        infos.push(index.info().await.unwrap());
+    }
+    let paths: Vec<_> = infos.iter().map(|i| i.search).collect();
+    assert_eq!(
+        paths,
+        [SearchPath::Graph, SearchPath::Scan, SearchPath::Graph]
+    );
+    assert!(infos[0].scan_variance.unwrap() < lakehouse_core::vector::SCAN_MIN_VARIANCE);
+    assert_eq!(
+        infos[0].scan_dimensions,
+        Some(16),
+        "auto may use half the dimensions"
+    );
+    assert_eq!(infos[1].scan_dimensions, Some(32), "{:?}", infos[1]);
+    assert_eq!(
+        (infos[2].scan_dimensions, infos[2].scan_variance),
+        (None, None)
+    );
+    // The codes cost memory only where they answer.
+    assert!(infos[1].memory_bytes > infos[0].memory_bytes);
+    text.flush().await.unwrap();
+    drop((text, lh));
+
+    let lh = open(dir.path()).await;
+    let text = lh.index("text").info().await.unwrap();
+    assert_eq!(
+        (text.spec.kind, text.search, text.scan_dimensions),
+        (IndexKind::Auto, SearchPath::Scan, Some(16))
+    );
+    for (kind, before) in [IndexKind::Auto, IndexKind::Scan, IndexKind::Hnsw]
+        .iter()
+        .zip(&infos)
+    {
+        let info = lh.index(&format!("flat-{kind}")).info().await.unwrap();
+        assert_eq!((info.spec.kind, info.search), (*kind, before.search));
+    }
 }
 
 /// Data whose variance is spread over every direction: 4 kept directions hold too little

@@ -56,7 +56,7 @@ fn texts(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
 }
 
 /// Every name each choice accepts (aliases included), mapped to its canonical name:
-/// `{"metric": {"cos": "cosine", …}, "quantization": …, "format": …, "mode": …,
+/// `{"metric": {"cos": "cosine", …}, "quantization": …, "kind": …, "format": …, "mode": …,
 /// "purpose": …, "precision": …}`. Each is parsed by core's one parser, as everywhere else.
 #[pyfunction]
 pub fn choices(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
@@ -72,13 +72,14 @@ pub fn choices(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
         Ok(d.unbind())
     }
     use lakehouse_core::embed::Precision;
-    use lakehouse_core::{Metric, Quantization};
+    use lakehouse_core::{IndexKind, Metric, Quantization};
     let out = pyo3::types::PyDict::new(py);
     out.set_item("metric", table(py, Metric::NAMES, Metric::as_str)?)?;
     out.set_item(
         "quantization",
         table(py, Quantization::NAMES, Quantization::as_str)?,
     )?;
+    out.set_item("kind", table(py, IndexKind::NAMES, IndexKind::as_str)?)?;
     out.set_item("format", table(py, Format::NAMES, Format::as_str)?)?;
     out.set_item("mode", table(py, IngestMode::NAMES, IngestMode::as_str)?)?;
     out.set_item("purpose", table(py, Purpose::NAMES, Purpose::as_str)?)?;
@@ -304,12 +305,12 @@ impl PyLakehouse {
         serialized(py, &versions)
     }
 
-    /// Creates a vector index. `metric`: "cosine", "l2" or "inner_product";
-    /// `quantization`: "f32", "f16" or "i8"; the HNSW settings default to core's.
-    /// `scan_dimensions` > 0 makes searches scan each vector's projection onto that many
-    /// principal directions and re-rank `scan_candidates` exactly, instead of walking the
-    /// graph (for queries unlike the stored vectors).
-    #[pyo3(signature = (name, dim, *, metric="cosine", quantization="f32", connectivity=None, expansion_add=None, expansion_search=None, scan_dimensions=None, scan_candidates=None))]
+    /// Creates a vector index. `kind`: "auto" (the projected scan when the data allows it,
+    /// else the graph; `info()["search"]` says which), "hnsw" or "scan"; `metric`:
+    /// "cosine", "l2" or "inner_product"; `quantization`: "f32", "f16" or "i8"; the HNSW
+    /// settings default to core's. `scan_dimensions` pins the directions the scan keeps
+    /// (the index chooses them when absent) and `scan_candidates` the exact re-ranks.
+    #[pyo3(signature = (name, dim, *, metric="cosine", quantization="f32", connectivity=None, expansion_add=None, expansion_search=None, scan_dimensions=None, scan_candidates=None, kind="auto"))]
     #[allow(clippy::too_many_arguments)]
     fn create_index(
         &self,
@@ -323,8 +324,10 @@ impl PyLakehouse {
         expansion_search: Option<usize>,
         scan_dimensions: Option<usize>,
         scan_candidates: Option<usize>,
+        kind: &str,
     ) -> PyResult<PyVectorIndex> {
         let mut spec = IndexSpec::new(name, dim)
+            .with_kind(kind.parse().map_err(to_py)?)
             .with_metric(metric.parse().map_err(to_py)?)
             .with_quantization(quantization.parse().map_err(to_py)?);
         if let Some(c) = connectivity {

@@ -147,7 +147,7 @@ def test_typed_files_by_extension_or_format(lh, tmp_path):
 
 def test_every_alias_goes_through_cores_parser(lh, tmp_path):
     names = lakehouse.choices()
-    assert set(names) == {"metric", "quantization", "format", "mode", "purpose", "precision"}
+    assert set(names) == {"metric", "quantization", "kind", "format", "mode", "purpose", "precision"}
     for kind, table in names.items():
         # Canonical names map to themselves; every alias names one of them.
         assert set(table.values()) <= set(table), kind
@@ -156,6 +156,15 @@ def test_every_alias_goes_through_cores_parser(lh, tmp_path):
         index = lh.create_index(f"m{i}", 4, metric=alias.upper(), quantization=quant_alias)
         info = index.info()
         assert (info["spec"]["metric"], info["spec"]["quantization"]) == (metric, quant)
+    for i, (alias, kind) in enumerate(names["kind"].items()):
+        info = lh.create_index(f"k{i}", 4, kind=alias).info()
+        # Empty: every kind answers exactly or by the graph until it has data to fit.
+        assert info["spec"]["kind"] == kind, alias
+        assert info["search"] == ("graph" if kind == "hnsw" else "exact"), alias
+    with pytest.raises(InvalidInputError, match="unknown index kind"):
+        lh.create_index("bad", 4, kind="ivf")
+    with pytest.raises(InvalidInputError, match="scan_dimensions"):
+        lh.create_index("bad", 8, kind="hnsw", scan_dimensions=4)
     table = crew(10)
     files = {
         "csv": ("t.csv", lambda p: pa.csv.write_csv(table.select(["id", "score"]), p)),

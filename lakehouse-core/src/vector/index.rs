@@ -23,8 +23,8 @@ use super::recent::Recent;
 use super::records::{Candidates, Records};
 use super::scan::Scan;
 use super::{
-    Hit, IndexInfo, IndexSpec, MAX_K, MetadataFilter, Metric, Quantization, SearchRequest,
-    VectorRecord,
+    Hit, IndexInfo, IndexKind, IndexSpec, MAX_K, MetadataFilter, Metric, Quantization, SearchPath,
+    SearchRequest, VectorRecord,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::storage::Storage;
@@ -90,7 +90,7 @@ struct State {
     viewed: bool,
     records: Records,
     next_key: u64,
-    /// Codes for the projected scan, on an index created with `scan_dimensions`.
+    /// Codes for the projected scan, on an index of kind `auto` or `scan`.
     scan: Option<Scan>,
     /// How distances are measured (to rank a filter's few candidates exactly).
     metric: Metric,
@@ -394,6 +394,17 @@ impl State {
         scan.fit(&keys, |key, v| stored_vector(index, key, v));
     }
 
+    /// How a search without a selective filter is answered: an index that scans uses its
+    /// codes once they are ready, and answers exactly before its first fit; with codes that
+    /// hold too little (kind `auto`) it walks the graph like an `hnsw` index.
+    fn search_path(&self) -> SearchPath {
+        match &self.scan {
+            Some(scan) if scan.is_ready() => SearchPath::Scan,
+            Some(scan) if scan.variance().is_none() => SearchPath::Exact,
+            _ => SearchPath::Graph,
+        }
+    }
+
     fn hits(&self, keys: &[u64], distances: &[f32], k: usize) -> Vec<Hit> {
         keys.iter()
             .zip(distances)
@@ -552,7 +563,7 @@ impl VectorIndex {
         &self.spec
     }
 
-    /// Count and memory.
+    /// Count, memory, and how searches are answered.
     pub fn info(&self) -> IndexInfo {
         let state = self.read();
         IndexInfo {
@@ -562,6 +573,8 @@ impl VectorIndex {
                 + state.scan.as_ref().map_or(0, Scan::memory_bytes),
             memory_mapped: state.viewed,
             scan_variance: state.scan.as_ref().and_then(Scan::variance),
+            scan_dimensions: state.scan.as_ref().and_then(Scan::dimensions_used),
+            search: state.search_path(),
         }
     }
 
@@ -813,7 +826,7 @@ impl VectorIndex {
         if result.is_err() {
             return;
         }
-        if self.spec.scan_dimensions > 0 {
+        if self.spec.kind != IndexKind::Hnsw {
             self.write().refit_scan();
         }
         w.ops_since_snapshot += 1;
@@ -949,13 +962,7 @@ impl VectorIndex {
         // An index that scans uses its codes once they hold enough of the variance, and
         // answers exactly before its first fit; with codes that hold too little it walks
         // the graph like any other index.
-        let scans = !request.exact
-            && self.spec.scan_dimensions > 0
-            && self
-                .read()
-                .scan
-                .as_ref()
-                .is_some_and(|s| s.is_ready() || s.variance().is_none());
+        let scans = !request.exact && self.read().search_path() != SearchPath::Graph;
         let predicate = filter.is_some() || !overfetches(k, request.exclude_ids.len());
         if !request.exact && !scans && predicate && self.read().viewed {
             self.write().own(&self.spec)?;

@@ -29,7 +29,10 @@ use crate::storage::Storage;
 pub use filter::MetadataFilter;
 pub use index::VectorIndex;
 pub use persist::{SNAPSHOT_AT_MOST_EVERY_OPS, SNAPSHOT_EVERY_OPS, SNAPSHOT_RECORDS, snapshot_due};
-pub use scan::{FIT_MIN as SCAN_FIT_MIN, MAX_SCAN_DIMENSIONS, MIN_VARIANCE as SCAN_MIN_VARIANCE};
+pub use scan::{
+    FIT_MIN as SCAN_FIT_MIN, MAX_SCAN_DIMENSIONS, MIN_VARIANCE as SCAN_MIN_VARIANCE,
+    TARGET_VARIANCE as SCAN_TARGET_VARIANCE,
+};
 
 /// Largest `k` a search accepts.
 pub const MAX_K: usize = 10_000;
@@ -95,6 +98,48 @@ crate::choice::choices!(Quantization, "quantization", {
     I8 => ["i8"],
 });
 
+/// How an index answers searches. Every kind keeps its vectors and an HNSW graph (the graph's
+/// settings are [`IndexSpec::connectivity`] and the two expansions); the scan settings
+/// ([`IndexSpec::scan_dimensions`], [`IndexSpec::scan_candidates`]) apply to `Auto` and `Scan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum IndexKind {
+    /// The default: the projected scan whenever its codes can hold [`SCAN_MIN_VARIANCE`] of
+    /// the data's variance in at most half the vector's dimensions (the index picks how many,
+    /// refitting as it grows), the graph otherwise. Exact below [`SCAN_FIT_MIN`] vectors.
+    /// [`IndexInfo::search`] says which one answers.
+    #[default]
+    Auto,
+    /// Graph walks only (HNSW): the fastest adds and the least memory, but queries unlike the
+    /// stored vectors (short searches over long documents) miss near-tied neighbours unless
+    /// the expansion is raised. What every index created before kinds existed is.
+    Hnsw,
+    /// The projected scan always, however little of the variance its codes hold (with
+    /// `scan_dimensions` 0 the index picks the fewest directions that hold the target,
+    /// up to [`MAX_SCAN_DIMENSIONS`]).
+    Scan,
+}
+
+crate::choice::choices!(IndexKind, "index kind", {
+    Auto => ["auto"],
+    Hnsw => ["hnsw", "graph"],
+    Scan => ["scan"],
+});
+
+/// Which way an index answers a search without a selective filter now (see [`IndexKind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SearchPath {
+    /// Every stored vector is compared exactly (a scan index before its first fit).
+    Exact,
+    /// The projected scan, then an exact re-rank.
+    Scan,
+    /// A walk of the HNSW graph.
+    Graph,
+}
+
 /// What [`VectorIndexes::create`] makes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -103,13 +148,18 @@ pub struct IndexSpec {
     pub name: String,
     /// Vector length.
     pub dimensions: usize,
+    /// How searches are answered; [`IndexKind::Auto`] unless given. (A stored spec written
+    /// before kinds existed reads as `hnsw`, or `auto` when it set `scan_dimensions`: the
+    /// behaviour it was created with.)
+    #[serde(default)]
+    pub kind: IndexKind,
     /// Distance.
     #[serde(default)]
     pub metric: Metric,
     /// Storage type.
     #[serde(default)]
     pub quantization: Quantization,
-    /// HNSW graph degree (`M`), 16 by default.
+    /// HNSW graph degree (`M`), 16 by default (every kind).
     #[serde(default = "default_connectivity")]
     pub connectivity: usize,
     /// Candidate list size while inserting, 128 by default.
@@ -118,19 +168,20 @@ pub struct IndexSpec {
     /// Candidate list size while searching, 64 by default.
     #[serde(default = "default_expansion_search")]
     pub expansion_search: usize,
-    /// When above 0, searches do not walk the graph: they score every vector by its
-    /// projection onto this many principal directions of the data (one byte each, kept in
-    /// memory beside the graph), then re-rank the best `scan_candidates` exactly. For queries
-    /// unlike the stored vectors, such as short searches over long documents, where a graph
-    /// walk misses near-tied neighbours; 64 suits 384-d text embeddings. The directions are
-    /// fitted once the index holds [`SCAN_FIT_MIN`] vectors (searches are exact before) and
-    /// used only while they hold [`SCAN_MIN_VARIANCE`] of the variance (searches walk the
-    /// graph otherwise; [`IndexInfo::scan_variance`]). At most [`MAX_SCAN_DIMENSIONS`] and
-    /// the vector length. 0 by default (graph search).
+    /// Kinds `auto` and `scan`: the projected scan scores every vector by its projection onto
+    /// this many principal directions of the data (one byte each, kept in memory beside the
+    /// graph), then re-ranks the best `scan_candidates` exactly. For queries unlike the
+    /// stored vectors, such as short searches over long documents, where a graph walk misses
+    /// near-tied neighbours. 0 (the default) lets the index choose: the fewest directions that
+    /// hold [`SCAN_TARGET_VARIANCE`] of the variance, chosen again at each refit
+    /// ([`IndexInfo::scan_dimensions`] says how many). The directions are fitted once the
+    /// index holds [`SCAN_FIT_MIN`] vectors (searches are exact before) and again each time
+    /// it doubles. At most [`MAX_SCAN_DIMENSIONS`] and the vector length; must be 0 for
+    /// `hnsw`.
     #[serde(default)]
     pub scan_dimensions: usize,
-    /// Candidates a scan re-ranks exactly, 64 by default; a search's `expansion` overrides
-    /// it.
+    /// Candidates a scan re-ranks exactly, 64 by default (kinds `auto` and `scan`); a
+    /// search's `expansion` overrides it.
     #[serde(default = "default_scan_candidates")]
     pub scan_candidates: usize,
 }
@@ -149,11 +200,13 @@ fn default_scan_candidates() -> usize {
 }
 
 impl IndexSpec {
-    /// A spec with default metric (cosine), quantization (f32) and HNSW settings.
+    /// A spec with the default kind ([`IndexKind::Auto`]), metric (cosine), quantization
+    /// (f32), graph and scan settings.
     pub fn new(name: impl Into<String>, dimensions: usize) -> Self {
         Self {
             name: name.into(),
             dimensions,
+            kind: IndexKind::Auto,
             metric: Metric::Cosine,
             quantization: Quantization::F32,
             connectivity: default_connectivity(),
@@ -164,17 +217,31 @@ impl IndexSpec {
         }
     }
 
-    /// Searches by projected scan (see [`IndexSpec::scan_dimensions`]) with `dimensions`
-    /// directions and `candidates` exact re-ranks.
+    /// Pins the projected scan's settings (see [`IndexSpec::scan_dimensions`]): `dimensions`
+    /// directions (0: chosen by the index) and `candidates` exact re-ranks. The kind stays
+    /// as it is (`auto` unless set), so the scan is still left for the graph when the
+    /// directions hold too little of the variance; [`IndexKind::Scan`] keeps it always.
     ///
     /// ```
-    /// use lakehouse_core::vector::IndexSpec;
+    /// use lakehouse_core::vector::{IndexKind, IndexSpec};
     /// let spec = IndexSpec::new("profiles", 384).with_scan(64, 64);
-    /// assert_eq!((spec.scan_dimensions, spec.scan_candidates), (64, 64));
+    /// assert_eq!((spec.kind, spec.scan_dimensions, spec.scan_candidates), (IndexKind::Auto, 64, 64));
     /// ```
     pub fn with_scan(mut self, dimensions: usize, candidates: usize) -> Self {
         self.scan_dimensions = dimensions;
         self.scan_candidates = candidates;
+        self
+    }
+
+    /// Sets the kind.
+    ///
+    /// ```
+    /// use lakehouse_core::vector::{IndexKind, IndexSpec};
+    /// let graph = IndexSpec::new("profiles", 384).with_kind(IndexKind::Hnsw);
+    /// assert_eq!(graph.kind, "graph".parse().unwrap());
+    /// ```
+    pub fn with_kind(mut self, kind: IndexKind) -> Self {
+        self.kind = kind;
         self
     }
 
@@ -200,6 +267,11 @@ impl IndexSpec {
         }
         if !(2..=256).contains(&self.connectivity) {
             return Err(Error::invalid("connectivity must be between 2 and 256"));
+        }
+        if self.kind == IndexKind::Hnsw && self.scan_dimensions > 0 {
+            return Err(Error::invalid(
+                "scan_dimensions applies to kinds auto and scan, not hnsw",
+            ));
         }
         if self.scan_dimensions > self.dimensions.min(MAX_SCAN_DIMENSIONS) {
             return Err(Error::invalid(format!(
@@ -484,10 +556,16 @@ pub struct IndexInfo {
     #[serde(default)]
     pub memory_mapped: bool,
     /// On an index that scans: the share of the data's variance its directions hold, once
-    /// fitted. Searches use the scan only when it is at least [`SCAN_MIN_VARIANCE`] (else
-    /// they walk the graph: raise `scan_dimensions`).
+    /// fitted. Kind `auto` uses the scan only when it is at least [`SCAN_MIN_VARIANCE`] (else
+    /// it walks the graph).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan_variance: Option<f32>,
+    /// On an index that scans, once fitted: the directions its codes use (the spec's
+    /// `scan_dimensions`, or the number the index chose when that is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_dimensions: Option<usize>,
+    /// How a search without a selective filter is answered now.
+    pub search: SearchPath,
 }
 
 /// The registry of vector indexes under one lakehouse root. Cheap to clone.
@@ -609,6 +687,27 @@ mod tests {
         assert_eq!(spec.metric, Metric::InnerProduct);
         let err = "manhattan".parse::<Metric>().unwrap_err().to_string();
         assert!(err.contains("cosine, l2, inner_product"), "{err}");
+    }
+
+    #[test]
+    fn index_kinds_parse_one_way_and_auto_is_the_default() {
+        crate::choice::check_names(IndexKind::NAMES, |k| k.as_str());
+        let spec: IndexSpec =
+            serde_json::from_value(serde_json::json!({"name": "i", "dimensions": 4})).unwrap();
+        assert_eq!((spec.kind, spec.scan_dimensions), (IndexKind::Auto, 0));
+        assert_eq!(spec, IndexSpec::new("i", 4));
+        let graph: IndexSpec = serde_json::from_value(
+            serde_json::json!({"name": "i", "dimensions": 4, "kind": "graph"}),
+        )
+        .unwrap();
+        assert_eq!(graph.kind, IndexKind::Hnsw);
+        assert_eq!(serde_json::to_value(&graph).unwrap()["kind"], "hnsw");
+        // Scan settings on a graph index are refused, not ignored.
+        let err = graph.with_scan(2, 64).validate().unwrap_err().to_string();
+        assert!(err.contains("scan_dimensions"), "{err}");
+        assert!(IndexSpec::new("i", 4).with_scan(2, 64).validate().is_ok());
+        let err = "ivf".parse::<IndexKind>().unwrap_err().to_string();
+        assert!(err.contains("auto, hnsw, scan"), "{err}");
     }
 
     /// A log write that fails after the store took it counts as written (once: the next

@@ -14,7 +14,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{IndexSpec, VectorRecord, not_found};
+use super::{IndexKind, IndexSpec, VectorRecord, not_found};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 
@@ -202,6 +202,28 @@ fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8], key: &str) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::internal(format!("{key} unreadable: {e}")))
 }
 
+/// A stored spec. One written before index kinds existed has no `kind`: it reads as the
+/// behaviour it was created with — `hnsw`, or `auto` when it set `scan_dimensions` (whose
+/// scan was used only while its codes held enough of the variance, which is `auto`'s rule).
+fn parse_spec(bytes: &[u8], key: &str) -> Result<StoredSpec> {
+    let mut value: serde_json::Value = parse(bytes, key)?;
+    if let Some(spec) = value.get_mut("spec").and_then(|s| s.as_object_mut())
+        && !spec.contains_key("kind")
+    {
+        let scans = spec
+            .get("scan_dimensions")
+            .and_then(serde_json::Value::as_u64)
+            .is_some_and(|d| d > 0);
+        let kind = if scans {
+            IndexKind::Auto
+        } else {
+            IndexKind::Hnsw
+        };
+        spec.insert("kind".into(), kind.as_str().into());
+    }
+    serde_json::from_value(value).map_err(|e| Error::internal(format!("{key} unreadable: {e}")))
+}
+
 /// Writes the spec of a new index; `None` if the name is taken.
 pub(crate) async fn create_spec(storage: &Storage, spec: &IndexSpec) -> Result<Option<StoredSpec>> {
     let stored = StoredSpec {
@@ -218,7 +240,7 @@ pub(crate) async fn create_spec(storage: &Storage, spec: &IndexSpec) -> Result<O
 pub(crate) async fn read_spec(storage: &Storage, name: &str) -> Result<StoredSpec> {
     let key = spec_key(name);
     match storage.get_internal(&key).await {
-        Ok(bytes) => parse(&bytes, &key),
+        Ok(bytes) => parse_spec(&bytes, &key),
         Err(Error::NotFound { .. }) => Err(not_found(name)),
         Err(e) => Err(e),
     }
@@ -487,6 +509,36 @@ pub(crate) async fn write_snapshot(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Specs stored before index kinds existed keep the behaviour they were created with.
+    #[test]
+    fn a_spec_stored_before_kinds_keeps_its_behaviour() {
+        let stored = |spec: serde_json::Value| {
+            let bytes = serde_json::to_vec(&json!({
+                "spec": spec,
+                "incarnation": "8f1965d6-3259-4d53-820e-815832da6743",
+            }))
+            .unwrap();
+            parse_spec(&bytes, "spec.json").unwrap().spec
+        };
+        let old = json!({"name": "workers", "dimensions": 384, "metric": "cosine",
+            "quantization": "f32", "connectivity": 16, "expansion_add": 128,
+            "expansion_search": 64, "scan_dimensions": 0, "scan_candidates": 64});
+        assert_eq!(stored(old.clone()).kind, IndexKind::Hnsw);
+        let mut scanned = old.clone();
+        scanned["scan_dimensions"] = json!(64);
+        let spec = stored(scanned);
+        assert_eq!((spec.kind, spec.scan_dimensions), (IndexKind::Auto, 64));
+        // Without even the scan fields (older still): the graph.
+        assert_eq!(
+            stored(json!({"name": "w", "dimensions": 8})).kind,
+            IndexKind::Hnsw
+        );
+        // A spec that names its kind is read as written.
+        let mut scan = old;
+        scan["kind"] = json!("scan");
+        assert_eq!(stored(scan).kind, IndexKind::Scan);
+    }
 
     #[test]
     fn snapshots_come_less_often_on_large_indexes_and_after_big_batches() {

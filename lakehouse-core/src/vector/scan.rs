@@ -12,24 +12,39 @@
 //! The directions are fitted (principal components of a sample) once the index holds
 //! [`FIT_MIN`] vectors and again each time it has doubled since, so the codes follow the data
 //! at an amortised constant cost per add; vectors added in between are coded with the current
-//! directions. The codes are derived data: they are rebuilt from the stored vectors when an
-//! index opens, never stored.
+//! directions. How many directions: the spec's `scan_dimensions`, or when that is 0, the
+//! fewest that hold [`TARGET_VARIANCE`] of the sample's variance (rounded up to the kernel's
+//! step of 16, which costs nothing). The codes are derived data: they are rebuilt from the
+//! stored vectors when an index opens, never stored.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
-use super::{IndexSpec, Metric};
+use super::{IndexKind, IndexSpec, Metric};
 
 /// Vectors an index holds before its directions are fitted; below it a scan index searches
 /// by brute force, which is as fast at that size.
 pub const FIT_MIN: usize = 1024;
-/// Share of the data's variance the fitted directions must hold for searches to use the
-/// codes. Below it (data whose variance is spread over many more directions than kept) the
-/// true neighbours would often fall outside the candidates, so searches walk the graph
+/// Share of the data's variance the fitted directions must hold for an `auto` index to use
+/// the codes. Below it (data whose variance is spread over many more directions than kept)
+/// the true neighbours would often fall outside the candidates, so searches walk the graph
 /// instead and [`Scan::variance`] tells why.
 pub const MIN_VARIANCE: f32 = 0.95;
+/// Share of the variance an index that chooses its own directions keeps: the fewest
+/// directions holding it. Measured on two generated staffing corpora with recruiter queries
+/// (docs/PERFORMANCE.md): 97% left one at recall@10 0.979 with 64 candidates, 98% reaches
+/// 0.99 on both. Directions past [`CASCADE_HEAD`] cost little (see [`Scan::search`]).
+pub const TARGET_VARIANCE: f32 = 0.98;
 /// Largest `scan_dimensions` accepted.
 pub const MAX_SCAN_DIMENSIONS: usize = 1024;
+/// Directions tried first when the index chooses; doubled until they hold the target.
+const FIRST_TRY: usize = 64;
+/// Codes scored in a search's first pass when a vector has more (see [`Scan::search`]).
+pub const CASCADE_HEAD: usize = 64;
+/// The first pass keeps this many times the candidates for the second…
+const CASCADE_WIDEN: usize = 16;
+/// …and at least this many.
+const CASCADE_MIN: usize = 1024;
 /// Largest query weight after quantisation: with codes of at most 127 in magnitude and at
 /// most [`MAX_SCAN_DIMENSIONS`] of them, a dot product stays far inside `i32`.
 const QUERY_MAX: f32 = 4095.0;
@@ -48,52 +63,106 @@ struct Basis {
     axes: Vec<f32>,
     /// Coordinate per code unit along each direction.
     scales: Vec<f32>,
-    /// Share of the sample's variance along the directions.
+    /// Share of the sample's variance along each direction, largest first.
+    shares: Vec<f32>,
+    /// Share of the sample's variance along the directions (their sum).
     variance: f32,
+}
+
+impl Basis {
+    /// How many of the first directions hold `target` of the variance (`None`: all of them
+    /// hold less).
+    fn fewest_holding(&self, target: f32) -> Option<usize> {
+        let mut held = 0.0;
+        self.shares
+            .iter()
+            .position(|s| {
+                held += s;
+                held >= target
+            })
+            .map(|i| i + 1)
+    }
+
+    /// Keeps the first `n` directions (of `d` values each).
+    fn keep(&mut self, n: usize, d: usize) {
+        self.axes.truncate(n * d);
+        self.scales.truncate(n);
+        self.shares.truncate(n);
+        self.variance = self.shares.iter().sum::<f32>().clamp(0.0, 1.0);
+    }
 }
 
 /// Codes of every stored vector, and the basis they were made with.
 pub(crate) struct Scan {
     dimensions: usize,
-    /// Directions kept.
+    /// Directions the spec pins (`None`: chosen at each fit).
+    pinned: Option<usize>,
+    /// Kind `scan`: the codes answer whatever share of the variance they hold.
+    always: bool,
+    /// The most directions the index may choose.
+    most: usize,
+    /// Directions kept (0 before the first fit).
     dims: usize,
     /// `dims` rounded up to a multiple of 16 (the kernel's step); the padding codes are 0.
     width: usize,
+    /// Codes per row in `codes`: the first `min(width, CASCADE_HEAD)`; the rest of each
+    /// row's codes are in `tail`.
+    head: usize,
     metric: Metric,
     basis: Option<Basis>,
     /// Rows when the basis was fitted.
     fitted_at: usize,
     keys: Vec<u64>,
+    /// The first `head` codes of each row, row after row.
     codes: Vec<i8>,
+    /// The other `width - head` codes of each row, row after row.
+    tail: Vec<i8>,
     /// `|v|² / 2` per row, for L2 (whose ranking needs it beside the dot product).
     half_norms: Vec<f32>,
     row_of: HashMap<u64, u32>,
 }
 
 impl Scan {
-    /// The scan of an index created with `scan_dimensions > 0`; `None` otherwise.
+    /// The scan of an index of kind `auto` or `scan`; `None` for `hnsw`.
     pub fn new(spec: &IndexSpec) -> Option<Self> {
-        (spec.scan_dimensions > 0).then(|| {
-            let dims = spec.scan_dimensions.min(spec.dimensions);
+        (spec.kind != IndexKind::Hnsw).then(|| {
+            let always = spec.kind == IndexKind::Scan;
             Self {
                 dimensions: spec.dimensions,
-                dims,
-                width: dims.div_ceil(16) * 16,
+                pinned: (spec.scan_dimensions > 0)
+                    .then(|| spec.scan_dimensions.min(spec.dimensions)),
+                always,
+                // `auto` leaves data that needs more than half the dimensions to the graph.
+                most: if always {
+                    spec.dimensions.min(MAX_SCAN_DIMENSIONS)
+                } else {
+                    (spec.dimensions / 2).clamp(1, MAX_SCAN_DIMENSIONS)
+                },
+                dims: 0,
+                width: 0,
+                head: 0,
                 metric: spec.metric,
                 basis: None,
                 fitted_at: 0,
                 keys: Vec::new(),
                 codes: Vec::new(),
+                tail: Vec::new(),
                 half_norms: Vec::new(),
                 row_of: HashMap::new(),
             }
         })
     }
 
-    /// Whether searches can use the codes: the basis is fitted and holds at least
-    /// [`MIN_VARIANCE`] of the data's variance.
+    /// Whether searches can use the codes: the basis is fitted and, for kind `auto`, holds
+    /// at least [`MIN_VARIANCE`] of the data's variance.
     pub fn is_ready(&self) -> bool {
-        self.variance().is_some_and(|v| v >= MIN_VARIANCE)
+        self.variance()
+            .is_some_and(|v| self.always || v >= MIN_VARIANCE)
+    }
+
+    /// Directions the codes use (`None` before the first fit).
+    pub fn dimensions_used(&self) -> Option<usize> {
+        self.basis.as_ref().map(|_| self.dims)
     }
 
     /// Share of the data's variance the fitted directions hold (`None` before the fit).
@@ -109,11 +178,11 @@ impl Scan {
 
     /// Bytes held: codes, keys, norms, the row table and the basis.
     pub fn memory_bytes(&self) -> usize {
-        let basis = self
-            .basis
-            .as_ref()
-            .map_or(0, |b| 4 * (b.mean.len() + b.axes.len() + b.scales.len()));
+        let basis = self.basis.as_ref().map_or(0, |b| {
+            4 * (b.mean.len() + b.axes.len() + b.scales.len() + b.shares.len())
+        });
         self.codes.capacity()
+            + self.tail.capacity()
             + 8 * self.keys.capacity()
             + 4 * self.half_norms.capacity()
             + 16 * self.row_of.capacity()
@@ -138,7 +207,20 @@ impl Scan {
         if sample.is_empty() {
             return;
         }
-        let basis = fit_basis(&sample, d, self.dims);
+        let basis = match self.pinned {
+            Some(dims) => fit_basis(&sample, d, dims),
+            None => self.choose_basis(&sample),
+        };
+        self.dims = basis.axes.len() / d;
+        self.width = self.dims.div_ceil(16) * 16;
+        self.head = self.width.min(CASCADE_HEAD);
+        if !self.always && basis.variance < MIN_VARIANCE {
+            // Searches walk the graph: keep the fit's verdict, not codes nobody reads.
+            self.clear_codes();
+            self.basis = Some(basis);
+            self.fitted_at = keys.len();
+            return;
+        }
         // Coding every vector is most of the work: the machine's threads share it.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let chunk = keys.len().div_ceil(threads).max(1024);
@@ -153,12 +235,11 @@ impl Scan {
                 .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
         });
-        self.keys.clear();
-        self.codes.clear();
-        self.half_norms.clear();
+        self.clear_codes();
         for part in parts {
             self.keys.extend(part.keys);
             self.codes.extend(part.codes);
+            self.tail.extend(part.tail);
             self.half_norms.extend(part.half_norms);
         }
         self.row_of = self
@@ -171,6 +252,34 @@ impl Scan {
         self.fitted_at = self.keys.len();
     }
 
+    /// The fewest directions (a multiple of 16, at most `most`) that hold
+    /// [`TARGET_VARIANCE`] of the sample's variance, trying [`FIRST_TRY`] first and doubling:
+    /// most text needs the first try only, and a fit costs in proportion to the directions.
+    /// When even `most` fall short, the basis of `most`.
+    fn choose_basis(&self, sample: &[f32]) -> Basis {
+        let d = self.dimensions;
+        let mut tried = FIRST_TRY.min(self.most);
+        loop {
+            let mut basis = fit_basis(sample, d, tried);
+            if let Some(kept) = basis.fewest_holding(TARGET_VARIANCE) {
+                basis.keep((kept.div_ceil(16) * 16).min(tried), d);
+                return basis;
+            }
+            if tried >= self.most {
+                return basis;
+            }
+            tried = (tried * 2).min(self.most);
+        }
+    }
+
+    fn clear_codes(&mut self) {
+        self.keys.clear();
+        self.codes.clear();
+        self.tail.clear();
+        self.half_norms.clear();
+        self.row_of.clear();
+    }
+
     /// Codes of the vectors under `keys` that `get` finds.
     fn code_all(
         &self,
@@ -180,19 +289,21 @@ impl Scan {
     ) -> Coded {
         let mut out = Coded {
             keys: Vec::with_capacity(keys.len()),
-            codes: Vec::with_capacity(keys.len() * self.width),
+            codes: Vec::with_capacity(keys.len() * self.head),
+            tail: Vec::with_capacity(keys.len() * (self.width - self.head)),
             half_norms: Vec::new(),
         };
         let mut v = vec![0f32; self.dimensions];
+        let mut code = vec![0i8; self.width];
         for &key in keys {
             if get(key, &mut v) {
                 out.keys.push(key);
                 if self.metric == Metric::L2 {
                     out.half_norms.push(dot(&v, &v) / 2.0);
                 }
-                let start = out.codes.len();
-                out.codes.resize(start + self.width, 0);
-                self.code(basis, &mut v, &mut out.codes[start..]);
+                self.code(basis, &mut v, &mut code);
+                out.codes.extend_from_slice(&code[..self.head]);
+                out.tail.extend_from_slice(&code[self.head..]);
             }
         }
         out
@@ -226,13 +337,17 @@ impl Scan {
     /// a key coded already gets the new code.
     pub fn insert(&mut self, key: u64, vector: &[f32]) {
         self.remove(key);
+        if !self.is_ready() {
+            return;
+        }
         let Some(basis) = &self.basis else {
             return;
         };
         let mut v = vector.to_vec();
         let mut code = vec![0i8; self.width];
         self.code(basis, &mut v, &mut code);
-        self.codes.extend_from_slice(&code);
+        self.codes.extend_from_slice(&code[..self.head]);
+        self.tail.extend_from_slice(&code[self.head..]);
         self.row_of.insert(key, self.keys.len() as u32);
         self.keys.push(key);
         if self.metric == Metric::L2 {
@@ -253,15 +368,19 @@ impl Scan {
         if row != last {
             let moved = self.keys[last];
             self.keys[row] = moved;
+            let (head, rest) = (self.head, self.width - self.head);
             self.codes
-                .copy_within(last * self.width..(last + 1) * self.width, row * self.width);
+                .copy_within(last * head..(last + 1) * head, row * head);
+            self.tail
+                .copy_within(last * rest..(last + 1) * rest, row * rest);
             if self.metric == Metric::L2 {
                 self.half_norms[row] = self.half_norms[last];
             }
             self.row_of.insert(moved, row as u32);
         }
         self.keys.pop();
-        self.codes.truncate(last * self.width);
+        self.codes.truncate(last * self.head);
+        self.tail.truncate(last * (self.width - self.head));
         if self.metric == Metric::L2 {
             self.half_norms.pop();
         }
@@ -269,6 +388,11 @@ impl Scan {
 
     /// The `k` nearest keys that `passes` accepts, with exact distances, nearest first: the
     /// `candidates` best by code (at least `k`), re-ranked with the vectors `get` copies out.
+    ///
+    /// Codes wider than [`CASCADE_HEAD`] are scored in two steps: every row by its first
+    /// `CASCADE_HEAD` codes (the leading directions, stored apart so that this pass reads
+    /// only them), then the best [`CASCADE_WIDEN`] × `candidates` of those by all their codes.
+    /// The first pass is what costs (it reads every row), and memory bandwidth bounds it.
     pub fn search(
         &self,
         query: &[f32],
@@ -280,9 +404,49 @@ impl Scan {
         let Some(basis) = &self.basis else {
             return Vec::new();
         };
-        let weights = self.query_weights(basis, query);
-        let scale = weights.1;
+        let (weights, scale) = self.query_weights(basis, query);
         let want = candidates.max(k);
+        let rest = self.width - self.head;
+        let best = if rest == 0 {
+            self.best_rows(&weights, scale, want, &passes)
+        } else {
+            let widened = (want * CASCADE_WIDEN).max(CASCADE_MIN);
+            let mut first = self.best_rows(&weights[..self.head], scale, widened, &passes);
+            let mut dot = [0i32; 1];
+            for c in &mut first {
+                let row = c.row as usize;
+                let codes = &self.tail[row * rest..(row + 1) * rest];
+                dot_rows(codes, rest, &weights[self.head..], &mut dot);
+                c.score += dot[0] as f32 * scale;
+            }
+            // Candidates order the highest score first.
+            first.sort_unstable();
+            first.truncate(want);
+            first
+        };
+        let mut v = vec![0f32; self.dimensions];
+        let mut hits: Vec<(u64, f32)> = best
+            .into_iter()
+            .filter_map(|c| {
+                let key = self.keys[c.row as usize];
+                get(key, &mut v).then(|| (key, distance(self.metric, query, &v)))
+            })
+            .collect();
+        hits.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        hits.truncate(k);
+        hits
+    }
+
+    /// The `want` best rows that `passes` accepts by their first `weights.len()` codes (all
+    /// of them, or the cascade's head), in no particular order.
+    fn best_rows(
+        &self,
+        weights: &[i16],
+        scale: f32,
+        want: usize,
+        passes: &impl Fn(u64) -> bool,
+    ) -> Vec<Candidate> {
+        let width = weights.len();
         let mut best: BinaryHeap<Candidate> = BinaryHeap::with_capacity(want + 1);
         // The worst score kept once `want` are kept: most rows fall below it and cost one
         // comparison.
@@ -292,8 +456,8 @@ impl Scan {
         let rows = self.keys.len();
         for start in (0..rows).step_by(BLOCK) {
             let n = BLOCK.min(rows - start);
-            let codes = &self.codes[start * self.width..(start + n) * self.width];
-            dot_rows(codes, self.width, &weights.0, &mut dots[..n]);
+            let codes = &self.codes[start * width..(start + n) * width];
+            dot_rows(codes, width, weights, &mut dots[..n]);
             if self.metric == Metric::L2 {
                 let half_norms = &self.half_norms[start..start + n];
                 for ((s, d), h) in scores.iter_mut().zip(&dots[..n]).zip(half_norms) {
@@ -320,17 +484,7 @@ impl Scan {
                 }
             }
         }
-        let mut v = vec![0f32; self.dimensions];
-        let mut hits: Vec<(u64, f32)> = best
-            .into_iter()
-            .filter_map(|c| {
-                let key = self.keys[c.row as usize];
-                get(key, &mut v).then(|| (key, distance(self.metric, query, &v)))
-            })
-            .collect();
-        hits.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-        hits.truncate(k);
-        hits
+        best.into_vec()
     }
 
     /// The query's weight per code (its coordinates times the code scales) as `i16`, and the
@@ -361,6 +515,7 @@ impl Scan {
 struct Coded {
     keys: Vec<u64>,
     codes: Vec<i8>,
+    tail: Vec<i8>,
     half_norms: Vec<f32>,
 }
 
@@ -533,19 +688,33 @@ fn fit_basis(sample: &[f32], d: usize, dims: usize) -> Basis {
         std::mem::swap(&mut block, &mut next);
         orthonormalise(&mut block, d);
     }
-    block.truncate(dims * d);
+    // Each direction's share of the variance; the directions in falling order of it, so
+    // that the first `n` are the best `n` (subspace iteration leaves them nearly so).
     let total: f32 = (0..d).map(|i| cov[i * d + i]).sum();
-    let held: f32 = block
+    let mut shares: Vec<(f32, usize)> = block
         .chunks_exact(d)
-        .map(|axis| {
+        .enumerate()
+        .map(|(j, axis)| {
             let spread: Vec<f32> = (0..d)
                 .map(|i| dot(&cov[i * d..(i + 1) * d], axis))
                 .collect();
-            dot(axis, &spread)
+            let share = if total > 0.0 {
+                dot(axis, &spread) / total
+            } else {
+                0.0
+            };
+            (share.max(0.0), j)
         })
-        .sum();
+        .collect();
+    shares.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    shares.truncate(dims);
+    let block: Vec<f32> = shares
+        .iter()
+        .flat_map(|&(_, j)| block[j * d..(j + 1) * d].iter().copied())
+        .collect();
+    let shares: Vec<f32> = shares.into_iter().map(|(share, _)| share).collect();
     let variance = if total > 0.0 {
-        (held / total).clamp(0.0, 1.0)
+        shares.iter().sum::<f32>().clamp(0.0, 1.0)
     } else {
         1.0
     };
@@ -566,6 +735,7 @@ fn fit_basis(sample: &[f32], d: usize, dims: usize) -> Basis {
         mean,
         axes: block,
         scales,
+        shares,
         variance,
     }
 }
@@ -874,6 +1044,153 @@ mod tests {
         assert!(!scan.needs_fit(FIT_MIN + 1));
         assert!(!scan.needs_fit(2 * FIT_MIN - 1));
         assert!(scan.needs_fit(2 * FIT_MIN));
-        assert!(Scan::new(&IndexSpec::new("t", 8)).is_none());
+        let graph = IndexSpec::new("t", 8).with_kind(IndexKind::Hnsw);
+        assert!(Scan::new(&graph).is_none());
+    }
+
+    /// Fits a scan of `spec` to `data` (keys are positions).
+    fn fitted(spec: &IndexSpec, data: &[Vec<f32>]) -> Scan {
+        let mut scan = Scan::new(spec).unwrap();
+        let keys: Vec<u64> = (0..data.len() as u64).collect();
+        scan.fit(&keys, |key, out| {
+            out.copy_from_slice(&data[key as usize]);
+            true
+        });
+        scan
+    }
+
+    /// Codes wider than the cascade's head: both planes stay in step with the stored vectors
+    /// through inserts, replaces and removes, and the two-pass search finds the exact
+    /// neighbours of queries unlike the data, with the predicate applied.
+    #[test]
+    fn a_cascade_keeps_both_planes_in_step_and_finds_the_neighbours() {
+        let d = 160;
+        let mut rng = Rng(31);
+        // 120 directions of falling weight: 128 kept codes, 64 of them in the head.
+        let axes: Vec<Vec<f32>> = (0..120)
+            .map(|_| (0..d).map(|_| rng.next()).collect())
+            .collect();
+        let mut data: HashMap<u64, Vec<f32>> = (0..3000u64)
+            .map(|key| {
+                let w: Vec<f32> = (0..120)
+                    .map(|i| rng.next() / (1.0 + i as f32 / 8.0))
+                    .collect();
+                let v = (0..d)
+                    .map(|j| 0.5 + (0..120).map(|i| w[i] * axes[i][j]).sum::<f32>())
+                    .collect();
+                (key, v)
+            })
+            .collect();
+        let mut scan = Scan::new(&IndexSpec::new("t", d).with_scan(128, 64)).unwrap();
+        let keys: Vec<u64> = (0..3000).collect();
+        scan.fit(&keys, |key, out| {
+            data.get(&key).map(|v| out.copy_from_slice(v)).is_some()
+        });
+        assert_eq!((scan.width, scan.head), (128, CASCADE_HEAD));
+        for key in (0..3000).step_by(7) {
+            scan.remove(key);
+            data.remove(&key);
+        }
+        let replaced = data[&1].iter().map(|x| -x).collect::<Vec<f32>>();
+        scan.insert(1, &replaced);
+        data.insert(1, replaced);
+        // Each row's two planes hold exactly its vector's code.
+        let basis = scan.basis.as_ref().unwrap();
+        let rest = scan.width - scan.head;
+        for (row, key) in scan.keys.iter().enumerate() {
+            let mut v = data[key].clone();
+            let mut code = vec![0i8; scan.width];
+            scan.code(basis, &mut v, &mut code);
+            assert_eq!(
+                &scan.codes[row * scan.head..(row + 1) * scan.head],
+                &code[..scan.head]
+            );
+            assert_eq!(&scan.tail[row * rest..(row + 1) * rest], &code[scan.head..]);
+        }
+        let stored: Vec<(u64, Vec<f32>)> = data.iter().map(|(k, v)| (*k, v.clone())).collect();
+        let get =
+            |key: u64, out: &mut [f32]| data.get(&key).map(|v| out.copy_from_slice(v)).is_some();
+        let mut found = 0;
+        let queries: Vec<Vec<f32>> = (0..40)
+            .map(|_| {
+                let w: Vec<f32> = (0..120)
+                    .map(|i| rng.next() / (1.0 + i as f32 / 8.0))
+                    .collect();
+                (0..d)
+                    .map(|j| (0..120).map(|i| w[i] * axes[i][j]).sum::<f32>())
+                    .collect()
+            })
+            .collect();
+        for q in &queries {
+            let hits = scan.search(q, 10, 64, |_| true, get);
+            let truth: HashSet<u64> = brute(Metric::Cosine, &stored, q, 10).into_iter().collect();
+            found += hits.iter().filter(|(k, _)| truth.contains(k)).count();
+            assert!(
+                hits.iter().all(|(k, _)| k % 7 != 0),
+                "a removed key came back"
+            );
+            let odd = scan.search(q, 10, 64, |key| key % 2 == 1, get);
+            assert_eq!(odd.len(), 10);
+            assert!(odd.iter().all(|(k, _)| k % 2 == 1));
+        }
+        let recall = found as f64 / 400.0;
+        assert!(recall >= 0.97, "recall@10 through the cascade: {recall}");
+    }
+
+    #[test]
+    fn an_index_that_chooses_keeps_the_fewest_directions_holding_the_target() {
+        // Rank-8 data in 48 dimensions: 8 directions hold nearly all of it, and the kernel's
+        // step of 16 comes for free.
+        let low = low_rank(&mut Rng(21), 3000, 48, 0.3);
+        let auto = fitted(&IndexSpec::new("t", 48), &low);
+        assert_eq!(auto.dimensions_used(), Some(16));
+        assert!(auto.variance().unwrap() >= TARGET_VARIANCE);
+        assert!(auto.is_ready());
+        assert_eq!(auto.keys.len(), 3000);
+        // The same data with the directions pinned keeps them.
+        let pinned = fitted(&IndexSpec::new("t", 48).with_scan(4, 64), &low);
+        assert_eq!(pinned.dimensions_used(), Some(4));
+
+        // Isotropic data: every direction holds 1/32 of the variance, so the target needs
+        // nearly all 32. `auto` may use at most half of them: it leaves the data to the graph
+        // and keeps no codes; `scan` takes the fewest that hold the target.
+        let mut rng = Rng(22);
+        let flat: Vec<Vec<f32>> = (0..2000)
+            .map(|_| (0..32).map(|_| rng.next()).collect())
+            .collect();
+        let auto = fitted(&IndexSpec::new("t", 32).with_metric(Metric::L2), &flat);
+        assert_eq!(auto.dimensions_used(), Some(16));
+        assert!(
+            auto.variance().unwrap() < MIN_VARIANCE,
+            "{:?}",
+            auto.variance()
+        );
+        assert!(!auto.is_ready());
+        assert!(auto.keys.is_empty() && auto.codes.is_empty());
+        let mut always = IndexSpec::new("t", 32).with_metric(Metric::L2);
+        always.kind = IndexKind::Scan;
+        let scan = fitted(&always, &flat);
+        assert_eq!(scan.dimensions_used(), Some(32));
+        assert!(scan.is_ready());
+        assert_eq!(scan.keys.len(), 2000);
+        // And the codes it keeps find the exact neighbours.
+        let get = |key: u64, out: &mut [f32]| {
+            out.copy_from_slice(&flat[key as usize]);
+            true
+        };
+        let keyed: Vec<(u64, Vec<f32>)> = flat
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, v)| (i as u64, v))
+            .collect();
+        for q in low_rank(&mut Rng(23), 20, 32, 0.0) {
+            let hits: Vec<u64> = scan
+                .search(&q, 5, 64, |_| true, get)
+                .into_iter()
+                .map(|h| h.0)
+                .collect();
+            assert_eq!(hits, brute(Metric::L2, &keyed, &q, 5));
+        }
     }
 }

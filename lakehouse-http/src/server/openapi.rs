@@ -83,7 +83,7 @@ fn operations() -> Vec<Op> {
         op("get", "/v1/embed/stats", "Embedding cache counters: hits, misses, hit_rate, size."),
         op("get", "/v1/indexes", "List vector indexes, in name order.").paged(),
         op("post", "/v1/indexes", "Create a vector index.")
-            .json_body(obj(json!({"name": s(), "dimensions": n(), "metric": {"enum": ["cosine", "l2", "inner_product"]}, "quantization": {"enum": ["f32", "f16", "i8"]}, "connectivity": n(), "expansion_add": n(), "expansion_search": n(), "scan_dimensions": n(), "scan_candidates": n()}), &["name", "dimensions"]))
+            .json_body(obj(json!({"name": s(), "dimensions": n(), "kind": {"enum": ["auto", "hnsw", "scan"]}, "metric": {"enum": ["cosine", "l2", "inner_product"]}, "quantization": {"enum": ["f32", "f16", "i8"]}, "connectivity": n(), "expansion_add": n(), "expansion_search": n(), "scan_dimensions": n(), "scan_candidates": n()}), &["name", "dimensions"]))
             .ok("201", "application/json"),
         op("get", "/v1/indexes/{name}", "Index info: spec, count, memory."),
         op("delete", "/v1/indexes/{name}", "Delete an index and its stored files.").ok("204", ""),

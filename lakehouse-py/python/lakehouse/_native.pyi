@@ -14,6 +14,7 @@ Vector = Union[npt.NDArray[np.floating[Any]], Sequence[float]]
 Matrix = Union[npt.NDArray[np.floating[Any]], Sequence[Sequence[float]]]
 Metric = Literal["cosine", "l2", "inner_product"]
 Quantization = Literal["f32", "f16", "i8"]
+IndexKind = Literal["auto", "hnsw", "graph", "scan"]
 Mode = Literal["create", "append", "replace", "overwrite", "upsert", "merge"]
 Format = Literal["csv", "ndjson", "parquet", "arrow"]
 Purpose = Literal["document", "query"]
@@ -142,8 +143,12 @@ class Lakehouse:
         expansion_search: Optional[int] = None,
         scan_dimensions: Optional[int] = None,
         scan_candidates: Optional[int] = None,
+        kind: IndexKind = "auto",
     ) -> VectorIndex:
-        """Creates a vector index; ``scan_dimensions`` > 0 searches by projected scan."""
+        """Creates a vector index. ``kind`` "auto" (the default) searches by projected scan
+        when the data allows it and by the graph otherwise (``info()["search"]`` says
+        which); ``scan_dimensions`` pins the scan's directions (chosen by the index when
+        absent)."""
     def index(self, name: str) -> VectorIndex:
         """The existing vector index ``name``."""
     def indexes(self) -> list[str]:
