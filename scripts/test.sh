@@ -4,7 +4,8 @@
 # SeaweedFS as a local S3 server, pytest, pandas and polars for the Python module, the MCP
 # client SDK), the default embedding model, starts the S3 server on loopback, runs the workspace
 # tests in the one build profile (release) and the unit and golden embedding tests once more on
-# the portable kernels (LAKEHOUSE_KERNEL=portable), then builds and installs the Python module
+# the portable kernels (LAKEHOUSE_KERNEL=portable), the thread team's tests under
+# AddressSanitizer (scripts/sanitize.sh), then builds and installs the Python module
 # (maturin, reusing the same build) and runs its pytest suite and the MCP client tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +64,10 @@ status=${PIPESTATUS[0]}
 LAKEHOUSE_KERNEL=portable cargo test --release --workspace --lib --test embed "$@" -- --skip bulk_indexing 2>&1 | tee -a "$log"
 portable=${PIPESTATUS[0]}
 [ "$status" -eq 0 ] && status=$portable
+# The engine's thread team under AddressSanitizer (built alone: ~20 s; scripts/sanitize.sh).
+scripts/sanitize.sh 2>&1 | tee -a "$log"
+sanitized=${PIPESTATUS[0]}
+[ "$status" -eq 0 ] && status=$sanitized
 set -e
 # The Python module: `pip install ./lakehouse-py` as the README says (maturin builds the
 # extension in the same target folder, with the workspace's features, so it reuses the

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use lakehouse_core::{Embedder, EmbeddingModel, Error, Lakehouse, Options, Result};
+use lakehouse_core::{EmbeddingModel, Error, Lakehouse, Options, Result};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -17,53 +17,53 @@ struct Check {
 /// opening the root: a root that does not open is reported, and the model still checked.
 pub async fn run(lh: Result<Lakehouse>, root: &str, options: &Options, json: bool) -> Result<()> {
     let checks = match lh {
-        Ok(lh) => checks(&lh, root).await,
+        Ok(lh) => checks(&lh, root, options).await,
         Err(e) => vec![
             Check {
                 name: "root",
                 ok: false,
                 detail: format!("{root} does not open: {e}"),
             },
-            model_check(load_model(options).await),
+            model_check(options, load_model(options).await),
         ],
     };
     report(&checks, json)
 }
 
 async fn load_model(options: &Options) -> Result<std::sync::Arc<dyn EmbeddingModel>> {
-    let dir = options
-        .model
-        .clone()
-        .unwrap_or_else(lakehouse_core::embed::default_model_dir);
-    let embedder_options = options.embedder.clone();
-    tokio::task::spawn_blocking(move || Embedder::load(&dir, embedder_options))
-        .await?
-        .map(|e| std::sync::Arc::new(e) as std::sync::Arc<dyn EmbeddingModel>)
+    let source = options.model_source();
+    source.check()?;
+    tokio::task::spawn_blocking(move || source.load()).await?
 }
 
-fn model_check(embedder: Result<std::sync::Arc<dyn EmbeddingModel>>) -> Check {
+/// The model check: which backend, and what it runs (or why it does not load).
+fn model_check(options: &Options, embedder: Result<std::sync::Arc<dyn EmbeddingModel>>) -> Check {
+    let backend = options.chosen_backend();
     match embedder {
         Ok(e) => Check {
             name: "embedding model",
             ok: true,
-            detail: format!(
-                "{}; kernels: {}",
-                e.describe(),
-                lakehouse_core::simd::Kernels::describe()
-            ),
+            detail: match backend {
+                lakehouse_core::embed::Backend::Native => format!(
+                    "native: {}; kernels: {}",
+                    e.describe(),
+                    lakehouse_core::simd::Kernels::describe()
+                ),
+                lakehouse_core::embed::Backend::Remote => format!("remote: {}", e.describe()),
+            },
         },
         Err(e) => Check {
             name: "embedding model",
             ok: false,
             detail: match crate::hint(&e) {
-                Some(hint) => format!("{e}; {hint}"),
-                None => e.to_string(),
+                Some(hint) => format!("{backend}: {e}; {hint}"),
+                None => format!("{backend}: {e}"),
             },
         },
     }
 }
 
-async fn checks(lh: &Lakehouse, root: &str) -> Vec<Check> {
+async fn checks(lh: &Lakehouse, root: &str, options: &Options) -> Vec<Check> {
     let mut checks = Vec::new();
     let started = Instant::now();
     let probe = format!("_doctor/probe-{}", std::process::id());
@@ -109,7 +109,7 @@ async fn checks(lh: &Lakehouse, root: &str) -> Vec<Check> {
             detail: e.to_string(),
         },
     });
-    checks.push(model_check(lh.embedder().await));
+    checks.push(model_check(options, lh.embedder().await));
     checks
 }
 

@@ -39,6 +39,26 @@ struct Cli {
     /// default on the vector kernels) or f32 (the default on the portable kernels).
     #[arg(long, global = true, env = "LAKEHOUSE_PRECISION")]
     precision: Option<Precision>,
+    /// Which backend embeds: native (the in-process engine over --model) or remote (an
+    /// OpenAI-compatible /v1/embeddings service at --embedder-url). Default: remote when
+    /// --embedder-url is set, native otherwise.
+    #[arg(long, global = true, env = "LAKEHOUSE_EMBEDDER")]
+    embedder: Option<lakehouse_core::embed::Backend>,
+    /// The remote embedder's base URL (https://api.openai.com/v1, http://127.0.0.1:11434/v1
+    /// for Ollama, http://HOST:3110/v1 for another lakehouse serve).
+    #[arg(long, global = true, env = "LAKEHOUSE_EMBEDDER_URL")]
+    embedder_url: Option<String>,
+    /// The model to ask the remote embedder for (default: none, the server's own).
+    #[arg(long, global = true, env = "LAKEHOUSE_EMBEDDER_MODEL")]
+    embedder_model: Option<String>,
+    /// The environment variable holding the remote embedder's API key (sent as a bearer
+    /// token when set).
+    #[arg(long, global = true, default_value = lakehouse_core::embed::DEFAULT_API_KEY_ENV)]
+    embedder_key_env: String,
+    /// Send each request's purpose (query or document) as `input_type`, for a server that
+    /// applies its model's task prompts (another lakehouse serve, NVIDIA NIM).
+    #[arg(long, global = true)]
+    embedder_input_type: bool,
     /// Print each command's result as one JSON document instead of text (for scripts).
     #[arg(long, global = true)]
     json: bool,
@@ -207,7 +227,7 @@ enum Command {
         #[command(subcommand)]
         command: ModelCommand,
     },
-    /// Embed texts with the local model and print their vectors (or a summary).
+    /// Embed texts with the lakehouse's embedder (native or remote) and print their vectors.
     Embed {
         /// The texts.
         #[arg(required = true)]
@@ -491,6 +511,14 @@ async fn run(cli: Cli) -> Result<()> {
     if let Some(precision) = cli.precision {
         options.embedder.precision = precision;
     }
+    options.backend = cli.embedder;
+    options.remote = lakehouse_core::embed::RemoteOptions {
+        url: cli.embedder_url.clone().unwrap_or_default(),
+        model: cli.embedder_model.clone(),
+        api_key_env: cli.embedder_key_env.clone(),
+        input_type: cli.embedder_input_type,
+        ..Default::default()
+    };
     if let Command::Migrate { remove_old } = cli.command {
         let report = Lakehouse::migrate(&cli.root, MigrateOptions { remove_old }).await?;
         print(json, &report, || {

@@ -1575,3 +1575,269 @@ fn request_ids_pages_idempotency_drop_and_readiness() {
     assert!(status.success(), "{status:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// One `lakehouse` command on `root`, with the remote embedder's key variable set to `key`
+/// (or unset).
+fn lakehouse(root: &Path, args: &[&str], key: Option<&str>) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lakehouse"));
+    c.arg("--root").arg(root).args(args);
+    c.env_remove(lakehouse_core::embed::DEFAULT_API_KEY_ENV);
+    if let Some(k) = key {
+        c.env(lakehouse_core::embed::DEFAULT_API_KEY_ENV, k);
+    }
+    c.output().expect("lakehouse runs")
+}
+
+/// The vectors numpy computes for `texts` (scripts/embed_reference.py: an independent
+/// forward pass; numpy, safetensors and tokenizers are installed by scripts/test.sh).
+fn numpy_reference(model: &Path, texts: &[String]) -> Vec<Vec<f32>> {
+    let input = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(input.path(), serde_json::to_vec(texts).unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/embed_reference.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args([model, input.path()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every pair at cosine ≥ `bar`.
+fn assert_cosines(ours: &[Vec<f32>], theirs: &[Vec<f32>], bar: f64, what: &str) {
+    assert_eq!(ours.len(), theirs.len(), "{what}");
+    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        let dot: f64 = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| f64::from(*x) * f64::from(*y))
+            .sum();
+        let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+        let cos = dot / (norm(a) * norm(b));
+        assert!(cos >= bar, "{what}: text {i} at cosine {cos} < {bar}");
+    }
+}
+
+/// `lakehouse embed --json` through the remote backend: its vectors, or the failed output.
+fn remote_embed(
+    root: &Path,
+    url: &str,
+    extra: &[&str],
+    texts: &[String],
+    key: Option<&str>,
+) -> Result<Vec<Vec<f32>>, std::process::Output> {
+    let mut args = vec!["--embedder-url", url];
+    args.extend_from_slice(extra);
+    args.extend(["--json", "embed"]);
+    if extra.contains(&"--embedder-input-type") && texts.iter().all(|t| t.starts_with('?')) {
+        args.push("--query");
+    }
+    let texts: Vec<&str> = texts.iter().map(|t| t.trim_start_matches('?')).collect();
+    args.extend(texts);
+    let out = lakehouse(root, &args, key);
+    if !out.status.success() {
+        return Err(out);
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    Ok(serde_json::from_value(v["vectors"].clone()).unwrap())
+}
+
+/// `POST /v1/embeddings` in OpenAI's shape, and the `remote` backend against a real
+/// `lakehouse serve`: the same golden bar against numpy as the native engine, the API key
+/// from its variable, `doctor` naming the backend, and task prompts carried by
+/// `input_type` over a NomicBERT checkpoint.
+#[test]
+fn openai_embeddings_and_the_remote_backend_against_a_served_lakehouse() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("served"), &["--token", "s3cret"]);
+    let texts: Vec<String> = [
+        "forklift operator, night shift",
+        "Grüße aus München — Café crème, naïve résumé",
+        "東京のレストランで働くシェフ",
+        "a",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain([["CDL-A truck driver, hazmat endorsement"; 60].join(" ")]) // past 256 tokens
+    .collect();
+
+    // The route, as OpenAI clients call it.
+    let answer = server
+        .json(
+            "POST",
+            "/v1/embeddings",
+            json!({"input": texts, "model": "all-MiniLM-L6-v2"}),
+        )
+        .json();
+    assert_eq!(
+        (answer["object"].as_str(), answer["model"].as_str()),
+        (Some("list"), Some("all-MiniLM-L6-v2"))
+    );
+    for (i, d) in answer["data"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(
+            (d["object"].as_str(), d["index"].as_u64()),
+            (Some("embedding"), Some(i as u64))
+        );
+    }
+    let tokens = answer["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert!(
+        tokens > 256 && answer["usage"]["total_tokens"].as_u64() == Some(tokens),
+        "{}",
+        answer["usage"]
+    );
+    let parse = |v: Value, n: usize| {
+        serde_json::from_value::<lakehouse_core::embed::EmbeddingsResponse>(v)
+            .unwrap()
+            .into_vectors(n)
+            .unwrap()
+    };
+    let served = parse(answer, texts.len());
+    assert!(served.iter().all(|v| v.len() == 384));
+    let b64 = server
+        .json(
+            "POST",
+            "/v1/embeddings",
+            json!({"input": texts, "encoding_format": "base64"}),
+        )
+        .json();
+    assert!(b64["data"][0]["embedding"].is_string());
+    assert_eq!(
+        parse(b64, texts.len()),
+        served,
+        "base64 carries the same values"
+    );
+    let one = server
+        .json("POST", "/v1/embeddings", json!({"input": texts[0]}))
+        .json();
+    assert_eq!(parse(one, 1)[0], served[0]);
+    for (body, status) in [
+        (
+            json!({"input": "x", "model": "text-embedding-3-small"}),
+            404,
+        ),
+        (json!({"input": [[101, 2023]]}), 400),
+        (json!({"input": []}), 400),
+        (json!({"input": ["ok", " "]}), 400),
+        (json!({"input": "x", "dimensions": 12}), 400),
+        (json!({"input": "x", "input_type": "sideways"}), 422),
+        (json!({"texts": ["x"]}), 422),
+    ] {
+        server
+            .json("POST", "/v1/embeddings", body.clone())
+            .error(status);
+    }
+    assert_eq!(
+        server
+            .raw(
+                "POST",
+                "/v1/embeddings",
+                &["Content-Type: application/json".into()],
+                br#"{"input":"x"}"#
+            )
+            .status,
+        401
+    );
+
+    // The served vectors meet the golden bar against numpy (the native engine's own bar).
+    let model = std::env::var_os("LAKEHOUSE_MODEL")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(lakehouse_core::embed::default_model_dir);
+    assert_cosines(
+        &served,
+        &numpy_reference(&model, &texts),
+        0.9999,
+        "served vs numpy",
+    );
+
+    // The remote backend: the key from its variable; the vectors the server computed
+    // (normalised once more on this side), so the same bar against numpy.
+    let url = format!("http://{}/v1", server.addr);
+    let client = dir.path().join("client");
+    let remote = remote_embed(&client, &url, &[], &texts, Some("s3cret")).unwrap();
+    assert_cosines(&remote, &served, 0.999_999, "remote vs served");
+    assert_cosines(
+        &remote,
+        &numpy_reference(&model, &texts),
+        0.9999,
+        "remote vs numpy",
+    );
+    let refused = remote_embed(&client, &url, &[], &texts, None).unwrap_err();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("401") && stderr.contains("LAKEHOUSE_EMBEDDER_API_KEY"),
+        "{stderr}"
+    );
+    let doctor = lakehouse(
+        &client,
+        &["--embedder-url", &url, "--json", "doctor"],
+        Some("s3cret"),
+    );
+    let report: Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let model_check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "embedding model")
+        .unwrap()
+        .clone();
+    let detail = model_check["detail"].as_str().unwrap();
+    assert!(
+        model_check["ok"] == true
+            && detail.starts_with("remote: all-MiniLM-L6-v2 over http://")
+            && detail.contains("384 dimensions"),
+        "{report}"
+    );
+    let bad = lakehouse(&client, &["--embedder", "remote", "doctor"], None);
+    assert!(
+        !bad.status.success() && String::from_utf8_lossy(&bad.stdout).contains("needs the URL"),
+        "{bad:?}"
+    );
+    drop(server);
+
+    // Task prompts over the wire: a NomicBERT checkpoint served, the purpose sent as
+    // `input_type`, each vector the reference's for the text with its prompt.
+    let nomic = dir.path().join("nomic-tiny");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make_nomic_checkpoint.py");
+    let made = Command::new("python3")
+        .arg(script)
+        .args([nomic.as_path(), &model.join("tokenizer.json")])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let server = Server::start(
+        &dir.path().join("served-nomic"),
+        &["--model", nomic.to_str().unwrap()],
+    );
+    let url = format!("http://{}/v1", server.addr);
+    let docs = remote_embed(&client, &url, &["--embedder-input-type"], &texts[..3], None).unwrap();
+    let queries: Vec<String> = texts[..3].iter().map(|t| format!("?{t}")).collect();
+    let asked = remote_embed(&client, &url, &["--embedder-input-type"], &queries, None).unwrap();
+    let with = |prompt: &str| -> Vec<String> {
+        texts[..3].iter().map(|t| format!("{prompt}{t}")).collect()
+    };
+    assert_cosines(
+        &docs,
+        &numpy_reference(&nomic, &with("search_document: ")),
+        0.9999,
+        "nomic documents",
+    );
+    assert_cosines(
+        &asked,
+        &numpy_reference(&nomic, &with("search_query: ")),
+        0.9999,
+        "nomic queries",
+    );
+    assert!(
+        docs.iter().zip(&asked).all(|(d, q)| d != q),
+        "the prompts differ"
+    );
+}

@@ -11,7 +11,9 @@ use tracing::field::Empty;
 use crate::catalog::{Catalog, DataFile, Manifest};
 use crate::dataset::Dataset;
 use crate::embed::{
-    EmbedRequest, EmbedderOptions, EmbeddingModel, Embeddings, Purpose, SharedEmbedder,
+    Backend, EmbedRequest, EmbedderOptions, EmbeddingData, EmbeddingModel, EmbeddingValue,
+    Embeddings, EmbeddingsRequest, EmbeddingsResponse, ModelSource, Purpose, RemoteOptions,
+    SharedEmbedder, Usage,
 };
 use crate::error::{Error, Result};
 use crate::index::Index;
@@ -31,8 +33,13 @@ pub struct Options {
     /// Loaded on first use, so a lakehouse without a model works for everything else.
     /// Not used when [`LakehouseBuilder::embedder`] gives a model.
     pub model: Option<std::path::PathBuf>,
-    /// Embedder settings (cache size, normalisation, batch limits).
+    /// Embedder settings (cache size, normalisation, batch limits), for every backend.
     pub embedder: EmbedderOptions,
+    /// Which backend embeds; `None`: `remote` when [`Options::remote`] has a URL, `native`
+    /// otherwise.
+    pub backend: Option<Backend>,
+    /// The remote backend's service (its URL, model, key variable, timeouts).
+    pub remote: RemoteOptions,
 }
 
 impl Default for Options {
@@ -42,6 +49,34 @@ impl Default for Options {
             query: QueryOptions::default(),
             model: None,
             embedder: EmbedderOptions::default(),
+            backend: None,
+            remote: RemoteOptions::default(),
+        }
+    }
+}
+
+impl Options {
+    /// The backend these settings choose ([`Options::backend`], or what its `None` means).
+    pub fn chosen_backend(&self) -> Backend {
+        self.backend
+            .unwrap_or(if self.remote.url.trim().is_empty() {
+                Backend::Native
+            } else {
+                Backend::Remote
+            })
+    }
+
+    /// Where the embedding model comes from under these settings (not loaded: call
+    /// [`ModelSource::load`], which blocks).
+    pub fn model_source(&self) -> ModelSource {
+        ModelSource {
+            backend: self.chosen_backend(),
+            dir: self
+                .model
+                .clone()
+                .unwrap_or_else(crate::embed::default_model_dir),
+            remote: self.remote.clone(),
+            options: self.embedder.clone(),
         }
     }
 }
@@ -116,9 +151,32 @@ impl LakehouseBuilder {
         self
     }
 
-    /// Settings of the local embedding model (cache, batch sizes, precision).
+    /// Settings of the embedding model (cache, batch sizes, precision).
     pub fn embedder_options(mut self, options: EmbedderOptions) -> Self {
         self.options.embedder = options;
+        self
+    }
+
+    /// Embeds through an OpenAI-compatible `/v1/embeddings` service (the `remote` backend)
+    /// instead of the local model folder. The service is first asked on first use, so the
+    /// lakehouse opens while it is down; bad settings are refused at [`open`](Self::open).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use lakehouse_core::embed::RemoteOptions;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let remote = RemoteOptions { url: "http://127.0.0.1:9/v1".into(), ..Default::default() };
+    /// let lh = lakehouse_core::Lakehouse::builder(dir.path().to_str().unwrap())
+    ///     .remote_embedder(remote)
+    ///     .open()
+    ///     .await
+    ///     .unwrap();
+    /// assert!(lh.loaded_embedder().is_none(), "nothing asked yet");
+    /// # });
+    /// ```
+    pub fn remote_embedder(mut self, remote: RemoteOptions) -> Self {
+        self.options.backend = Some(Backend::Remote);
+        self.options.remote = remote;
         self
     }
 
@@ -169,12 +227,11 @@ impl LakehouseBuilder {
             .await?;
         let embedder = match embedder {
             Some(model) => SharedEmbedder::given(model),
-            None => SharedEmbedder::folder(
-                options
-                    .model
-                    .unwrap_or_else(crate::embed::default_model_dir),
-                options.embedder,
-            ),
+            None => {
+                let source = options.model_source();
+                source.check()?;
+                SharedEmbedder::lazy(source)
+            }
         };
         let query = QueryEngine::new(catalog.clone(), options.query)?;
         crate::sql_functions::register(&query, vectors.clone(), embedder.clone());
@@ -360,6 +417,61 @@ impl Lakehouse {
             vectors,
             model: embedder.name().to_string(),
             dimension: embedder.dimension(),
+        })
+    }
+}
+
+impl Lakehouse {
+    /// Answers an OpenAI-compatible embeddings request (`POST /v1/embeddings`): the texts
+    /// embedded for `input_type` (documents when absent), in the requested encoding, with
+    /// their token counts where the model counts them. A request naming another model is
+    /// [`Error::NotFound`]; token ids, an empty list, or `dimensions` other than the model's
+    /// are [`Error::InvalidInput`].
+    pub async fn embeddings(&self, request: EmbeddingsRequest) -> Result<EmbeddingsResponse> {
+        let texts = request.input.into_texts()?;
+        let embedder = self.embedder().await?;
+        if let Some(d) = request.dimensions
+            && d != embedder.dimension()
+        {
+            return Err(Error::invalid(format!(
+                "dimensions {d}: {} makes vectors of {} values and does not truncate them",
+                embedder.name(),
+                embedder.dimension()
+            )));
+        }
+        let (counter, counted) = (embedder.clone(), texts.clone());
+        let tokens: u64 = tokio::task::spawn_blocking(move || {
+            counted
+                .iter()
+                .map(|t| counter.count_tokens(t).unwrap_or(0) as u64)
+                .sum()
+        })
+        .await?;
+        let answer = self
+            .embed_request(EmbedRequest {
+                texts,
+                model: request.model,
+                purpose: request.input_type.unwrap_or_default(),
+            })
+            .await?;
+        let format = request.encoding_format.unwrap_or_default();
+        Ok(EmbeddingsResponse {
+            object: "list".into(),
+            data: answer
+                .vectors
+                .into_iter()
+                .enumerate()
+                .map(|(index, v)| EmbeddingData {
+                    object: "embedding".into(),
+                    index,
+                    embedding: EmbeddingValue::encode(v, format),
+                })
+                .collect(),
+            model: answer.model,
+            usage: Usage {
+                prompt_tokens: tokens,
+                total_tokens: tokens,
+            },
         })
     }
 }

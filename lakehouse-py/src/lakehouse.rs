@@ -84,6 +84,14 @@ pub fn choices(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
     out.set_item("mode", table(py, IngestMode::NAMES, IngestMode::as_str)?)?;
     out.set_item("purpose", table(py, Purpose::NAMES, Purpose::as_str)?)?;
     out.set_item("precision", table(py, Precision::NAMES, Precision::as_str)?)?;
+    out.set_item(
+        "embedder",
+        table(
+            py,
+            lakehouse_core::embed::Backend::NAMES,
+            lakehouse_core::embed::Backend::as_str,
+        )?,
+    )?;
     Ok(out)
 }
 
@@ -100,14 +108,28 @@ pub struct PyLakehouse {
 /// cache); `cache_size` the embedding cache's entries (0 turns it off); `precision` how its
 /// weights are held, "f16" (the default on the vector kernels: half the memory, faster) or
 /// "f32" (the default on the portable kernels).
+///
+/// `embedder` picks the backend: "native" (the in-process engine over `model`) or "remote"
+/// (an OpenAI-compatible `/v1/embeddings` service at `embedder_url`, asking for
+/// `embedder_model`, with the API key from the environment variable `embedder_key_env`);
+/// by default remote when `embedder_url` is given. `embedder_input_type` sends each
+/// request's purpose, for a server that applies its model's task prompts (another
+/// `lakehouse serve`).
 #[pyfunction]
-#[pyo3(signature = (root, *, model=None, cache_size=None, precision=None))]
+#[pyo3(signature = (root, *, model=None, cache_size=None, precision=None, embedder=None,
+    embedder_url=None, embedder_model=None, embedder_key_env=None, embedder_input_type=false))]
+#[allow(clippy::too_many_arguments)]
 pub fn open(
     py: Python<'_>,
     root: PathBuf,
     model: Option<PathBuf>,
     cache_size: Option<usize>,
     precision: Option<&str>,
+    embedder: Option<&str>,
+    embedder_url: Option<String>,
+    embedder_model: Option<String>,
+    embedder_key_env: Option<String>,
+    embedder_input_type: bool,
 ) -> PyResult<PyLakehouse> {
     let root = root
         .to_str()
@@ -123,6 +145,13 @@ pub fn open(
     if let Some(p) = precision {
         options.embedder.precision = p.parse().map_err(to_py)?;
     }
+    options.backend = embedder.map(str::parse).transpose().map_err(to_py)?;
+    options.remote.url = embedder_url.unwrap_or_default();
+    options.remote.model = embedder_model;
+    if let Some(var) = embedder_key_env {
+        options.remote.api_key_env = var;
+    }
+    options.remote.input_type = embedder_input_type;
     let inner = run(py, async move {
         Lakehouse::builder(&root).options(options).open().await
     })?;

@@ -247,6 +247,60 @@ def test_weight_precision_is_chosen_at_open(tmp_path):
         lakehouse.open(str(tmp_path / "c"), precision="bf16")
 
 
+def test_the_remote_embedder_asks_an_openai_compatible_service(tmp_path, monkeypatch):
+    """A stand-in service with Python's http.server: requests in OpenAI's shape, the key
+    from the named variable, one 503 retried, vectors normalised and cached."""
+    import http.server
+
+    seen = []
+
+    class Service(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, body, self.headers.get("Authorization")))
+            if len(seen) == 2:
+                self.send_response(503)
+                self.end_headers()
+                return
+            data = [
+                {"object": "embedding", "index": i, "embedding": [float(len(t)), 0.0, 0.0]}
+                for i, t in enumerate(body["input"])
+            ]
+            answer = json.dumps({"object": "list", "data": data, "model": "stand-in"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Service)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("STAND_IN_KEY", "k-123")
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        lh = lakehouse.open(
+            str(tmp_path / "r"), embedder_url=url, embedder_model="m", embedder_key_env="STAND_IN_KEY"
+        )
+        v = lh.embed(["abc", "de"])
+        assert v.shape == (2, 3)
+        assert np.allclose(v[:, 0], 1.0), "normalised on this side"
+        lh.embed(["abc"])  # from the cache
+        paths = {p for p, _, _ in seen}
+        assert paths == {"/v1/embeddings"}
+        assert [b["input"] for _, b, _ in seen] == [["dimension probe"], ["abc", "de"], ["abc", "de"]]
+        assert all(b["model"] == "m" and a == "Bearer k-123" for _, b, a in seen)
+        assert lakehouse.choices()["embedder"]["openai"] == "remote"
+        with pytest.raises(InvalidInputError, match="needs the URL"):
+            lakehouse.open(str(tmp_path / "s"), embedder="remote")
+        with pytest.raises(InvalidInputError, match="unknown embedder"):
+            lakehouse.open(str(tmp_path / "t"), embedder="onnx")
+    finally:
+        server.shutdown()
+
+
 def test_embed_and_text_search(lh):
     vectors = lh.embed(["forklift operator", "registered nurse"])
     assert isinstance(vectors, np.ndarray)

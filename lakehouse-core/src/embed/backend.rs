@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{CacheStats, Embedder, EmbedderOptions, Purpose};
+use super::{CacheStats, Embedder, EmbedderOptions, Purpose, RemoteEmbedder, RemoteOptions};
 use crate::error::{Error, Result};
 
 /// A text embedding model: what a lakehouse embeds documents, search queries and SQL's
@@ -63,6 +63,89 @@ pub trait EmbeddingModel: Send + Sync + std::fmt::Debug {
     fn cache_stats(&self) -> Option<CacheStats> {
         None
     }
+
+    /// Tokens `text` takes as the model sees it, where the backend can count them (the
+    /// `usage` of `POST /v1/embeddings`).
+    fn count_tokens(&self, _text: &str) -> Option<usize> {
+        None
+    }
+}
+
+/// Which backend runs a lakehouse's embedding model.
+///
+/// `native` is the in-process engine (a local model folder); `remote` an OpenAI-compatible
+/// `/v1/embeddings` service ([`RemoteOptions`]). Any other model (a GPU runtime, a test
+/// double) goes in through [`LakehouseBuilder::embedder`](crate::LakehouseBuilder::embedder).
+///
+/// ```
+/// use lakehouse_core::embed::Backend;
+/// assert_eq!("openai".parse::<Backend>().unwrap(), Backend::Remote);
+/// assert!("onnx".parse::<Backend>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// The in-process engine over a local model folder.
+    #[default]
+    Native,
+    /// An OpenAI-compatible embeddings endpoint.
+    Remote,
+}
+
+crate::choice::choices!(Backend, "embedder", {
+    Native => ["native", "local"],
+    Remote => ["remote", "openai", "http"],
+});
+
+/// How to load a lakehouse's model: which backend, with its settings. Loading is deferred
+/// to first use, so a lakehouse opens without a model (or with its service down) and works
+/// for everything else.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSource {
+    /// The backend.
+    pub backend: Backend,
+    /// The native engine's model folder.
+    pub dir: PathBuf,
+    /// The remote backend's service.
+    pub remote: RemoteOptions,
+    /// Settings every backend shares (cache, normalisation, batches) and the native
+    /// engine's precision.
+    pub options: EmbedderOptions,
+}
+
+impl ModelSource {
+    /// Checks the settings without loading anything ([`Error::InvalidInput`]).
+    pub fn check(&self) -> Result<()> {
+        if self.options.batch_size == 0 || self.options.max_batch == 0 {
+            return Err(Error::invalid(
+                "batch_size and max_batch must be at least 1",
+            ));
+        }
+        match self.backend {
+            Backend::Native => Ok(()),
+            Backend::Remote => self.remote.endpoint().map(drop),
+        }
+    }
+
+    /// Loads the model (blocking: reads the folder, or asks the service its dimension).
+    pub fn load(&self) -> Result<Arc<dyn EmbeddingModel>> {
+        Ok(match self.backend {
+            Backend::Native => Arc::new(Embedder::load(&self.dir, self.options.clone())?),
+            Backend::Remote => Arc::new(RemoteEmbedder::connect(
+                self.remote.clone(),
+                self.options.clone(),
+            )?),
+        })
+    }
+
+    /// Says which backend and where, before anything is loaded.
+    pub fn describe(&self) -> String {
+        match self.backend {
+            Backend::Native => format!("native, model folder {}", self.dir.display()),
+            Backend::Remote => format!("remote, {}", self.remote.url),
+        }
+    }
 }
 
 impl EmbeddingModel for Embedder {
@@ -94,16 +177,19 @@ impl EmbeddingModel for Embedder {
     fn cache_stats(&self) -> Option<CacheStats> {
         Some(self.stats())
     }
+
+    fn count_tokens(&self, text: &str) -> Option<usize> {
+        Embedder::count_tokens(self, text).ok()
+    }
 }
 
 /// Where the lakehouse's model comes from.
 #[derive(Debug, Clone)]
 enum Source {
-    /// A local model folder, loaded on first use; a failed load (say, no model installed
-    /// yet) is not remembered, so a later call tries again.
-    Folder {
-        dir: PathBuf,
-        options: EmbedderOptions,
+    /// A backend loaded on first use; a failed load (say, no model installed yet, or the
+    /// service down) is not remembered, so a later call tries again.
+    Lazy {
+        source: ModelSource,
         loaded: Arc<std::sync::Mutex<Option<Arc<dyn EmbeddingModel>>>>,
     },
     /// A model the application gave.
@@ -118,12 +204,11 @@ pub(crate) struct SharedEmbedder {
 }
 
 impl SharedEmbedder {
-    /// The model in folder `dir`, not loaded yet.
-    pub(crate) fn folder(dir: PathBuf, options: EmbedderOptions) -> Self {
+    /// The model `source` names, not loaded yet.
+    pub(crate) fn lazy(source: ModelSource) -> Self {
         Self {
-            source: Source::Folder {
-                dir,
-                options,
+            source: Source::Lazy {
+                source,
                 loaded: Arc::default(),
             },
         }
@@ -139,7 +224,7 @@ impl SharedEmbedder {
     /// Names the source (the folder, or the given model's name): equal for clones.
     pub(crate) fn id(&self) -> String {
         match &self.source {
-            Source::Folder { dir, .. } => dir.display().to_string(),
+            Source::Lazy { source, .. } => source.describe(),
             Source::Given(m) => format!("{} ({:p})", m.name(), Arc::as_ptr(m)),
         }
     }
@@ -147,9 +232,7 @@ impl SharedEmbedder {
     /// The model if it is loaded already.
     pub(crate) fn loaded(&self) -> Option<Arc<dyn EmbeddingModel>> {
         match &self.source {
-            Source::Folder { loaded, .. } => {
-                loaded.lock().unwrap_or_else(|p| p.into_inner()).clone()
-            }
+            Source::Lazy { loaded, .. } => loaded.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             Source::Given(m) => Some(m.clone()),
         }
     }
@@ -158,16 +241,12 @@ impl SharedEmbedder {
     /// wait for it rather than load twice).
     pub(crate) fn get_blocking(&self) -> Result<Arc<dyn EmbeddingModel>> {
         match &self.source {
-            Source::Folder {
-                dir,
-                options,
-                loaded,
-            } => {
+            Source::Lazy { source, loaded } => {
                 let mut slot = loaded.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(e) = slot.as_ref() {
                     return Ok(e.clone());
                 }
-                let e: Arc<dyn EmbeddingModel> = Arc::new(Embedder::load(dir, options.clone())?);
+                let e = source.load()?;
                 *slot = Some(e.clone());
                 Ok(e)
             }
@@ -253,6 +332,11 @@ mod tests {
         fn embed_batch(&self, _: &[&str], _: Purpose) -> Result<Vec<Vec<f32>>> {
             Ok(self.0.clone())
         }
+    }
+
+    #[test]
+    fn backend_names_parse_one_way() {
+        crate::choice::check_names(Backend::NAMES, |b| b.as_str());
     }
 
     #[test]

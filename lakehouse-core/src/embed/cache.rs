@@ -1,6 +1,7 @@
 //! The embedding cache: an LRU of vectors keyed by model and the SHA-256 of the text, so a
 //! repeated query or document costs a hash and a lookup instead of a forward pass.
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -9,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use lru::LruCache;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
 
 /// Cache key: SHA-256 over the model name and the exact text the model sees.
 pub(crate) type Key = [u8; 32];
@@ -36,6 +39,14 @@ pub(crate) struct EmbeddingCache {
     hits: AtomicU64,
     misses: AtomicU64,
     computed: AtomicU64,
+}
+
+impl std::fmt::Debug for EmbeddingCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddingCache")
+            .field("stats", &self.stats())
+            .finish()
+    }
 }
 
 impl EmbeddingCache {
@@ -87,6 +98,57 @@ impl EmbeddingCache {
             }
         }
         self.computed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// One vector per text of `full` (the exact texts the model sees, prompts included),
+    /// in order: found ones from the cache, the distinct misses from one `compute` call
+    /// (each text once), which are then cached. Every backend embeds through this, so
+    /// caching and de-duplication behave the same over all of them.
+    pub fn embed_through(
+        &self,
+        model: &str,
+        full: &[String],
+        compute: impl FnOnce(&[&str]) -> Result<Vec<Vec<f32>>>,
+    ) -> Result<Vec<Vec<f32>>> {
+        let keys: Vec<Key> = full.iter().map(|t| Self::key(model, t)).collect();
+        let mut found = self.get_many(&keys);
+        let mut first_of: HashMap<Key, usize> = HashMap::new();
+        let mut todo: Vec<usize> = Vec::new();
+        for (i, f) in found.iter().enumerate() {
+            if f.is_none() && !first_of.contains_key(&keys[i]) {
+                first_of.insert(keys[i], todo.len());
+                todo.push(i);
+            }
+        }
+        if !todo.is_empty() {
+            let inputs: Vec<&str> = todo.iter().map(|&i| full[i].as_str()).collect();
+            let computed = compute(&inputs)?;
+            if computed.len() != inputs.len() {
+                return Err(Error::Model(format!(
+                    "{model} answered {} vectors for {} texts",
+                    computed.len(),
+                    inputs.len()
+                )));
+            }
+            let computed: Vec<Arc<[f32]>> = computed.into_iter().map(Arc::from).collect();
+            self.put_many(
+                todo.iter()
+                    .zip(&computed)
+                    .map(|(&i, v)| (keys[i], v.clone())),
+            );
+            for (i, f) in found.iter_mut().enumerate() {
+                if f.is_none() {
+                    *f = Some(computed[first_of[&keys[i]]].clone());
+                }
+            }
+        }
+        found
+            .into_iter()
+            .map(|v| {
+                v.map(|v| v.to_vec())
+                    .ok_or_else(|| Error::internal("a text got no vector"))
+            })
+            .collect()
     }
 
     pub fn stats(&self) -> CacheStats {

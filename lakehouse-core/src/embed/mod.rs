@@ -30,24 +30,29 @@ mod encoder;
 mod install;
 mod matmul;
 mod model;
+mod openai;
+mod remote;
 mod team;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-pub use backend::EmbeddingModel;
 pub(crate) use backend::SharedEmbedder;
+pub use backend::{Backend, EmbeddingModel, ModelSource};
 pub use cache::CacheStats;
 pub use install::{
     DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE, default_model_dir, install_default_model, models_dir,
 };
 pub use matmul::Precision;
 pub use model::{Architecture, Pooling};
+pub use openai::{
+    EmbeddingData, EmbeddingValue, EmbeddingsInput, EmbeddingsRequest, EmbeddingsResponse,
+    EncodingFormat, Usage,
+};
+pub use remote::{DEFAULT_API_KEY_ENV, RemoteEmbedder, RemoteOptions};
 
 use cache::EmbeddingCache;
 use model::Model;
@@ -230,17 +235,7 @@ impl Embedder {
         texts: &[S],
         purpose: Purpose,
     ) -> Result<Vec<Vec<f32>>> {
-        if texts.len() > self.options.max_batch {
-            return Err(Error::BatchTooLarge {
-                size: texts.len(),
-                limit: self.options.max_batch,
-            });
-        }
-        if let Some(i) = texts.iter().position(|t| t.as_ref().trim().is_empty()) {
-            return Err(Error::invalid(format!(
-                "text {i} is empty: every text to embed needs some content"
-            )));
-        }
+        check_texts(texts, self.options.max_batch)?;
         let prefix = match purpose {
             Purpose::Document => &self.model.info.document_prefix,
             Purpose::Query => &self.model.info.query_prefix,
@@ -249,40 +244,8 @@ impl Embedder {
             .iter()
             .map(|t| format!("{prefix}{}", t.as_ref()))
             .collect();
-        let keys: Vec<_> = full
-            .iter()
-            .map(|t| EmbeddingCache::key(&self.model.info.name, t))
-            .collect();
-        let mut found = self.cache.get_many(&keys);
-
-        // Distinct misses, each computed once.
-        let mut first_of: HashMap<cache::Key, usize> = HashMap::new();
-        let mut todo: Vec<usize> = Vec::new();
-        for (i, f) in found.iter().enumerate() {
-            if f.is_none() && !first_of.contains_key(&keys[i]) {
-                first_of.insert(keys[i], todo.len());
-                todo.push(i);
-            }
-        }
-        if !todo.is_empty() {
-            let inputs: Vec<&str> = todo.iter().map(|&i| full[i].as_str()).collect();
-            let computed: Vec<Arc<[f32]>> =
-                self.compute(&inputs)?.into_iter().map(Arc::from).collect();
-            self.cache.put_many(
-                todo.iter()
-                    .zip(&computed)
-                    .map(|(&i, v)| (keys[i], v.clone())),
-            );
-            for (i, f) in found.iter_mut().enumerate() {
-                if f.is_none() {
-                    *f = Some(computed[first_of[&keys[i]]].clone());
-                }
-            }
-        }
-        Ok(found
-            .into_iter()
-            .map(|v| v.expect("every miss was computed").to_vec())
-            .collect())
+        self.cache
+            .embed_through(&self.model.info.name, &full, |inputs| self.compute(inputs))
     }
 
     /// Runs the model on `texts` (no cache): tokenize all, sort by length (similar lengths
@@ -310,6 +273,23 @@ impl Embedder {
     pub fn count_tokens(&self, text: &str) -> Result<usize> {
         Ok(self.model.tokenize(&[text])?[0].len())
     }
+}
+
+/// Refuses, before any work, batches over `max_batch` texts and empty (or whitespace-only)
+/// texts: the same rule for every backend.
+fn check_texts<S: AsRef<str>>(texts: &[S], max_batch: usize) -> Result<()> {
+    if texts.len() > max_batch {
+        return Err(Error::BatchTooLarge {
+            size: texts.len(),
+            limit: max_batch,
+        });
+    }
+    if let Some(i) = texts.iter().position(|t| t.as_ref().trim().is_empty()) {
+        return Err(Error::invalid(format!(
+            "text {i} is empty: every text to embed needs some content"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -190,6 +190,7 @@ fn app(lh: Lakehouse, config: &ServerConfig, draining: Arc<AtomicBool>) -> Resul
         .route("/v1/datasets/{name}/delete", post(r::delete_rows))
         .route("/v1/sql", post(r::sql))
         .route("/v1/embed", post(r::embed))
+        .route("/v1/embeddings", post(r::embeddings))
         .route("/v1/embed/stats", get(r::embed_stats))
         .route("/v1/indexes", get(r::indexes).post(r::index_create))
         .route(

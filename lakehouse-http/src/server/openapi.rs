@@ -1,6 +1,8 @@
 //! The OpenAPI 3.1 document of the server, served at `/v1/openapi.json`. The server tests
 //! check that every documented operation is served.
 
+use lakehouse_core::embed::{EncodingFormat, Purpose};
+use lakehouse_core::vector::{IndexKind, Metric, Quantization};
 use serde_json::{Value, json};
 
 /// One documented operation: method, path, summary, request body and success status.
@@ -48,6 +50,17 @@ fn obj(props: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": props, "required": required})
 }
 
+/// The schema of a named choice: its canonical names, from core's one table.
+fn choice<T: PartialEq>(names: &[(&'static str, T)]) -> Value {
+    let mut canonical: Vec<&str> = Vec::new();
+    for (i, (name, value)) in names.iter().enumerate() {
+        if !names[..i].iter().any(|(_, v)| v == value) {
+            canonical.push(name);
+        }
+    }
+    json!({"type": "string", "enum": canonical})
+}
+
 fn operations() -> Vec<Op> {
     let s = || json!({"type": "string"});
     let n = || json!({"type": "integer", "minimum": 1});
@@ -79,11 +92,13 @@ fn operations() -> Vec<Op> {
         op("post", "/v1/sql", "Run read-only SQL. JSON `{columns, rows, row_count}` by default; `Accept: application/vnd.apache.arrow.stream` or `application/vnd.apache.parquet` for Arrow IPC or Parquet.")
             .json_body(obj(json!({"sql": s()}), &["sql"])),
         op("post", "/v1/embed", "Embed texts: `{vectors, model, dimension}`.")
-            .json_body(obj(json!({"texts": {"type": "array", "items": s()}, "model": s(), "purpose": {"enum": ["document", "query"]}}), &["texts"])),
+            .json_body(obj(json!({"texts": {"type": "array", "items": s()}, "model": s(), "purpose": choice(Purpose::NAMES)}), &["texts"])),
+        op("post", "/v1/embeddings", "OpenAI-compatible embeddings: `{object: list, data: [{index, embedding}], model, usage}`; `input_type` (query or document) is the NIM extension for models with task prompts.")
+            .json_body(obj(json!({"input": {"oneOf": [s(), {"type": "array", "items": s()}]}, "model": s(), "encoding_format": choice(EncodingFormat::NAMES), "dimensions": n(), "input_type": choice(Purpose::NAMES), "user": s()}), &["input"])),
         op("get", "/v1/embed/stats", "Embedding cache counters: hits, misses, hit_rate, size."),
         op("get", "/v1/indexes", "List vector indexes, in name order.").paged(),
         op("post", "/v1/indexes", "Create a vector index.")
-            .json_body(obj(json!({"name": s(), "dimensions": n(), "kind": {"enum": ["auto", "hnsw", "scan"]}, "metric": {"enum": ["cosine", "l2", "inner_product"]}, "quantization": {"enum": ["f32", "f16", "i8"]}, "connectivity": n(), "expansion_add": n(), "expansion_search": n(), "scan_dimensions": n(), "scan_candidates": n()}), &["name", "dimensions"]))
+            .json_body(obj(json!({"name": s(), "dimensions": n(), "kind": choice(IndexKind::NAMES), "metric": choice(Metric::NAMES), "quantization": choice(Quantization::NAMES), "connectivity": n(), "expansion_add": n(), "expansion_search": n(), "scan_dimensions": n(), "scan_candidates": n()}), &["name", "dimensions"]))
             .ok("201", "application/json"),
         op("get", "/v1/indexes/{name}", "Index info: spec, count, memory."),
         op("delete", "/v1/indexes/{name}", "Delete an index and its stored files.").ok("204", ""),

@@ -390,6 +390,13 @@ pub async fn embed(State(app): S, Json(r): Json<EmbedRequest>) -> ApiResult<Json
     Ok(Json(app.lh.embed_request(r).await?))
 }
 
+pub async fn embeddings(
+    State(app): S,
+    Json(r): Json<lakehouse_core::embed::EmbeddingsRequest>,
+) -> ApiResult<Json<lakehouse_core::embed::EmbeddingsResponse>> {
+    Ok(Json(app.lh.embeddings(r).await?))
+}
+
 pub async fn embed_stats(State(app): S) -> ApiResult<Json<Value>> {
     let embedder = app.lh.embedder().await?;
     let mut stats =

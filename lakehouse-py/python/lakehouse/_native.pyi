@@ -74,13 +74,26 @@ def open(
     model: Optional[Union[str, PathLike[str]]] = None,
     cache_size: Optional[int] = None,
     precision: Optional[str] = None,
+    embedder: Optional[str] = None,
+    embedder_url: Optional[str] = None,
+    embedder_model: Optional[str] = None,
+    embedder_key_env: Optional[str] = None,
+    embedder_input_type: bool = False,
 ) -> Lakehouse:
     """Opens (creating if needed) the lakehouse at ``root``: a local folder or
     ``s3://bucket/prefix``. ``model`` is an embedding model folder (default:
     all-MiniLM-L6-v2 in the local model cache); ``cache_size`` the embedding cache's
     entries (0 turns it off); ``precision`` how the model's weights are held, ``"f16"``
     (the default on the vector kernels: half the memory, faster) or ``"f32"`` (the
-    default on the portable kernels, ``LAKEHOUSE_KERNEL=portable``)."""
+    default on the portable kernels, ``LAKEHOUSE_KERNEL=portable``).
+
+    ``embedder`` picks the backend: ``"native"`` (the in-process engine over ``model``)
+    or ``"remote"``: an OpenAI-compatible ``/v1/embeddings`` service at ``embedder_url``
+    (``"http://127.0.0.1:11434/v1"`` for Ollama), asking for ``embedder_model``, with the
+    API key from the environment variable ``embedder_key_env``
+    (``LAKEHOUSE_EMBEDDER_API_KEY`` by default). Remote is the default when
+    ``embedder_url`` is given. ``embedder_input_type`` sends each request's purpose, for a
+    server that applies its model's task prompts (another ``lakehouse serve``)."""
 
 class Lakehouse:
     """An open lakehouse. Thread-safe; every call releases the GIL while it works."""
