@@ -147,7 +147,7 @@ def test_typed_files_by_extension_or_format(lh, tmp_path):
 
 def test_every_alias_goes_through_cores_parser(lh, tmp_path):
     names = lakehouse.choices()
-    assert set(names) == {"metric", "quantization", "kind", "format", "mode", "purpose", "precision"}
+    assert set(names) == {"metric", "quantization", "kind", "format", "mode", "purpose", "precision", "embedder"}
     for kind, table in names.items():
         # Canonical names map to themselves; every alias names one of them.
         assert set(table.values()) <= set(table), kind
@@ -184,6 +184,15 @@ def test_every_alias_goes_through_cores_parser(lh, tmp_path):
         assert lh.embed("forklift", purpose=alias).shape == (1, 384)
     for alias, precision in names["precision"].items():
         lakehouse.open(str(tmp_path / "p"), precision=alias)
+    for alias, backend in names["embedder"].items():
+        if backend == "remote":
+            # Parsed as remote: it asks for the service's URL.
+            with pytest.raises(InvalidInputError, match="needs the URL"):
+                lakehouse.open(str(tmp_path / "e"), embedder=alias)
+        else:
+            lakehouse.open(str(tmp_path / "e"), embedder=alias)
+    with pytest.raises(InvalidInputError, match="unknown embedder"):
+        lakehouse.open(str(tmp_path / "e"), embedder="onnx")
     with pytest.raises(InvalidInputError, match="unknown metric"):
         lh.create_index("bad", 4, metric="manhattan")
     with pytest.raises(InvalidInputError, match="unknown format"):
