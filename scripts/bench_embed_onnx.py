@@ -65,6 +65,12 @@ def main():
         both = f"{ours*1e3:.2f} / {exact*1e3:.2f}"
         ratios = f"{ours/theirs:.2f} / {exact/theirs:.2f}"
         print(f"  {name:<16} {both:>15} {theirs*1e3:>12.2f} {1/ours:>14.0f} {ratios:>11}")
+    print("the candle backend (candle-transformers, f32 on the CPU), same texts, ms per sentence:")
+    for name, kind, batch in cases:
+        native = criterion_median(criterion_dir, name + "_f32") / batch
+        candle = criterion_median(criterion_dir, name + "_candle") / batch
+        print(f"  {name:<16} candle {candle*1e3:8.2f}  native f32 {native*1e3:8.2f}  "
+              f"candle/native {candle/native:5.2f}")
     cached = criterion_median(criterion_dir, "query_cached")
     print(f"  query_cached     {cached*1e3:>10.4f} ms ({1/cached:,.0f}/s)")
     print("ratio = lakehouse time / onnxruntime time (below 1: we are faster)")

@@ -1,7 +1,7 @@
 //! Embedding benchmarks: sentences/s for one short query, a batch of 32 short queries, one
 //! long (~60-token) profile and a batch of 32 profiles, all uncached, plus the cached path.
-//! Each uncached case runs with the default f16 weights and again with f32 weights
-//! (`…_f32`).
+//! Each uncached case runs with the default f16 weights, again with f32 weights (`…_f32`),
+//! and on the `candle` backend (candle-transformers on the CPU, f32: `…_candle`).
 //!
 //! `scripts/bench_embed_onnx.py` then times onnxruntime (int8 ONNX export of the same model)
 //! on the same texts and prints the ratios; `scripts/bench_embed.sh` runs both.
@@ -12,15 +12,17 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lakehouse_benches::{data_dir, embed_texts};
 use lakehouse_core::embed::{Embedder, EmbedderOptions, Precision, default_model_dir};
 
-fn embedder(cache_entries: usize, precision: Precision) -> Embedder {
-    Embedder::load(
-        default_model_dir(),
-        EmbedderOptions {
-            cache_entries,
-            precision,
-            ..Default::default()
-        },
-    )
+fn embedder(cache_entries: usize, precision: Precision, candle: bool) -> Embedder {
+    let options = EmbedderOptions {
+        cache_entries,
+        precision,
+        ..Default::default()
+    };
+    if candle {
+        Embedder::load_candle(default_model_dir(), options)
+    } else {
+        Embedder::load(default_model_dir(), options)
+    }
     .expect("the default model is installed (`lakehouse model install`)")
 }
 
@@ -35,8 +37,12 @@ fn embed(c: &mut Criterion) {
     let mut g = c.benchmark_group("embed");
     g.sample_size(20).measurement_time(Duration::from_secs(8));
     let mut i = 0usize;
-    for (precision, suffix) in [(Precision::F16, ""), (Precision::F32, "_f32")] {
-        let cold = embedder(0, precision);
+    for (precision, candle, suffix) in [
+        (Precision::F16, false, ""),
+        (Precision::F32, false, "_f32"),
+        (Precision::F32, true, "_candle"),
+    ] {
+        let cold = embedder(0, precision, candle);
         g.throughput(Throughput::Elements(1));
         g.bench_function(format!("query_batch1{suffix}"), |b| {
             b.iter(|| {
@@ -66,7 +72,7 @@ fn embed(c: &mut Criterion) {
             })
         });
     }
-    let warm = embedder(10_000, Precision::default());
+    let warm = embedder(10_000, Precision::default(), false);
     warm.embed(&queries[..32]).unwrap();
     g.throughput(Throughput::Elements(1));
     g.bench_function("query_cached", |b| {

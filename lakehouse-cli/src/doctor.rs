@@ -50,6 +50,7 @@ fn model_check(options: &Options, embedder: Result<std::sync::Arc<dyn EmbeddingM
                     lakehouse_core::simd::Kernels::describe()
                 ),
                 lakehouse_core::embed::Backend::Remote => format!("remote: {}", e.describe()),
+                lakehouse_core::embed::Backend::Candle => format!("candle: {}", e.describe()),
             },
         },
         Err(e) => Check {

@@ -39,8 +39,9 @@ struct Cli {
     /// default on the vector kernels) or f32 (the default on the portable kernels).
     #[arg(long, global = true, env = "LAKEHOUSE_PRECISION")]
     precision: Option<Precision>,
-    /// Which backend embeds: native (the in-process engine over --model) or remote (an
-    /// OpenAI-compatible /v1/embeddings service at --embedder-url). Default: remote when
+    /// Which backend embeds: native (the in-process engine over --model), candle
+    /// (candle-transformers over the same folder; a GPU when built with the cuda or metal
+    /// feature) or remote (an OpenAI-compatible /v1/embeddings service at --embedder-url). Default: remote when
     /// --embedder-url is set, native otherwise.
     #[arg(long, global = true, env = "LAKEHOUSE_EMBEDDER")]
     embedder: Option<lakehouse_core::embed::Backend>,

@@ -318,6 +318,20 @@ fn text_records_embed_and_doctor() {
     let model = report["checks"][3]["detail"].as_str().unwrap();
     assert!(model.contains("f16") || model.contains("f32"), "{model}");
     assert!(model.contains("kernels: "), "{model}");
+    assert!(
+        model.starts_with("native: ") && model.contains(", native)"),
+        "{model}"
+    );
+    // The candle backend over the same folder: doctor names it and its device.
+    let out = lakehouse(&root, &["--embedder", "candle", "doctor", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let model = report["checks"][3]["detail"].as_str().unwrap();
+    assert!(
+        out.status.success()
+            && model.starts_with("candle: all-MiniLM-L6-v2")
+            && model.contains("candle on cpu"),
+        "{report}"
+    );
 
     // A missing model: doctor says so and exits non-zero; the message names the fix.
     let missing = dir.path().join("no-model");

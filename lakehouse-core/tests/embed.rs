@@ -246,6 +246,65 @@ fn golden_nomic_bert_random_checkpoint_matches_numpy() {
     );
 }
 
+/// The candle backend (candle-transformers' networks) over the same folders meets the same
+/// golden bar (cosine ≥ 0.9999 to numpy) on both architectures, with the same prompts, and
+/// is what a lakehouse opened with `Backend::Candle` embeds with.
+#[test]
+fn golden_candle_backend_matches_numpy_on_both_architectures() {
+    let texts = golden_texts();
+    let dir = model_dir();
+    let e = Embedder::load_candle(&dir, no_cache()).unwrap();
+    let info = e.info();
+    assert_eq!(
+        (info.architecture, info.dimension, info.max_tokens),
+        (Architecture::Bert, 384, 256)
+    );
+    assert!(info.engine.starts_with("candle on cpu"), "{}", info.engine);
+    assert_eq!(info.precision, Precision::F32, "candle runs f32 on the CPU");
+    let ours = e.embed(&texts).unwrap();
+    assert_close(&ours, &reference(&dir, &texts), &texts);
+    // Padding within a sub-batch changes nothing: one text alone gives the same vector.
+    let alone = e.embed(&[texts[3].as_str()]).unwrap();
+    assert!(cosine(&alone[0], &ours[3]) > 0.999_999);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let nomic = tmp.path().join("nomic-tiny");
+    python(
+        "make_nomic_checkpoint.py",
+        &[nomic.as_path(), &dir.join("tokenizer.json")],
+    );
+    let e = Embedder::load_candle(&nomic, no_cache()).unwrap();
+    assert_eq!(e.info().architecture, Architecture::NomicBert);
+    let docs: Vec<String> = texts
+        .iter()
+        .map(|t| format!("search_document: {t}"))
+        .collect();
+    assert_close(&e.embed(&texts).unwrap(), &reference(&nomic, &docs), &docs);
+    let q = e.embed_query(&texts[3]).unwrap();
+    let q_ref = reference(&nomic, &[format!("search_query: {}", texts[3])]);
+    assert_close(std::slice::from_ref(&q), &q_ref, &[texts[3].clone()]);
+
+    // Through a lakehouse.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let lh = rt
+        .block_on(
+            Lakehouse::builder(tmp.path().join("lh").to_str().unwrap())
+                .options(Options {
+                    model: Some(dir.clone()),
+                    backend: Some(embed::Backend::Candle),
+                    ..Default::default()
+                })
+                .open(),
+        )
+        .unwrap();
+    let v = rt
+        .block_on(lh.embed(vec![texts[3].clone()], Purpose::Document))
+        .unwrap();
+    assert!(cosine(&v[0], &ours[3]) > 0.999_999);
+    let described = rt.block_on(lh.embedder()).unwrap().describe();
+    assert!(described.contains("candle on cpu"), "{described}");
+}
+
 #[test]
 fn cache_computes_only_misses_and_keeps_order() {
     let e = default_model(EmbedderOptions::default());

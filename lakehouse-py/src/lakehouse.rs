@@ -109,7 +109,8 @@ pub struct PyLakehouse {
 /// weights are held, "f16" (the default on the vector kernels: half the memory, faster) or
 /// "f32" (the default on the portable kernels).
 ///
-/// `embedder` picks the backend: "native" (the in-process engine over `model`) or "remote"
+/// `embedder` picks the backend: "native" (the in-process engine over `model`), "candle"
+/// (candle-transformers over the same folder; a GPU when built with `cuda`/`metal`) or "remote"
 /// (an OpenAI-compatible `/v1/embeddings` service at `embedder_url`, asking for
 /// `embedder_model`, with the API key from the environment variable `embedder_key_env`);
 /// by default remote when `embedder_url` is given. `embedder_input_type` sends each

@@ -73,8 +73,10 @@ pub trait EmbeddingModel: Send + Sync + std::fmt::Debug {
 
 /// Which backend runs a lakehouse's embedding model.
 ///
-/// `native` is the in-process engine (a local model folder); `remote` an OpenAI-compatible
-/// `/v1/embeddings` service ([`RemoteOptions`]). Any other model (a GPU runtime, a test
+/// `native` is the in-process engine (a local model folder); `candle` runs the same folder
+/// through candle-transformers (on a GPU when built with the `cuda` or `metal` feature and
+/// one is present, else on the CPU); `remote` asks an OpenAI-compatible `/v1/embeddings`
+/// service ([`RemoteOptions`]). Any other model (a GPU runtime, a test
 /// double) goes in through [`LakehouseBuilder::embedder`](crate::LakehouseBuilder::embedder).
 ///
 /// ```
@@ -91,11 +93,14 @@ pub enum Backend {
     Native,
     /// An OpenAI-compatible embeddings endpoint.
     Remote,
+    /// candle-transformers over a local model folder.
+    Candle,
 }
 
 crate::choice::choices!(Backend, "embedder", {
     Native => ["native", "local"],
     Remote => ["remote", "openai", "http"],
+    Candle => ["candle"],
 });
 
 /// How to load a lakehouse's model: which backend, with its settings. Loading is deferred
@@ -105,7 +110,7 @@ crate::choice::choices!(Backend, "embedder", {
 pub struct ModelSource {
     /// The backend.
     pub backend: Backend,
-    /// The native engine's model folder.
+    /// The model folder (native and candle).
     pub dir: PathBuf,
     /// The remote backend's service.
     pub remote: RemoteOptions,
@@ -123,7 +128,7 @@ impl ModelSource {
             ));
         }
         match self.backend {
-            Backend::Native => Ok(()),
+            Backend::Native | Backend::Candle => Ok(()),
             Backend::Remote => self.remote.endpoint().map(drop),
         }
     }
@@ -132,6 +137,7 @@ impl ModelSource {
     pub fn load(&self) -> Result<Arc<dyn EmbeddingModel>> {
         Ok(match self.backend {
             Backend::Native => Arc::new(Embedder::load(&self.dir, self.options.clone())?),
+            Backend::Candle => Arc::new(Embedder::load_candle(&self.dir, self.options.clone())?),
             Backend::Remote => Arc::new(RemoteEmbedder::connect(
                 self.remote.clone(),
                 self.options.clone(),
@@ -143,6 +149,7 @@ impl ModelSource {
     pub fn describe(&self) -> String {
         match self.backend {
             Backend::Native => format!("native, model folder {}", self.dir.display()),
+            Backend::Candle => format!("candle, model folder {}", self.dir.display()),
             Backend::Remote => format!("remote, {}", self.remote.url),
         }
     }
@@ -164,12 +171,13 @@ impl EmbeddingModel for Embedder {
     fn describe(&self) -> String {
         let info = self.info();
         format!(
-            "{} ({:?}, {} dimensions, up to {} tokens, {} weights) from {}",
+            "{} ({:?}, {} dimensions, up to {} tokens, {} weights, {}) from {}",
             info.name,
             info.architecture,
             info.dimension,
             info.max_tokens,
             info.precision,
+            info.engine,
             info.path.display()
         )
     }

@@ -109,7 +109,7 @@ pub fn install_default_model(models_dir: &Path, force: bool) -> Result<PathBuf> 
         ))
     })?;
     // Prove the files load before they replace anything.
-    super::model::Model::load(&found, super::Precision::default())?;
+    super::model::Model::load(&found, super::Precision::default(), super::Backend::Native)?;
     let old = staging.path().join(".replaced");
     let replaced = dest.exists();
     if replaced {

@@ -26,6 +26,7 @@
 
 mod backend;
 mod cache;
+mod candle;
 mod encoder;
 mod install;
 mod matmul;
@@ -153,6 +154,10 @@ pub struct ModelInfo {
     pub query_prefix: String,
     /// Prepended to documents.
     pub document_prefix: String,
+    /// What runs the network: `native` (the in-process engine and its kernels) or
+    /// `candle on cpu, F32` / `candle on cuda:0, F16` / ….
+    #[serde(default)]
+    pub engine: String,
 }
 
 /// A loaded embedding model with its cache. `Send + Sync`: share one behind an `Arc`.
@@ -185,7 +190,26 @@ impl Embedder {
                 "batch_size and max_batch must be at least 1",
             ));
         }
-        let model = Model::load(dir.as_ref(), options.precision)?;
+        let model = Model::load(dir.as_ref(), options.precision, Backend::Native)?;
+        Ok(Self {
+            cache: EmbeddingCache::new(options.cache_entries),
+            model,
+            options,
+        })
+    }
+
+    /// Loads the model folder at `dir` to run on candle-transformers' `bert` / `nomic_bert`
+    /// instead of the native engine: the same tokenizer, prompts, pooling, cache and
+    /// normalisation, on the first CUDA or Metal GPU when built with the `cuda` / `metal`
+    /// feature and one is present, else on the CPU. Weights are f32 on the CPU; on a GPU
+    /// `options.precision` applies.
+    pub fn load_candle(dir: impl AsRef<Path>, options: EmbedderOptions) -> Result<Self> {
+        if options.batch_size == 0 || options.max_batch == 0 {
+            return Err(Error::invalid(
+                "batch_size and max_batch must be at least 1",
+            ));
+        }
+        let model = Model::load(dir.as_ref(), options.precision, Backend::Candle)?;
         Ok(Self {
             cache: EmbeddingCache::new(options.cache_entries),
             model,

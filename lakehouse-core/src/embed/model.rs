@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokenizers::{Tokenizer, TruncationParams};
 
-use super::ModelInfo;
+use super::candle::CandleEncoder;
 use super::encoder::{BertConfig, Encoder, NomicConfig, Tokens};
 use super::matmul::Precision;
+use super::{Backend, ModelInfo};
 use crate::error::{Error, Result};
 
 /// The network a model folder holds, read from its `config.json`.
@@ -44,7 +45,15 @@ pub(crate) struct Model {
     /// embedder's to set).
     pub info: ModelInfo,
     tokenizer: Tokenizer,
-    encoder: Encoder,
+    encoder: Network,
+}
+
+/// What runs the forward pass.
+enum Network {
+    /// The in-process engine.
+    Native(Encoder),
+    /// candle-transformers.
+    Candle(CandleEncoder),
 }
 
 fn model_err(path: &Path, what: impl std::fmt::Display) -> Error {
@@ -144,17 +153,17 @@ fn prefixes_of(dir: &Path, arch: Architecture) -> Result<(String, String)> {
     })
 }
 
-fn weights(dir: &Path, device: &Device) -> Result<VarBuilder<'static>> {
+fn weights(dir: &Path, device: &Device, dtype: DType) -> Result<VarBuilder<'static>> {
     let st = dir.join("model.safetensors");
     if st.exists() {
         // Read into memory rather than mmap: the file may be replaced while we run.
         let bytes = std::fs::read(&st).map_err(|e| model_err(&st, e))?;
-        return VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
+        return VarBuilder::from_buffered_safetensors(bytes, dtype, device)
             .map_err(|e| model_err(&st, e));
     }
     let pt = dir.join("pytorch_model.bin");
     if pt.exists() {
-        return VarBuilder::from_pth(&pt, DType::F32, device).map_err(|e| model_err(&pt, e));
+        return VarBuilder::from_pth(&pt, dtype, device).map_err(|e| model_err(&pt, e));
     }
     Err(model_err(
         dir,
@@ -163,8 +172,9 @@ fn weights(dir: &Path, device: &Device) -> Result<VarBuilder<'static>> {
 }
 
 impl Model {
-    /// Loads the model folder at `dir`, its weights held in `precision`.
-    pub fn load(dir: &Path, precision: Precision) -> Result<Self> {
+    /// Loads the model folder at `dir`, its weights held in `precision`, to run on `backend`
+    /// (native or candle).
+    pub fn load(dir: &Path, precision: Precision, backend: Backend) -> Result<Self> {
         let config_path = dir.join("config.json");
         if !dir.is_dir() || !config_path.exists() {
             return Err(Error::ModelNotInstalled {
@@ -173,21 +183,35 @@ impl Model {
         }
         let config = read_json(&config_path)?.expect("checked above");
         let architecture = architecture_of(&config, &config_path)?;
-        let device = Device::Cpu;
-        let vb = weights(dir, &device)?;
-        let (encoder, dimension, positions) = match architecture {
-            Architecture::Bert => {
-                let c: BertConfig = serde_json::from_value(config.clone())
-                    .map_err(|e| model_err(&config_path, e))?;
-                let enc = Encoder::bert(vb, &c, precision).map_err(|e| model_err(dir, e))?;
-                (enc, c.hidden_size, c.max_position_embeddings)
-            }
-            Architecture::NomicBert => {
-                let c: NomicConfig = serde_json::from_value(config.clone())
-                    .map_err(|e| model_err(&config_path, e))?;
-                let enc = Encoder::nomic(vb, &c, precision).map_err(|e| model_err(dir, e))?;
-                (enc, c.n_embd, c.n_positions)
-            }
+        let (encoder, dimension, positions, precision, engine) = if backend == Backend::Candle {
+            let device = super::candle::device().map_err(|e| model_err(dir, e))?;
+            // f16 where a GPU runs it; candle's CPU matmuls are fastest (and exact) in f32.
+            let (dtype, precision) = match (&device, precision) {
+                (Device::Cpu, _) | (_, Precision::F32) => (DType::F32, Precision::F32),
+                (_, Precision::F16) => (DType::F16, Precision::F16),
+            };
+            let vb = weights(dir, &device, dtype)?;
+            let (enc, dimension, positions) =
+                CandleEncoder::load(architecture, &config, vb).map_err(|e| model_err(dir, e))?;
+            let engine = enc.describe();
+            (
+                Network::Candle(enc),
+                dimension,
+                positions,
+                precision,
+                engine,
+            )
+        } else {
+            let vb = weights(dir, &Device::Cpu, DType::F32)?;
+            let (enc, dimension, positions) =
+                Self::native(&config, &config_path, dir, architecture, vb, precision)?;
+            (
+                Network::Native(enc),
+                dimension,
+                positions,
+                precision,
+                "native".to_string(),
+            )
         };
         let tok_path = dir.join("tokenizer.json");
         let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| model_err(&tok_path, e))?;
@@ -217,9 +241,35 @@ impl Model {
                 precision,
                 query_prefix,
                 document_prefix,
+                engine,
             },
             tokenizer,
             encoder,
+        })
+    }
+
+    /// The native engine for `architecture`; its hidden size and position table's size.
+    fn native(
+        config: &Value,
+        config_path: &Path,
+        dir: &Path,
+        architecture: Architecture,
+        vb: VarBuilder<'static>,
+        precision: Precision,
+    ) -> Result<(Encoder, usize, usize)> {
+        Ok(match architecture {
+            Architecture::Bert => {
+                let c: BertConfig = serde_json::from_value(config.clone())
+                    .map_err(|e| model_err(config_path, e))?;
+                let enc = Encoder::bert(vb, &c, precision).map_err(|e| model_err(dir, e))?;
+                (enc, c.hidden_size, c.max_position_embeddings)
+            }
+            Architecture::NomicBert => {
+                let c: NomicConfig = serde_json::from_value(config.clone())
+                    .map_err(|e| model_err(config_path, e))?;
+                let enc = Encoder::nomic(vb, &c, precision).map_err(|e| model_err(dir, e))?;
+                (enc, c.n_embd, c.n_positions)
+            }
         })
     }
 
@@ -253,10 +303,11 @@ impl Model {
                 type_ids: e.get_type_ids(),
             })
             .collect();
-        let hidden = self
-            .encoder
-            .forward(&tokens)
-            .map_err(|e| Error::internal(format!("embedding forward pass: {e}")))?;
+        let hidden = match &self.encoder {
+            Network::Native(e) => e.forward(&tokens),
+            Network::Candle(e) => e.forward(&tokens),
+        }
+        .map_err(|e| Error::internal(format!("embedding forward pass: {e}")))?;
         let h = self.info.dimension;
         let mut out = Vec::with_capacity(encodings.len());
         let mut start = 0;

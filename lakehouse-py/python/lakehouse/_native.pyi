@@ -87,8 +87,8 @@ def open(
     (the default on the vector kernels: half the memory, faster) or ``"f32"`` (the
     default on the portable kernels, ``LAKEHOUSE_KERNEL=portable``).
 
-    ``embedder`` picks the backend: ``"native"`` (the in-process engine over ``model``)
-    or ``"remote"``: an OpenAI-compatible ``/v1/embeddings`` service at ``embedder_url``
+    ``embedder`` picks the backend: ``"native"`` (the in-process engine over ``model``),
+    ``"candle"`` (candle-transformers over the same folder) or ``"remote"``: an OpenAI-compatible ``/v1/embeddings`` service at ``embedder_url``
     (``"http://127.0.0.1:11434/v1"`` for Ollama), asking for ``embedder_model``, with the
     API key from the environment variable ``embedder_key_env``
     (``LAKEHOUSE_EMBEDDER_API_KEY`` by default). Remote is the default when
