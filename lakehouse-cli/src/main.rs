@@ -345,6 +345,15 @@ enum IndexCommand {
         #[arg(required = true)]
         ids: Vec<String>,
     },
+    /// Print the stored records in the order stored, one JSON line each (a JSON array with
+    /// --json): all of them, or the first --limit.
+    Records {
+        /// Index name.
+        name: String,
+        /// At most this many.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
     /// Search by text (embedded as a query) or by a vector given as JSON.
     Search {
         /// Index name.
@@ -964,6 +973,30 @@ async fn index(lh: &Lakehouse, command: IndexCommand, json: bool) -> Result<()> 
                 records
                     .iter()
                     .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        IndexCommand::Records { name, limit } => {
+            let index = lh.index(&name);
+            let mut left = limit.unwrap_or(usize::MAX);
+            let mut records = Vec::new();
+            let mut cursor: Option<String> = None;
+            while left > 0 {
+                let page = index
+                    .scroll(cursor.as_deref(), left.min(lakehouse_core::MAX_PAGE))
+                    .await?;
+                left -= page.records.len();
+                records.extend(page.records);
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            print(json, &records, || {
+                records
+                    .iter()
+                    .map(|r| serde_json::to_string(r).expect("records are JSON"))
                     .collect::<Vec<_>>()
                     .join("\n")
             });

@@ -606,6 +606,24 @@ fn scripting_json_stdin_exit_codes_and_more_commands() {
     assert_eq!(got[0]["vector"], serde_json::json!([1.0, 0.0]));
     assert_eq!(got[0]["metadata"], serde_json::json!({"g": 1}));
     assert_eq!(code(&["index", "get", "v", "a", "zz"]), Some(4));
+    // Every record in the order stored: JSON lines, or an array with --json.
+    let all = ok(&root, &["index", "records", "v"]);
+    let lines: Vec<serde_json::Value> = all
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        (&lines[0]["id"], &lines[1]["id"]),
+        (&"a".into(), &"b".into())
+    );
+    assert_eq!(lines[1]["vector"], serde_json::json!([0.0, 1.0]));
+    let first = json_of(&lakehouse(
+        &root,
+        &["index", "records", "v", "--limit", "1", "--json"],
+    ));
+    assert_eq!(first.as_array().unwrap().len(), 1);
+    assert_eq!(first[0]["metadata"], serde_json::json!({"g": 1}));
     let hits = json_of(&lakehouse(
         &root,
         &[

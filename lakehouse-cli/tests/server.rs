@@ -475,6 +475,27 @@ fn g1_vector_indexes_survive_kill_and_restart() {
         )
         .error(400);
     assert_eq!(server.get("/v1/indexes/docs").json()["count"], 200);
+    // The records in pages, in the order stored, with vectors and metadata.
+    let mut ids = Vec::new();
+    let mut url = "/v1/indexes/docs/records?limit=64".to_string();
+    loop {
+        let page = server.get(&url).json();
+        for r in page["records"].as_array().unwrap() {
+            let i: usize = r["id"].as_str().unwrap()[1..].parse().unwrap();
+            let f32s = |v: &Value| serde_json::from_value::<Vec<f32>>(v.clone()).unwrap();
+            assert_eq!(f32s(&r["vector"]), f32s(&records[i]["vector"]));
+            assert_eq!(r["metadata"]["n"], i);
+            ids.push(i);
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => url = format!("/v1/indexes/docs/records?limit=64&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(ids, (0..200).collect::<Vec<_>>());
+    server.get("/v1/indexes/docs/records?limit=0").error(400);
+    server.get("/v1/indexes/docs/records?cursor=d5").error(400);
+    server.get("/v1/indexes/nope/records").error(404);
 
     // G1P: kill -9, restart, the vectors are there; DELETE removes the files.
     server.kill9();

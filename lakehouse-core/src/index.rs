@@ -7,6 +7,19 @@ use crate::error::{Error, Result};
 use crate::lakehouse::Lakehouse;
 use crate::vector::{Hit, IndexInfo, IndexQuery, RecordInput, VectorIndex, VectorRecord};
 
+/// Most records one [`Index::scroll`] page holds.
+pub const MAX_PAGE: usize = 10_000;
+
+/// One page of an index's records ([`Index::scroll`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct RecordsPage {
+    /// The records, in the order they were stored.
+    pub records: Vec<VectorRecord>,
+    /// The cursor of the next page; `None` when this page ends the index.
+    pub next: Option<String>,
+}
+
 /// One vector index of a lakehouse, by name, from [`Lakehouse::index`] (or
 /// [`Lakehouse::create_index`]): the one way to add, search and remove records, by vector
 /// **or** by text (the handle embeds texts with the lakehouse's model: records as
@@ -196,6 +209,50 @@ impl Index {
                 })
             })
             .collect())
+    }
+
+    /// A page of up to `limit` stored records (1 to [`MAX_PAGE`]) in the order they were
+    /// stored, from the start or after the `cursor` an earlier page returned; the page's
+    /// `next` is the cursor of the page after it, `None` at the end. Writes between pages do
+    /// not disturb a scroll: records added meanwhile come at the end (a replaced record too,
+    /// so it can come twice), removed ones are skipped.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IndexSpec, RecordInput};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let shifts = lh.create_index(IndexSpec::new("shifts", 2)).await.unwrap();
+    /// # for id in ["a", "b", "c"] {
+    /// #     shifts.add(vec![RecordInput::vector(id, vec![1.0, 0.0])]).await.unwrap();
+    /// # }
+    /// let first = shifts.scroll(None, 2).await.unwrap();
+    /// assert_eq!(first.records.len(), 2);
+    /// let rest = shifts.scroll(first.next.as_deref(), 2).await.unwrap();
+    /// assert_eq!(rest.records[0].id, "c");
+    /// assert!(rest.next.is_none());
+    /// # });
+    /// ```
+    pub async fn scroll(&self, cursor: Option<&str>, limit: usize) -> Result<RecordsPage> {
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(Error::invalid(format!(
+                "limit must be between 1 and {MAX_PAGE}, not {limit}"
+            )));
+        }
+        let after = cursor
+            .map(|c| {
+                c.parse::<u64>().map_err(|_| {
+                    Error::invalid(format!("{c:?} is not a cursor this index gave out"))
+                })
+            })
+            .transpose()?;
+        let index = self.open().await?;
+        let (records, next) =
+            tokio::task::spawn_blocking(move || index.records_after(after, limit)).await?;
+        Ok(RecordsPage {
+            records,
+            next: next.map(|k| k.to_string()),
+        })
     }
 
     /// Removes records by id; unknown ids are ignored. Returns how many went.

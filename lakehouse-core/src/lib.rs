@@ -71,7 +71,7 @@ pub use catalog::{Catalog, DeleteReport, ExpireReport, Manifest, VersionInfo};
 pub use dataset::Dataset;
 pub use embed::{EmbedRequest, Embedder, EmbedderOptions, EmbeddingModel, Embeddings, Purpose};
 pub use error::{Error, ErrorKind, Remedy, Result};
-pub use index::Index;
+pub use index::{Index, MAX_PAGE, RecordsPage};
 pub use ingest::{Format, IngestMode, IngestOptions, IngestReport, Source};
 pub use lakehouse::{Lakehouse, LakehouseBuilder, Options};
 pub use matrix::{MatrixHit, MatrixRequest, MatrixResult};

@@ -1679,3 +1679,67 @@ async fn selective_filters_rank_their_candidates_exactly() {
         "a selective filter reads no graph"
     );
 }
+
+/// A scroll pages through every record in the order stored, with vectors and metadata;
+/// records added between pages come at the end, removed ones are skipped, and bad limits
+/// and cursors are typed errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scroll_pages_through_every_record_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let lh = open(dir.path()).await;
+    let index = lh.create_index(IndexSpec::new("rows", 8)).await.unwrap();
+    let data = random_vectors(2_500, 8, 41);
+    for batch in records("r", &data).chunks(700) {
+        index
+            .add(batch.iter().cloned().map(Into::into).collect())
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = index.scroll(cursor.as_deref(), 1_000).await.unwrap();
+        pages += 1;
+        for r in page.records.iter().filter(|r| r.id != "late") {
+            let i: usize = r.id[1..].parse().unwrap();
+            assert_eq!(r.vector, data[i], "{}", r.id);
+            assert_eq!(r.metadata, Some(json!({"n": i})));
+        }
+        seen.extend(page.records.into_iter().map(|r| r.id));
+        if pages == 1 {
+            // Between pages: one record of the first page and one of the second removed,
+            // a new one added.
+            index
+                .remove(vec!["r0".into(), "r1500".into()])
+                .await
+                .unwrap();
+            index
+                .add(vec![VectorRecord::new("late", vec![0.5; 8]).into()])
+                .await
+                .unwrap();
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut want: Vec<String> = (0..2_500)
+        .filter(|i| *i != 1500)
+        .map(|i| format!("r{i}"))
+        .collect();
+    want.push("late".into());
+    assert_eq!(seen, want);
+    assert_eq!(pages, 3);
+    for (limit, cursor) in [
+        (0, None),
+        (lakehouse_core::MAX_PAGE + 1, None),
+        (10, Some("r5")),
+    ] {
+        let err = index.scroll(cursor, limit).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    }
+    let empty = lh.create_index(IndexSpec::new("none", 8)).await.unwrap();
+    let page = empty.scroll(None, 10).await.unwrap();
+    assert!(page.records.is_empty() && page.next.is_none());
+}

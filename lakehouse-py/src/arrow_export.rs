@@ -31,6 +31,14 @@ impl ArrowResult {
             batches: Mutex::new(Some(result.batches)),
         }
     }
+
+    /// No rows, only `schema` (how a schema alone crosses over to pyarrow).
+    pub fn empty(schema: SchemaRef) -> Self {
+        Self {
+            schema,
+            batches: Mutex::new(Some(Vec::new())),
+        }
+    }
 }
 
 #[pymethods]

@@ -97,7 +97,7 @@ pub fn serialized<'py, T: serde::Serialize>(
     value: &T,
 ) -> PyResult<Bound<'py, PyAny>> {
     let json = serde_json::to_value(value)
-        .map_err(|e| crate::errors::InternalError::new_err(e.to_string()))?;
+        .map_err(|e| crate::errors::of_kind(lakehouse_core::ErrorKind::Internal, e.to_string()))?;
     to_py(py, &json)
 }
 

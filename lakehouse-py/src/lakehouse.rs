@@ -3,7 +3,9 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use lakehouse_core::matrix::MatrixRequest;
 use lakehouse_core::playbook::PlaybookEntry;
@@ -29,17 +31,52 @@ fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
                 .build()
         })
         .as_ref()
-        .map_err(|e| crate::errors::InternalError::new_err(format!("no async runtime: {e}")))
+        .map_err(|e| {
+            crate::errors::of_kind(
+                lakehouse_core::ErrorKind::Internal,
+                format!("no async runtime: {e}"),
+            )
+        })
 }
 
+/// How often a call waiting for core checks for Ctrl-C.
+const SIGNAL_CHECK: Duration = Duration::from_millis(100);
+
 /// Runs a core future to completion with the GIL released, so other Python threads run
-/// meanwhile; core errors become the matching Python exceptions.
+/// meanwhile; core errors become the matching Python exceptions. Every [`SIGNAL_CHECK`] it
+/// takes the GIL for a moment to run Python's signal handlers: Ctrl-C (in the main thread)
+/// raises `KeyboardInterrupt` and drops the work, which core undoes or leaves whole, as any
+/// cancelled call (a write either lands entirely or not at all).
 fn run<T: Send>(
     py: Python<'_>,
     work: impl Future<Output = lakehouse_core::Result<T>> + Send,
 ) -> PyResult<T> {
     let rt = runtime()?;
-    py.detach(|| rt.block_on(work)).map_err(to_py)
+    py.detach(|| {
+        rt.block_on(async {
+            tokio::pin!(work);
+            let mut tick = tokio::time::interval(SIGNAL_CHECK);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    done = &mut work => return done.map_err(to_py),
+                    _ = tick.tick() => Python::attach(|py| py.check_signals())?,
+                }
+            }
+        })
+    })
+}
+
+/// `value` wrapped in the `lakehouse._results` class `class` (`Result`, `SearchResult`,
+/// `MatrixResult`, `RecordsResult`): the Python side of every result's conversions.
+fn result_of<'py>(
+    py: Python<'py>,
+    class: &str,
+    value: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    py.import("lakehouse._results")?
+        .getattr(class)?
+        .call1((value,))
 }
 
 /// A purpose by its name, through core's parser (`"document"`, `"query"`, aliases).
@@ -100,6 +137,8 @@ pub fn choices(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
 #[pyclass(module = "lakehouse", name = "Lakehouse", frozen)]
 pub struct PyLakehouse {
     inner: Lakehouse,
+    /// Set by `close()`: every later call (of the indexes it handed out too) is refused.
+    closed: Arc<AtomicBool>,
 }
 
 /// Opens (creating if needed) the lakehouse at `root`: a local folder or
@@ -156,7 +195,10 @@ pub fn open(
     let inner = run(py, async move {
         Lakehouse::builder(&root).options(options).open().await
     })?;
-    Ok(PyLakehouse { inner })
+    Ok(PyLakehouse {
+        inner,
+        closed: Arc::default(),
+    })
 }
 
 /// Converts the lakehouse at `root`, written by a release before datasets were Delta Lake
@@ -214,7 +256,7 @@ impl PyLakehouse {
         let options =
             IngestOptions::mode(mode.parse().map_err(to_py)?).with_keys(keys.unwrap_or_default());
         let reader = crate::arrow_import::reader(py, data)?;
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         let name = name.to_string();
         let report = run(py, async move {
             lh.dataset(&name)
@@ -275,26 +317,64 @@ impl PyLakehouse {
     }
 
     /// Runs a read-only SQL query (datasets are tables; `"name@N"` is version N) and
-    /// returns the rows as a `pyarrow.Table`, handed over without copying.
+    /// returns a `lakehouse.Result` over the rows (`to_arrow()`, `to_pandas()`,
+    /// `to_polars()`, `to_list()`…), whose Arrow buffers are handed over without copying.
     fn sql<'py>(&self, py: Python<'py>, query: &str) -> PyResult<Bound<'py, PyAny>> {
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         let query = query.to_string();
         let result = run(py, async move { lh.sql(&query).await })?;
         let stream = Bound::new(py, ArrowResult::new(result))?;
-        py.import("pyarrow")?
+        let table = py
+            .import("pyarrow")?
             .getattr("RecordBatchReader")?
             .call_method1("from_stream", (stream,))?
-            .call_method0("read_all")
+            .call_method0("read_all")?;
+        result_of(py, "Result", table)
+    }
+
+    /// The columns of dataset `name`'s latest version as a `pyarrow.Schema`.
+    fn schema<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let dataset = self.lh()?.dataset(name);
+        let manifest = run(py, async move { dataset.manifest().await })?;
+        let schema = manifest.schema().map_err(to_py)?;
+        let empty = Bound::new(py, ArrowResult::empty(schema))?;
+        py.import("pyarrow")?
+            .getattr("RecordBatchReader")?
+            .call_method1("from_stream", (empty,))?
+            .getattr("schema")
+    }
+
+    /// Writes a snapshot of every vector index that changed (reopening then replays no
+    /// log), then refuses every later call on this lakehouse and the indexes it handed
+    /// out. Closing twice is a no-op. `with lakehouse.open(...) as lh:` closes at the end.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let lh = self.inner.clone();
+        run(py, async move { lh.flush().await })?;
+        self.closed.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
     }
 
     /// Latest manifests of all datasets (name, version, row_count, schema, files…).
     fn datasets<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        serialized(py, &self.inner.datasets())
+        serialized(py, &self.lh()?.datasets())
     }
 
     /// The latest manifest of dataset `name`.
     fn manifest<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        let dataset = self.inner.dataset(name);
+        let dataset = self.lh()?.dataset(name);
         let manifest = run(py, async move { dataset.manifest().await })?;
         serialized(py, &*manifest)
     }
@@ -309,7 +389,7 @@ impl PyLakehouse {
         name: &str,
         predicate: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         let (name, predicate) = (name.to_string(), predicate.to_string());
         let report = run(
             py,
@@ -322,14 +402,14 @@ impl PyLakehouse {
     ///
     /// >>> lh.dataset("scratch").drop()  # doctest: +SKIP
     fn drop_dataset(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         let name = name.to_string();
         run(py, async move { lh.dataset(&name).drop().await })
     }
 
     /// The retained versions of dataset `name`, oldest first.
     fn versions<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         let name = name.to_string();
         let versions = run(py, async move { lh.dataset(&name).versions().await })?;
         serialized(py, &versions)
@@ -375,14 +455,14 @@ impl PyLakehouse {
         if let Some(c) = scan_candidates {
             spec.scan_candidates = c;
         }
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         run(py, async move { lh.create_index(spec).await })?;
         Ok(self.handle(name))
     }
 
     /// The existing vector index `name` (NotFoundError if there is none).
     fn index(&self, py: Python<'_>, name: &str) -> PyResult<PyVectorIndex> {
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         let owned = name.to_string();
         run(py, async move { lh.index(&owned).info().await })?;
         Ok(self.handle(name))
@@ -390,13 +470,13 @@ impl PyLakehouse {
 
     /// Names of the vector indexes.
     fn indexes(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         run(py, async move { lh.indexes().await })
     }
 
     /// Deletes vector index `name` and its stored files.
     fn drop_index(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        let index = self.inner.index(name);
+        let index = self.lh()?.index(name);
         run(py, async move { index.drop().await })
     }
 
@@ -415,17 +495,19 @@ impl PyLakehouse {
             model: None,
             purpose: self::purpose(purpose)?,
         };
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         let embedded = run(py, async move { lh.embed_request(request).await })?;
         convert::ndarray(py, embedded.vectors, embedded.dimension)
     }
 
     /// The embedding model and its cache counters (hits, misses, hit_rate, size).
     fn embed_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         let embedder = run(py, async move { lh.embedder().await })?;
-        let mut stats = serde_json::to_value(embedder.cache_stats().unwrap_or_default())
-            .map_err(|e| crate::errors::InternalError::new_err(e.to_string()))?;
+        let mut stats =
+            serde_json::to_value(embedder.cache_stats().unwrap_or_default()).map_err(|e| {
+                crate::errors::of_kind(lakehouse_core::ErrorKind::Internal, e.to_string())
+            })?;
         stats["model"] = embedder.name().into();
         stats["dimension"] = embedder.dimension().into();
         convert::to_py(py, &stats)
@@ -458,15 +540,15 @@ impl PyLakehouse {
             exclude_ids: exclude_ids.unwrap_or_default(),
             use_playbook,
         };
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         let result = run(py, async move { lh.matrix_search(&request).await })?;
-        serialized(py, &result)
+        result_of(py, "MatrixResult", serialized(py, &result)?)
     }
 
     /// Forgets every recorded answer (drops the playbook index; NotFoundError if there is
     /// none). The next record starts a new playbook.
     fn drop_playbook(&self, py: Python<'_>) -> PyResult<()> {
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         run(py, async move { lh.drop_playbook().await })
     }
 
@@ -493,7 +575,7 @@ impl PyLakehouse {
             score,
             tags: tags.unwrap_or_default(),
         };
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         run(py, async move { lh.record_playbook(entry).await })
     }
 
@@ -506,13 +588,26 @@ impl PyLakehouse {
         entries: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let entries: Vec<PlaybookEntry> = deserialized(entries, "playbook entries")?;
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         let outcomes = run(py, async move { lh.record_playbook_bulk(entries).await })?;
         serialized(py, &outcomes)
     }
 
-    fn __repr__(&self) -> String {
-        format!("Lakehouse({:?})", self.inner.storage().description())
+    /// `Lakehouse('root': 3 datasets, 2 indexes)`; `closed` once closed.
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let root = self.inner.storage().description().to_string();
+        if self.closed.load(Ordering::Acquire) {
+            return format!("Lakehouse({root:?}, closed)");
+        }
+        let datasets = self.inner.datasets().len();
+        let lh = self.inner.clone();
+        match run(py, async move { lh.indexes().await }) {
+            Ok(indexes) => format!(
+                "Lakehouse({root:?}: {datasets} datasets, {} indexes)",
+                indexes.len()
+            ),
+            Err(_) => format!("Lakehouse({root:?}: {datasets} datasets)"),
+        }
     }
 }
 
@@ -530,7 +625,7 @@ impl PyLakehouse {
         let options = IngestOptions::mode(mode)
             .with_format(format)
             .with_keys(keys);
-        let lh = self.inner.clone();
+        let lh = self.lh()?;
         let name = name.to_string();
         let report = run(
             py,
@@ -542,13 +637,30 @@ impl PyLakehouse {
     fn handle(&self, name: &str) -> PyVectorIndex {
         PyVectorIndex {
             index: self.inner.index(name),
+            closed: self.closed.clone(),
         }
+    }
+
+    /// The lakehouse to call; an `InvalidInputError` once it is closed.
+    fn lh(&self) -> PyResult<Lakehouse> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(invalid("this lakehouse is closed"));
+        }
+        Ok(self.inner.clone())
     }
 }
 
 impl PyVectorIndex {
+    /// The index to call; an `InvalidInputError` once its lakehouse is closed.
+    fn index(&self) -> PyResult<Index> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(invalid("the lakehouse of this index is closed"));
+        }
+        Ok(self.index.clone())
+    }
+
     fn add_records(&self, py: Python<'_>, records: Vec<RecordInput>) -> PyResult<usize> {
-        let index = self.index.clone();
+        let index = self.index()?;
         run(py, async move { index.add(records).await })
     }
 }
@@ -606,6 +718,8 @@ fn filter(obj: Option<Bound<'_, PyAny>>) -> PyResult<Option<MetadataFilter>> {
 #[pyclass(module = "lakehouse", name = "VectorIndex", frozen)]
 pub struct PyVectorIndex {
     index: Index,
+    /// Its lakehouse's [`PyLakehouse::closed`].
+    closed: Arc<AtomicBool>,
 }
 
 #[pymethods]
@@ -670,37 +784,71 @@ impl PyVectorIndex {
         q.filter = self::filter(filter)?;
         q.exact = exact;
         q.expansion = expansion;
-        let index = self.index.clone();
+        let index = self.index()?;
         let hits = run(py, async move { index.search(q).await })?;
-        serialized(py, &hits)
+        result_of(py, "SearchResult", serialized(py, &hits)?)
+    }
+
+    /// The stored records with these ids, in the order given (ids the index does not hold
+    /// are left out): a `lakehouse.RecordsResult` of `{"id", "vector", "metadata"}` rows.
+    fn get<'py>(&self, py: Python<'py>, ids: Vec<String>) -> PyResult<Bound<'py, PyAny>> {
+        let index = self.index()?;
+        let found = run(py, async move { index.get(&ids).await })?;
+        let records: Vec<_> = found.into_iter().flatten().collect();
+        result_of(py, "RecordsResult", serialized(py, &records)?)
+    }
+
+    /// The first `n` records in the order they were stored (all of them up to 10,000 at a
+    /// time), as `get` gives them.
+    #[pyo3(signature = (n=10))]
+    fn head<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyAny>> {
+        let index = self.index()?;
+        let page = run(py, async move { index.scroll(None, n).await })?;
+        result_of(py, "RecordsResult", serialized(py, &page.records)?)
     }
 
     /// Removes ids (unknown ones are ignored); returns how many were removed.
     fn remove(&self, py: Python<'_>, ids: Vec<String>) -> PyResult<usize> {
-        let index = self.index.clone();
+        let index = self.index()?;
         run(py, async move { index.remove(ids).await })
     }
 
     /// Spec, count and memory of the index.
     fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let index = self.index.clone();
+        let index = self.index()?;
         let info = run(py, async move { index.info().await })?;
         serialized(py, &info)
     }
 
     /// Writes a snapshot now (adds are durable already; this makes reopening faster).
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
-        let index = self.index.clone();
+        let index = self.index()?;
         run(py, async move { index.flush().await })
     }
 
     /// Number of vectors.
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        let index = self.index.clone();
+        let index = self.index()?;
         run(py, async move { Ok(index.info().await?.count) })
     }
 
-    fn __repr__(&self) -> String {
-        format!("VectorIndex({:?})", self.index.name())
+    /// `VectorIndex('name': 1200 vectors × 384, cosine, search by scan)`; the name alone
+    /// when the index cannot be read.
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let index = self.index.clone();
+        match run(py, async move { index.info().await }) {
+            Ok(info) => format!(
+                "VectorIndex({:?}: {} vectors × {}, {}, search by {})",
+                info.spec.name,
+                info.count,
+                info.spec.dimensions,
+                info.spec.metric.as_str(),
+                serde_json::to_value(info.search)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            ),
+            Err(_) => format!("VectorIndex({:?})", self.index.name()),
+        }
     }
 }

@@ -23,7 +23,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lakehouse::PyLakehouse>()?;
     m.add_class::<lakehouse::PyVectorIndex>()?;
     m.add_class::<arrow_export::ArrowResult>()?;
-    errors::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

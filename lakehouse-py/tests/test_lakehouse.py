@@ -60,9 +60,11 @@ def test_ingest_sql_versions(lh, workers, tmp_path):
     assert report["rows"] == 3 and report["no_op"] is False
     assert report["manifest"]["version"] == 0
 
-    table = lh.sql("SELECT id, name, city FROM workers ORDER BY id")
+    result = lh.sql("SELECT id, name, city FROM workers ORDER BY id")
+    assert isinstance(result, lakehouse.Result)
+    table = result.to_arrow()
     assert isinstance(table, pa.Table)
-    assert table.num_rows == 3
+    assert table.num_rows == 3 == len(result)
     assert table.column("name").to_pylist() == ["Alice", "Bob", "Chen"]
     df = table.to_pandas()
     assert list(df["city"]) == ["Chicago", "Denver", "Austin"]
@@ -70,8 +72,8 @@ def test_ingest_sql_versions(lh, workers, tmp_path):
     more = tmp_path / "more.csv"
     more.write_text("id,name,city\n4,Dana,Boston\n")
     assert lh.ingest_csv(str(more), "workers", mode="append")["manifest"]["version"] == 1
-    assert lh.sql("SELECT count(*) AS n FROM workers").column("n").to_pylist() == [4]
-    assert lh.sql('SELECT count(*) AS n FROM "workers@0"').column("n").to_pylist() == [3]
+    assert lh.sql("SELECT count(*) AS n FROM workers").to_list() == [{"n": 4}]
+    assert lh.sql('SELECT count(*) AS n FROM "workers@0"')[0]["n"] == 3
     # Identical content again is a no-op.
     assert lh.ingest_csv(str(more), "workers", mode="append")["no_op"] is True
 
@@ -82,7 +84,7 @@ def test_ingest_sql_versions(lh, workers, tmp_path):
     nd = tmp_path / "events.ndjson"
     nd.write_text('{"id": 1, "kind": "shift"}\n{"id": 2, "kind": "call"}\n')
     lh.ingest_ndjson(nd, "events")
-    assert lh.sql("SELECT kind FROM events ORDER BY id").column(0).to_pylist() == [
+    assert [r["kind"] for r in lh.sql("SELECT kind FROM events ORDER BY id")] == [
         "shift",
         "call",
     ]
@@ -121,6 +123,11 @@ def test_ingest_and_sql_errors(lh, workers, tmp_path):
     with pytest.raises(LakehouseError) as e:
         lh.sql("DROP TABLE workers")
     assert isinstance(e.value, (ValidationError, InvalidInputError))
+    # Each also derives from the builtin that means the same.
+    with pytest.raises(LookupError):
+        lh.manifest("nope")
+    with pytest.raises(ValueError):
+        lh.sql("SELEC 1")
     with pytest.raises(NotFoundError):
         lh.manifest("nope")
     # The failed calls stored nothing.
@@ -129,7 +136,7 @@ def test_ingest_and_sql_errors(lh, workers, tmp_path):
 
 
 def test_arrow_result_is_a_pycapsule_stream(lh):
-    table = lh.sql("SELECT 1 AS a, 'x' AS b")
+    table = lh.sql("SELECT 1 AS a, 'x' AS b").to_arrow()
     assert table.to_pylist() == [{"a": 1, "b": "x"}]
     # The capsule protocol directly, as any Arrow consumer sees it.
     assert hasattr(lakehouse.ArrowResult, "__arrow_c_stream__")
@@ -140,7 +147,7 @@ def test_sql_results_reach_pyarrow_without_a_copy(lh):
     # instead of copying them. Memory pyarrow allocates itself is counted by its pool, so a
     # 64 MB result taken without a copy leaves the pool's total where it was.
     before = pa.total_allocated_bytes()
-    table = lh.sql("SELECT value FROM generate_series(1, 8000000)")
+    table = lh.sql("SELECT value FROM generate_series(1, 8000000)").to_arrow()
     assert table.num_rows == 8_000_000
     assert table.nbytes >= 64_000_000
     assert pa.total_allocated_bytes() - before < 1_000_000
@@ -333,16 +340,26 @@ def test_matrix_search_and_playbook(lh):
     a.add_texts(["w1", "w2"], ["Forklift operator, night shift", "Picker and packer"])
     b.add_texts(["n1"], ["Registered nurse in a pediatric ward"])
     result = lh.matrix_search(["warehouse", "healthcare"], "forklift driver", k=3)
-    hits = result["hits"]
+    assert isinstance(result, lakehouse.MatrixResult)
+    hits = result.to_list()
     assert len(hits) == 3
     assert hits[0]["id"] == "w1" and hits[0]["corpus"] == "warehouse"
     assert {h["corpus"] for h in hits} == {"warehouse", "healthcare"}
 
     query = "someone to pack boxes overnight"
-    before = lh.matrix_search(["warehouse"], query, k=2, use_playbook=True)["hits"]
+    before = lh.matrix_search(["warehouse"], query, k=2, use_playbook=True).to_list()
     pid = lh.record_playbook(query, "w2", "warehouse", 1.0, tags=["shift-fill"])
     assert isinstance(pid, str) and len(pid) == 64
-    after = lh.matrix_search(["warehouse"], query, k=2, use_playbook=True)["hits"]
+    boosted = lh.matrix_search(["warehouse"], query, k=2, use_playbook=True)
+    assert boosted.boosted >= 1
+    table = boosted.to_arrow()
+    assert table.column_names[:8] == ["id", "corpus", "distance", "playbook_id",
+                                      "playbook_score", "playbook_distance",
+                                      "original_distance", "injected"]
+    row = table.to_pylist()[[h["id"] for h in boosted].index("w2")]
+    assert row["playbook_id"] == pid and row["playbook_score"] == 1.0
+    assert row["original_distance"] > row["distance"] and row["injected"] is False
+    after = boosted.to_list()
     w2_before = next(h for h in before if h["id"] == "w2")["distance"]
     w2_after = next(h for h in after if h["id"] == "w2")["distance"]
     assert w2_after < w2_before
@@ -448,7 +465,7 @@ def test_gil_is_released(tmp_path):
     # Two threads running lakehouse calls at once both finish with correct results.
     results = []
     threads = [
-        threading.Thread(target=lambda: results.append(lh.sql("SELECT 41 + 1 AS x").column(0)[0].as_py()))
+        threading.Thread(target=lambda: results.append(lh.sql("SELECT 41 + 1 AS x")[0]["x"]))
         for _ in range(4)
     ]
     for t in threads:
@@ -475,7 +492,7 @@ def test_reopens_a_lakehouse_written_by_the_rust_api(tmp_path, workers):
     run("index", "add", "v", str(records))
 
     lh = lakehouse.open(root)
-    assert lh.sql("SELECT name FROM workers WHERE id = 2").column(0).to_pylist() == ["Bob"]
+    assert lh.sql("SELECT name FROM workers WHERE id = 2").to_list() == [{"name": "Bob"}]
     hits = lh.index("v").search([0.1, 0.1], k=2)
     assert [h["id"] for h in hits] == ["a", "b"]
     assert hits[0]["metadata"] == {"k": 1}
@@ -519,3 +536,118 @@ def test_the_playbook_index_is_reserved(lh):
         lh.drop_index("__anything")
     with pytest.raises(NotFoundError):
         lh.drop_playbook()
+
+
+def test_results_in_every_form(lh):
+    polars = pytest.importorskip("polars")
+    pd = pytest.importorskip("pandas")
+    lh.write("crew", pa.table({"id": [1, 2, 3], "name": ["Ann", "Bo", "Cy"]}))
+    result = lh.sql("SELECT id, name FROM crew ORDER BY id")
+    assert result.column_names == ["id", "name"]
+    assert result.to_list() == [{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bo"},
+                                {"id": 3, "name": "Cy"}]
+    assert result[-1] == {"id": 3, "name": "Cy"} and result[1:] == result.to_list()[1:]
+    with pytest.raises(IndexError):
+        result[3]
+    assert list(result.to_pandas()["name"]) == ["Ann", "Bo", "Cy"]
+    assert isinstance(result.to_pandas(), pd.DataFrame)
+    assert result.to_polars().equals(polars.DataFrame({"id": [1, 2, 3],
+                                                       "name": ["Ann", "Bo", "Cy"]}))
+    assert sum(b.num_rows for b in result.to_batches()) == 3
+    # Arrow consumers take it through the PyCapsule interface.
+    assert polars.from_arrow(pa.table(result)).height == 3
+    assert pa.table(result).equals(result.to_arrow())
+    assert "3 rows × 2 columns: id, name" in repr(result)
+    assert "<table" in result._repr_html_()
+
+    index = lh.create_index("people", 3)
+    index.add(["a", "b", "c"], [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+              metadata=[{"city": "Reno", "id": 7, "tags": ["x"]}, {"city": "Ely", "id": "n"}, None])
+    hits = index.search([1, 0.1, 0], k=3)
+    assert isinstance(hits, lakehouse.SearchResult) and len(hits) == 3
+    # Rows keep the shape searches always had; the table flattens the metadata.
+    assert hits[0] == {"id": "a", "distance": hits[0]["distance"],
+                       "metadata": {"city": "Reno", "id": 7, "tags": ["x"]}}
+    table = hits.to_arrow()
+    assert table.column_names == ["id", "distance", "city", "metadata.id", "tags"]
+    assert table.schema.field("distance").type == pa.float32()
+    assert table.column("city").to_pylist() == ["Reno", "Ely", None]
+    # Values of mixed kinds in one field become JSON text.
+    assert table.column("metadata.id").to_pylist() == ["7", '"n"', None]
+    assert hits.to_pandas()["id"].tolist() == ["a", "b", "c"]
+    empty = index.search([1, 0, 0], k=3, filter={"city": "Nowhere"})
+    assert len(empty) == 0 and empty.to_arrow().column_names == ["id", "distance"]
+
+    got = index.get(["c", "zzz", "a"])
+    assert isinstance(got, lakehouse.RecordsResult)
+    assert [r["id"] for r in got] == ["c", "a"]
+    assert got[1]["vector"] == [1.0, 0.0, 0.0] and got[1]["metadata"]["city"] == "Reno"
+    assert got.to_arrow().column("vector").to_pylist()[0] == [0.0, 0.0, 1.0]
+    assert [r["id"] for r in index.head(2)] == ["a", "b"]
+    assert [r["id"] for r in index.head()] == ["a", "b", "c"]
+    with pytest.raises(InvalidInputError):
+        index.head(0)
+
+    schema = lh.schema("crew")
+    assert isinstance(schema, pa.Schema) and schema.names == ["id", "name"]
+    with pytest.raises(NotFoundError):
+        lh.schema("nope")
+
+
+def test_close_and_context_manager(tmp_path):
+    root = str(tmp_path / "lh")
+    with lakehouse.open(root) as lh:
+        index = lh.create_index("v", 2)
+        index.add(["a"], [[1.0, 0.0]])
+        assert "1 indexes" in repr(lh)
+        assert repr(index) == "VectorIndex(\"v\": 1 vectors × 2, cosine, search by exact)"
+    assert "closed" in repr(lh)
+    with pytest.raises(InvalidInputError, match="closed"):
+        lh.indexes()
+    with pytest.raises(InvalidInputError, match="closed"):
+        index.search([1.0, 0.0])
+    lh.close()  # again: nothing happens
+    # Closing snapshotted the index: it reopens with no log to replay.
+    log = [p for p in (tmp_path / "lh" / "_vectors").rglob("*.json") if p.parent.name == "log"]
+    assert log == []
+    again = lakehouse.open(root)
+    assert [h["id"] for h in again.index("v").search([1.0, 0.0], k=1)] == ["a"]
+
+
+def test_errors_derive_from_the_builtins():
+    assert issubclass(lakehouse.InvalidInputError, ValueError)
+    assert issubclass(lakehouse.ValidationError, ValueError)
+    assert issubclass(lakehouse.TooLargeError, ValueError)
+    assert issubclass(lakehouse.NotFoundError, LookupError)
+    assert issubclass(lakehouse.TimeLimitError, TimeoutError)
+    assert issubclass(lakehouse.StorageError, OSError)
+    assert lakehouse.TimeoutError is lakehouse.TimeLimitError
+    # `from lakehouse import *` shadows no builtin exception.
+    import builtins
+    errors = {name for name in lakehouse.__all__ if name.endswith("Error")}
+    assert len(errors) == 10 and not errors & set(dir(builtins))
+
+
+def test_ctrl_c_interrupts_a_long_call(tmp_path):
+    import os
+    import signal
+    import threading
+    import time
+    lh = lakehouse.open(str(tmp_path / "lh"))
+    # Minutes of work (cut off at the 60-s SQL timeout otherwise).
+    query = "SELECT count(*) FROM range(1, 100000000000) WHERE value % 7 = 3"
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    # Python's own Ctrl-C handler (a process started in the background, as CI may start
+    # this one, inherits SIGINT ignored, and Python then leaves it ignored).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            lh.sql(query)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    took = time.monotonic() - started
+    # Interrupted, not finished or timed out: well before the 60-s limit.
+    assert took < 30, f"the call ran {took:.1f} s after Ctrl-C"
+    assert lh.sql("SELECT 1 AS one")[0] == {"one": 1}

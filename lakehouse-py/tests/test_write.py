@@ -39,7 +39,7 @@ def crew(n, start=0):
 
 
 def rows(lh, sql):
-    return lh.sql(sql).to_pylist()
+    return lh.sql(sql).to_list()
 
 
 def test_pyarrow_table_and_reader_keep_types(lh):
@@ -49,7 +49,7 @@ def test_pyarrow_table_and_reader_keep_types(lh):
     types = {c["name"]: c["type"] for c in report["manifest"]["columns"]}
     assert types["id"] == "Int32" and types["name"] == "Utf8" and types["tag"] == "Utf8"
     assert types["score"] == "Float32" and "UTC" in types["at"]
-    got = lh.sql("SELECT * FROM crew ORDER BY id")
+    got = lh.sql("SELECT * FROM crew ORDER BY id").to_arrow()
     assert got.column("id").to_pylist() == table.column("id").to_pylist()
     assert got.column("name").to_pylist() == table.column("name").to_pylist()
     assert got.column("at").to_pylist() == table.column("at").to_pylist()
@@ -96,7 +96,7 @@ def test_polars_and_duckdb(lh):
     assert report["rows"] == 5000
     assert rows(lh, "SELECT count(DISTINCT name) AS n FROM duck") == [{"n": 5000}]
     # And back out: polars reads what the SQL returns.
-    assert pl.from_arrow(lh.sql("SELECT * FROM pol ORDER BY id")).equals(frame)
+    assert lh.sql("SELECT * FROM pol ORDER BY id").to_polars().equals(frame)
 
 
 def test_bad_input_is_a_typed_error(lh):

@@ -185,17 +185,7 @@ impl Embedder {
     /// [`Error::ModelNotInstalled`], whose message names the command that installs the
     /// default model; an unsupported or broken folder is [`Error::Model`].
     pub fn load(dir: impl AsRef<Path>, options: EmbedderOptions) -> Result<Self> {
-        if options.batch_size == 0 || options.max_batch == 0 {
-            return Err(Error::invalid(
-                "batch_size and max_batch must be at least 1",
-            ));
-        }
-        let model = Model::load(dir.as_ref(), options.precision, Backend::Native)?;
-        Ok(Self {
-            cache: EmbeddingCache::new(options.cache_entries),
-            model,
-            options,
-        })
+        Self::load_on(dir.as_ref(), options, Backend::Native)
     }
 
     /// Loads the model folder at `dir` to run on candle-transformers' `bert` / `nomic_bert`
@@ -204,12 +194,17 @@ impl Embedder {
     /// feature and one is present, else on the CPU. Weights are f32 on the CPU; on a GPU
     /// `options.precision` applies.
     pub fn load_candle(dir: impl AsRef<Path>, options: EmbedderOptions) -> Result<Self> {
+        Self::load_on(dir.as_ref(), options, Backend::Candle)
+    }
+
+    /// [`Self::load`] on the network `backend` names (native or candle).
+    fn load_on(dir: &Path, options: EmbedderOptions, backend: Backend) -> Result<Self> {
         if options.batch_size == 0 || options.max_batch == 0 {
             return Err(Error::invalid(
                 "batch_size and max_batch must be at least 1",
             ));
         }
-        let model = Model::load(dir.as_ref(), options.precision, Backend::Candle)?;
+        let model = Model::load(dir, options.precision, backend)?;
         Ok(Self {
             cache: EmbeddingCache::new(options.cache_entries),
             model,

@@ -23,7 +23,7 @@ use super::recent::Recent;
 use super::records::{Candidates, Records};
 use super::scan::Scan;
 use super::{
-    Hit, IndexInfo, IndexKind, IndexSpec, MAX_K, MetadataFilter, Metric, Quantization, SearchPath,
+    Hit, IndexInfo, IndexSpec, MAX_K, MetadataFilter, Metric, Quantization, SearchPath,
     SearchRequest, VectorRecord,
 };
 use crate::error::{Error, ErrorKind, Result};
@@ -379,6 +379,28 @@ impl State {
         Ok(removed)
     }
 
+    /// Takes the scan codes saved with the snapshot just restored; codes that do not fit it
+    /// are left aside (with a warning) and rebuilt by [`Self::refit_scan`].
+    fn restore_scan(&mut self, saved: &[u8], name: &str) {
+        let Some(scan) = &mut self.scan else {
+            return;
+        };
+        let records = &self.records;
+        match scan.restore(saved, records.len(), |key| records.get(key).is_some()) {
+            Ok(()) => {
+                tracing::debug!(
+                    index = name,
+                    fitted_at = scan.fitted_at(),
+                    "took the saved scan codes"
+                )
+            }
+            Err(why) => tracing::warn!(
+                index = name,
+                "the saved scan codes are not used ({why}): coding the vectors again"
+            ),
+        }
+    }
+
     /// Fits the scan's directions when the index has grown enough since the last fit (see
     /// [`Scan::needs_fit`]), coding every stored vector anew.
     fn refit_scan(&mut self) {
@@ -465,7 +487,8 @@ impl VectorIndex {
         let recovered = persist::recover(storage, &persist::data_root(stored)).await?;
         let mut state = State::new(&stored.spec)?;
         let mut seq = 0;
-        if let Some((meta, key)) = recovered.snapshot {
+        if let Some(snapshot) = recovered.snapshot {
+            let (meta, key) = (snapshot.meta, snapshot.graph);
             let mapped = recovered
                 .log
                 .is_empty()
@@ -502,6 +525,9 @@ impl VectorIndex {
                 state.records.insert(key, &id, metadata);
             }
             seq = meta.seq;
+            if let Some(key) = snapshot.scan {
+                state.restore_scan(&storage.get_internal(&key).await?, name);
+            }
         }
         let mut tail = Tail::default();
         if !recovered.log.is_empty() {
@@ -604,6 +630,45 @@ impl VectorIndex {
             .iter()
             .map(|(_, e)| e.id.to_string())
             .collect()
+    }
+
+    /// Up to `limit` records in the order they were stored, after position `after` (`None`:
+    /// from the first), with the position of the last one returned when more follow: a
+    /// scroll over the whole index in pages that writes in between do not disturb (a record
+    /// added meanwhile comes at the end — a replaced one too, so it may be seen twice — and a
+    /// removed one is skipped).
+    pub fn records_after(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> (Vec<VectorRecord>, Option<u64>) {
+        let _slot = self.slots.acquire();
+        let state = self.read();
+        let mut keys: Vec<u64> = state
+            .records
+            .iter()
+            .map(|(key, _)| key)
+            .filter(|key| after.is_none_or(|a| *key > a))
+            .collect();
+        let more = keys.len() > limit;
+        if more {
+            keys.select_nth_unstable(limit);
+            keys.truncate(limit);
+        }
+        keys.sort_unstable();
+        let records = keys
+            .iter()
+            .filter_map(|&key| {
+                let entry = state.records.get(key)?;
+                let mut vector = vec![0f32; self.spec.dimensions];
+                stored_vector(&state.index, key, &mut vector).then(|| VectorRecord {
+                    id: entry.id.to_string(),
+                    vector,
+                    metadata: entry.metadata.as_deref().cloned(),
+                })
+            })
+            .collect();
+        (records, more.then(|| keys.last().copied()).flatten())
     }
 
     /// What [`Self::write_sync_state`] last stored, if anything.
@@ -826,7 +891,13 @@ impl VectorIndex {
         if result.is_err() {
             return;
         }
-        if self.spec.kind != IndexKind::Hnsw {
+        // The write lock only when a fit is due: searches go on meanwhile otherwise.
+        let due = |s: &State| {
+            s.scan
+                .as_ref()
+                .is_some_and(|c| c.needs_fit(s.records.len()))
+        };
+        if due(&self.read()) {
             self.write().refit_scan();
         }
         w.ops_since_snapshot += 1;
@@ -875,10 +946,11 @@ impl VectorIndex {
 
     async fn snapshot(&self, w: &mut Writer) -> Result<()> {
         crate::phase("snapshot", &self.spec.name);
-        let (data, meta) = {
+        let (data, scan, meta) = {
             let state = self.read();
             let mut data = vec![0u8; state.index.serialized_length()];
             state.index.save_to_buffer(&mut data).map_err(usearch_err)?;
+            let scan = state.scan.as_ref().and_then(Scan::save);
             let entries = state
                 .records
                 .iter()
@@ -886,6 +958,7 @@ impl VectorIndex {
                 .collect();
             (
                 data,
+                scan,
                 SnapshotMeta {
                     seq: w.seq,
                     next_key: state.next_key,
@@ -893,7 +966,7 @@ impl VectorIndex {
                 },
             )
         };
-        persist::write_snapshot(&self.storage, &self.root, data, &meta).await?;
+        persist::write_snapshot(&self.storage, &self.root, data, scan, &meta).await?;
         w.ops_since_snapshot = 0;
         w.touched_since_snapshot = 0;
         Ok(())
@@ -1179,4 +1252,144 @@ fn check_id(id: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vector::{IndexKind, SearchRequest, VectorIndexes};
+    use object_store::memory::InMemory;
+
+    /// Vectors near a 6-dimensional subspace (deterministic), as text embeddings are.
+    fn low_rank(n: usize, from: usize, d: usize) -> Vec<VectorRecord> {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let axes: Vec<Vec<f32>> = (0..6).map(|_| (0..d).map(|_| next()).collect()).collect();
+        (0..from + n)
+            .map(|i| {
+                let w: Vec<f32> = (0..6).map(|j| next() * (6 - j) as f32).collect();
+                let v = (0..d)
+                    .map(|c| 0.3 + (0..6).map(|j| w[j] * axes[j][c]).sum::<f32>() + 0.01 * next())
+                    .collect();
+                VectorRecord::new(format!("r{i}"), v)
+            })
+            .skip(from)
+            .collect()
+    }
+
+    fn fitted_at(index: &VectorIndex) -> Option<usize> {
+        index.read().scan.as_ref().map(Scan::fitted_at)
+    }
+
+    async fn keys_under(storage: &Storage, ext: &str) -> Vec<String> {
+        let mut keys: Vec<String> = storage
+            .list_keys("_vectors")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|k| k.ends_with(ext))
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// An open takes the scan codes saved with the snapshot instead of fitting and coding
+    /// again (the fit stays the one made at 1,100 vectors); without them, or with a saved
+    /// file that does not fit, it codes the vectors again and answers the same; a graph
+    /// index saves none.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_open_takes_the_saved_scan_codes() {
+        let d = 32;
+        let storage = Storage::new(Arc::new(InMemory::new()), 1 << 30, "memory".into());
+        let indexes = VectorIndexes::new(storage.clone());
+        let index = indexes.create(IndexSpec::new("v", d)).await.unwrap();
+        index.add(low_rank(1100, 0, d)).await.unwrap();
+        index.add(low_rank(400, 1100, d)).await.unwrap();
+        assert_eq!(fitted_at(&index), Some(1100));
+        index.flush().await.unwrap();
+        let saved = keys_under(&storage, ".scan").await;
+        assert_eq!(saved.len(), 1, "{saved:?}");
+        let queries: Vec<SearchRequest> = low_rank(20, 5000, d)
+            .into_iter()
+            .map(|r| SearchRequest::new(r.vector.iter().map(|x| x - 0.3).collect(), 10))
+            .collect();
+        let answers_by = |index: &VectorIndex, exact: bool| -> Vec<Vec<(String, u32)>> {
+            queries
+                .iter()
+                .map(|q| {
+                    let q = SearchRequest { exact, ..q.clone() };
+                    let hits = index.search(&q).unwrap();
+                    hits.into_iter()
+                        .map(|h| (h.id, (h.distance * 1e5) as u32))
+                        .collect()
+                })
+                .collect()
+        };
+        let answers = |index: &VectorIndex| answers_by(index, false);
+        let before = answers(&index);
+        // The scan finds the exact neighbours (ids; its distances come from its own kernel).
+        let ids = |a: Vec<Vec<(String, u32)>>| -> Vec<Vec<String>> {
+            a.into_iter()
+                .map(|hits| hits.into_iter().map(|h| h.0).collect())
+                .collect()
+        };
+        assert_eq!(ids(before.clone()), ids(answers_by(&index, true)));
+        assert_eq!(index.info().search, SearchPath::Scan);
+
+        let reopened = VectorIndexes::new(storage.clone()).get("v").await.unwrap();
+        assert_eq!(
+            fitted_at(&reopened),
+            Some(1100),
+            "the saved codes were not taken"
+        );
+        assert_eq!(
+            reopened.info().scan_dimensions,
+            index.info().scan_dimensions
+        );
+        assert_eq!(answers(&reopened), before);
+
+        // A saved file that does not fit (here: cut short) is left aside, and so is none.
+        let bytes = storage.get_internal(&saved[0]).await.unwrap();
+        storage
+            .put_internal(&saved[0], bytes.slice(..bytes.len() / 2))
+            .await
+            .unwrap();
+        let refitted = VectorIndexes::new(storage.clone()).get("v").await.unwrap();
+        assert_eq!(fitted_at(&refitted), Some(1500));
+        assert_eq!(answers(&refitted), before);
+        storage.delete_internal(&saved[0]).await.unwrap();
+        let refitted = VectorIndexes::new(storage.clone()).get("v").await.unwrap();
+        assert_eq!(fitted_at(&refitted), Some(1500));
+        assert_eq!(answers(&refitted), before);
+
+        // The next snapshot saves the codes again and drops what it supersedes; records
+        // logged after a snapshot are coded on top of the codes it saved.
+        refitted.add(low_rank(10, 2000, d)).await.unwrap();
+        refitted.flush().await.unwrap();
+        let now = keys_under(&storage, ".scan").await;
+        assert_eq!(now.len(), 1, "{now:?}");
+        assert_ne!(now, saved);
+        refitted.add(low_rank(5, 3000, d)).await.unwrap();
+        let replayed = VectorIndexes::new(storage.clone()).get("v").await.unwrap();
+        assert_eq!(fitted_at(&replayed), Some(1500));
+        assert_eq!(replayed.info().count, 1515);
+        for r in low_rank(5, 3000, d) {
+            let hits = replayed.search(&SearchRequest::new(r.vector, 1)).unwrap();
+            assert_eq!(hits[0].id, r.id);
+        }
+
+        let graph = indexes
+            .create(IndexSpec::new("g", d).with_kind(IndexKind::Hnsw))
+            .await
+            .unwrap();
+        graph.add(low_rank(1100, 0, d)).await.unwrap();
+        graph.flush().await.unwrap();
+        assert!(fitted_at(&graph).is_none());
+        assert_eq!(keys_under(&storage, ".scan").await, now);
+    }
 }

@@ -128,7 +128,8 @@ crate::choice::choices!(IndexKind, "index kind", {
 });
 
 /// Which way an index answers a search without a selective filter now (see [`IndexKind`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The default, `graph`, is what an index info from before this field meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SearchPath {
@@ -137,6 +138,7 @@ pub enum SearchPath {
     /// The projected scan, then an exact re-rank.
     Scan,
     /// A walk of the HNSW graph.
+    #[default]
     Graph,
 }
 
@@ -295,8 +297,9 @@ impl IndexSpec {
     }
 }
 
-/// One vector to add.
+/// One vector to add, or one stored ([`crate::Index::get`], [`crate::Index::scroll`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct VectorRecord {
     /// Caller's id; re-adding an id replaces its vector.
     pub id: String,
@@ -565,6 +568,7 @@ pub struct IndexInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan_dimensions: Option<usize>,
     /// How a search without a selective filter is answered now.
+    #[serde(default)]
     pub search: SearchPath,
 }
 

@@ -4,10 +4,13 @@
 //! _vectors/<name>/index.json                           spec + incarnation id (create-only)
 //! _vectors/<name>/<incarnation>/log/<seq>.json          one acknowledged add or remove
 //! _vectors/<name>/<incarnation>/snapshot/<seq>.usearch  the HNSW index after op <seq>
+//! _vectors/<name>/<incarnation>/snapshot/<seq>.scan     the scan's codes and basis (kinds
+//!                                                       auto and scan, once fitted)
 //! _vectors/<name>/<incarnation>/snapshot/<seq>.json     ids and metadata; written last
 //! ```
 //!
-//! A snapshot counts only once its `.json` exists. Deleting an index removes `index.json`
+//! A snapshot counts only once its `.json` exists; its `.scan` is derived data (an open
+//! without it, or with one that does not match, codes the vectors again). Deleting an index removes `index.json`
 //! first, so a crash part-way leaves no index; a later index of the same name has another
 //! incarnation and never reads the leftovers.
 
@@ -423,15 +426,28 @@ pub(crate) async fn write_sync_state<T: Serialize>(
         .await
 }
 
-/// What reopening an index reads: the newest complete snapshot's id map and metadata with
-/// the key of its HNSW file (read or memory-mapped by the caller), and the log after it.
+/// What reopening an index reads: the newest complete snapshot, and the log after it.
 pub(crate) struct Recovered {
-    pub snapshot: Option<(SnapshotMeta, String)>,
+    pub snapshot: Option<Snapshot>,
     pub log: Vec<LogEntry>,
+}
+
+/// A complete snapshot: its id map and metadata, the key of its HNSW file (read or
+/// memory-mapped by the caller) and of its saved scan codes, when it has them.
+pub(crate) struct Snapshot {
+    pub meta: SnapshotMeta,
+    pub graph: String,
+    pub scan: Option<String>,
 }
 
 fn snapshot_key(root: &str, seq: u64) -> String {
     format!("{root}/snapshot/{seq:020}.usearch")
+}
+
+/// The scan codes saved with snapshot `seq` (`vector::scan`: derived data, kept so that an
+/// open need not rebuild them).
+fn scan_key(root: &str, seq: u64) -> String {
+    format!("{root}/snapshot/{seq:020}.scan")
 }
 
 pub(crate) async fn recover(storage: &Storage, root: &str) -> Result<Recovered> {
@@ -446,7 +462,12 @@ pub(crate) async fn recover(storage: &Storage, root: &str) -> Result<Recovered> 
         Some(seq) => {
             let meta_key = format!("{root}/snapshot/{seq:020}.json");
             let meta: SnapshotMeta = parse(&storage.get_internal(&meta_key).await?, &meta_key)?;
-            Some((meta, snapshot_key(root, seq)))
+            let scan = scan_key(root, seq);
+            Some(Snapshot {
+                meta,
+                graph: snapshot_key(root, seq),
+                scan: keys.contains(&scan).then_some(scan),
+            })
         }
         None => None,
     };
@@ -479,24 +500,34 @@ pub(crate) fn may_be_moving(e: &Error) -> bool {
     e.kind() == crate::ErrorKind::NotFound
 }
 
-/// Stores a snapshot after operation `meta.seq`, then drops what it supersedes.
+/// Stores a snapshot after operation `meta.seq` — the graph, the scan codes when there are
+/// any, then the metadata, whose presence makes the snapshot complete — and drops what it
+/// supersedes.
 pub(crate) async fn write_snapshot(
     storage: &Storage,
     root: &str,
     data: Vec<u8>,
+    scan: Option<Vec<u8>>,
     meta: &SnapshotMeta,
 ) -> Result<()> {
     let seq = meta.seq;
     storage
         .put_internal(&snapshot_key(root, seq), Bytes::from(data))
         .await?;
+    if let Some(scan) = scan {
+        storage
+            .put_internal(&scan_key(root, seq), Bytes::from(scan))
+            .await?;
+    }
     storage
         .put_internal(&format!("{root}/snapshot/{seq:020}.json"), json(meta)?)
         .await?;
     for key in storage.list_keys(root).await? {
         let old_log = key.contains("/log/") && seq_of(&key, ".json").is_some_and(|s| s <= seq);
         let old_snapshot = key.contains("/snapshot/")
-            && (seq_of(&key, ".json").or_else(|| seq_of(&key, ".usearch")))
+            && [".json", ".usearch", ".scan"]
+                .iter()
+                .find_map(|ext| seq_of(&key, ext))
                 .is_some_and(|s| s < seq);
         if old_log || old_snapshot {
             storage.delete_internal(&key).await?;

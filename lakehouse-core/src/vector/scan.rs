@@ -14,8 +14,10 @@
 //! at an amortised constant cost per add; vectors added in between are coded with the current
 //! directions. How many directions: the spec's `scan_dimensions`, or when that is 0, the
 //! fewest that hold [`TARGET_VARIANCE`] of the sample's variance (rounded up to the kernel's
-//! step of 16, which costs nothing). The codes are derived data: they are rebuilt from the
-//! stored vectors when an index opens, never stored.
+//! step of 16, which costs nothing). The codes are derived data, stored beside each snapshot
+//! ([`Scan::save`]) so that an open takes them as they were instead of refitting and coding
+//! every vector; when that file is missing or does not match, the open rebuilds them from
+//! the stored vectors.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
@@ -54,6 +56,8 @@ const FIT_ITERATIONS: usize = 24;
 const FIT_OVERSAMPLE: usize = 8;
 /// Rows scored per block before the best are picked out of them.
 const BLOCK: usize = 256;
+/// First bytes of a saved scan ([`Scan::save`]); the last one is the format's version.
+const SAVED_MAGIC: &[u8; 8] = b"LHSCAN\x00\x01";
 
 /// The fitted directions and the code scale along each.
 struct Basis {
@@ -252,13 +256,143 @@ impl Scan {
         self.fitted_at = self.keys.len();
     }
 
+    /// The codes and their basis as bytes, to store beside a snapshot of the index, so that
+    /// an open takes them back with [`Self::restore`] instead of refitting (`None` before the
+    /// first fit: nothing to keep).
+    pub fn save(&self) -> Option<Vec<u8>> {
+        let basis = self.basis.as_ref()?;
+        let rows = self.keys.len();
+        let floats = basis.mean.len() + basis.axes.len() + 2 * self.dims + self.half_norms.len();
+        let mut out = Vec::with_capacity(80 + 4 * floats + rows * (8 + self.width));
+        out.extend_from_slice(SAVED_MAGIC);
+        out.push(metric_code(self.metric));
+        let sizes = [
+            self.dimensions,
+            self.dims,
+            self.width,
+            self.head,
+            self.fitted_at,
+            rows,
+            self.half_norms.len(),
+        ];
+        for n in sizes {
+            out.extend_from_slice(&(n as u64).to_le_bytes());
+        }
+        out.extend_from_slice(&basis.variance.to_le_bytes());
+        for part in [&basis.mean, &basis.axes, &basis.scales, &basis.shares] {
+            part.iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+        }
+        self.keys
+            .iter()
+            .for_each(|k| out.extend_from_slice(&k.to_le_bytes()));
+        out.extend(self.codes.iter().map(|c| *c as u8));
+        out.extend(self.tail.iter().map(|c| *c as u8));
+        self.half_norms
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+        Some(out)
+    }
+
+    /// Takes back what [`Self::save`] stored, when it fits this index: the same shape of
+    /// codes for the spec, and — when it holds codes — one for each of the `records` keys
+    /// the snapshot restored (`holds` says whether a key is one). Otherwise the scan is left
+    /// as it was and the error says why; the caller then refits (the codes are derived data).
+    pub fn restore(
+        &mut self,
+        bytes: &[u8],
+        records: usize,
+        holds: impl Fn(u64) -> bool,
+    ) -> std::result::Result<(), String> {
+        let mut r = Saved(bytes);
+        if r.take(SAVED_MAGIC.len())? != SAVED_MAGIC {
+            return Err("not a saved scan of this version".into());
+        }
+        if r.take(1)?[0] != metric_code(self.metric) {
+            return Err("made for another metric".into());
+        }
+        let mut sizes = [0usize; 7];
+        for n in &mut sizes {
+            *n = usize::try_from(r.u64()?).map_err(|_| "a size out of range")?;
+        }
+        let [dimensions, dims, width, head, fitted_at, rows, norms] = sizes;
+        let shape_fits = dimensions == self.dimensions
+            && dims >= 1
+            && dims <= self.most.max(self.pinned.unwrap_or(0))
+            && self.pinned.is_none_or(|p| p == dims)
+            && width == dims.div_ceil(16) * 16
+            && head == width.min(CASCADE_HEAD)
+            && norms == if self.metric == Metric::L2 { rows } else { 0 };
+        if !shape_fits {
+            return Err("its shape does not fit the index's spec".into());
+        }
+        let variance = r.f32s(1)?[0];
+        let basis = Basis {
+            mean: r.f32s(dimensions)?,
+            axes: r.f32s(dims.checked_mul(dimensions).ok_or("too many directions")?)?,
+            scales: r.f32s(dims)?,
+            shares: r.f32s(dims)?,
+            variance,
+        };
+        let ready = self.always || variance >= MIN_VARIANCE;
+        if rows != if ready { records } else { 0 } {
+            return Err(format!(
+                "it holds {rows} codes for an index of {records} vectors"
+            ));
+        }
+        let keys: Vec<u64> = r
+            .take(rows.checked_mul(8).ok_or("too many rows")?)?
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .collect();
+        let codes: Vec<i8> = r.take(rows * head)?.iter().map(|b| *b as i8).collect();
+        let tail: Vec<i8> = r
+            .take(rows * (width - head))?
+            .iter()
+            .map(|b| *b as i8)
+            .collect();
+        let half_norms = r.f32s(norms)?;
+        if !r.0.is_empty() {
+            return Err(format!("{} bytes past its end", r.0.len()));
+        }
+        let row_of: HashMap<u64, u32> = keys
+            .iter()
+            .enumerate()
+            .map(|(row, key)| (*key, row as u32))
+            .collect();
+        if row_of.len() != rows || !keys.iter().all(|k| holds(*k)) {
+            return Err("its keys are not the index's".into());
+        }
+        self.dims = dims;
+        self.width = width;
+        self.head = head;
+        self.basis = Some(basis);
+        self.fitted_at = fitted_at;
+        self.keys = keys;
+        self.codes = codes;
+        self.tail = tail;
+        self.half_norms = half_norms;
+        self.row_of = row_of;
+        Ok(())
+    }
+
+    /// Rows the index held when the directions were last fitted (0 before the first fit).
+    pub fn fitted_at(&self) -> usize {
+        self.fitted_at
+    }
+
     /// The fewest directions (a multiple of 16, at most `most`) that hold
     /// [`TARGET_VARIANCE`] of the sample's variance, trying [`FIRST_TRY`] first and doubling:
     /// most text needs the first try only, and a fit costs in proportion to the directions.
-    /// When even `most` fall short, the basis of `most`.
+    /// A refit starts from the doubling that held the last fit's directions (the data rarely
+    /// gets simpler as it grows). When even `most` fall short, the basis of `most`.
     fn choose_basis(&self, sample: &[f32]) -> Basis {
         let d = self.dimensions;
-        let mut tried = FIRST_TRY.min(self.most);
+        let mut tried = FIRST_TRY;
+        while tried < self.dims {
+            tried *= 2;
+        }
+        tried = tried.min(self.most);
         loop {
             let mut basis = fit_basis(sample, d, tried);
             if let Some(kept) = basis.fewest_holding(TARGET_VARIANCE) {
@@ -508,6 +642,43 @@ impl Scan {
             *o = (x * g).round() as i16;
         }
         (out, 1.0 / g)
+    }
+}
+
+/// The metric's byte in a saved scan.
+fn metric_code(metric: Metric) -> u8 {
+    match metric {
+        Metric::Cosine => 0,
+        Metric::L2 => 1,
+        Metric::InnerProduct => 2,
+    }
+}
+
+/// What is left to read of a saved scan.
+struct Saved<'a>(&'a [u8]);
+
+impl<'a> Saved<'a> {
+    fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], String> {
+        if n > self.0.len() {
+            return Err("it ends early".into());
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn u64(&mut self) -> std::result::Result<u64, String> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+
+    fn f32s(&mut self, n: usize) -> std::result::Result<Vec<f32>, String> {
+        let bytes = self.take(n.checked_mul(4).ok_or("too many values")?)?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect())
     }
 }
 
@@ -977,6 +1148,111 @@ mod tests {
             }
             let recall = found as f64 / (10 * queries.len()) as f64;
             assert!(recall >= 0.95, "{metric:?}: recall@10 {recall}");
+        }
+    }
+
+    /// What `save` writes, `restore` takes back whole — the same codes and answers, on every
+    /// metric and with codes past the cascade's head — and what does not fit the index is
+    /// refused with the scan left untouched.
+    #[test]
+    fn saved_codes_come_back_whole_or_not_at_all() {
+        for (metric, dims) in [
+            (Metric::Cosine, 16),
+            (Metric::L2, 80),
+            (Metric::InnerProduct, 0),
+        ] {
+            let d = 96;
+            let data: Vec<(u64, Vec<f32>)> = low_rank(&mut Rng(7), 2000, d, 0.3)
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (i as u64 * 5 + 1, v))
+                .collect();
+            let by_key: HashMap<u64, Vec<f32>> = data.iter().cloned().collect();
+            let get = |key: u64, out: &mut [f32]| {
+                by_key.get(&key).map(|v| out.copy_from_slice(v)).is_some()
+            };
+            let spec = spec(d, metric, dims);
+            let mut scan = Scan::new(&spec).unwrap();
+            assert!(
+                scan.save().is_none(),
+                "nothing to save before the first fit"
+            );
+            let keys: Vec<u64> = data.iter().map(|(k, _)| *k).collect();
+            scan.fit(&keys, get);
+            scan.remove(keys[3]);
+            let saved = scan.save().unwrap();
+            let holds = |k: u64| k != keys[3] && by_key.contains_key(&k);
+
+            let mut back = Scan::new(&spec).unwrap();
+            back.restore(&saved, 1999, holds).unwrap();
+            assert_eq!(
+                (back.dims, back.width, back.head, back.fitted_at),
+                (scan.dims, scan.width, scan.head, 2000),
+                "{metric:?}"
+            );
+            assert_eq!(
+                (&back.keys, &back.codes, &back.tail),
+                (&scan.keys, &scan.codes, &scan.tail)
+            );
+            assert_eq!(back.half_norms, scan.half_norms);
+            assert_eq!(back.variance(), scan.variance());
+            assert_eq!(back.save().unwrap(), saved);
+            for q in low_rank(&mut Rng(3), 20, d, 0.0) {
+                assert_eq!(
+                    back.search(&q, 10, 32, |_| true, get),
+                    scan.search(&q, 10, 32, |_| true, get)
+                );
+            }
+            // A vector added after the restore is coded with the restored basis.
+            let extra = by_key[&keys[3]].clone();
+            back.insert(keys[3], &extra);
+            scan.insert(keys[3], &extra);
+            assert_eq!(back.save(), scan.save());
+
+            let refused = |bytes: &[u8],
+                           spec: &IndexSpec,
+                           records: usize,
+                           holds: &dyn Fn(u64) -> bool| {
+                let mut fresh = Scan::new(spec).unwrap();
+                let why = fresh.restore(bytes, records, holds).unwrap_err();
+                assert!(fresh.basis.is_none() && fresh.keys.is_empty() && fresh.row_of.is_empty());
+                why
+            };
+            let mut longer = saved.clone();
+            longer.push(0);
+            let other_metric = if metric == Metric::L2 {
+                Metric::Cosine
+            } else {
+                Metric::L2
+            };
+            for (bytes, spec, records, why) in [
+                (&saved[..saved.len() - 1], &spec, 1999, "ends early"),
+                (&longer[..], &spec, 1999, "past its end"),
+                (&saved[..40], &spec, 1999, "ends early"),
+                (&b"LHSCAN\x00\x02"[..], &spec, 1999, "not a saved scan"),
+                (
+                    &saved[..],
+                    &spec.clone().with_metric(other_metric),
+                    1999,
+                    "another metric",
+                ),
+                (
+                    &saved[..],
+                    &IndexSpec::new("t", d + 1).with_metric(metric),
+                    1999,
+                    "shape",
+                ),
+                (&saved[..], &spec, 2000, "codes for an index of 2000"),
+            ] {
+                let got = refused(bytes, spec, records, &holds);
+                assert!(got.contains(why), "{metric:?}: {got:?} should say {why:?}");
+            }
+            let got = refused(&saved, &spec, 1999, &|k| k != keys[7] && holds(k));
+            assert!(got.contains("not the index's"), "{got}");
+            if dims > 0 {
+                let other = spec.clone().with_scan(dims + 16, 64);
+                assert!(refused(&saved, &other, 1999, &holds).contains("shape"));
+            }
         }
     }
 

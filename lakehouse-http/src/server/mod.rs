@@ -199,6 +199,7 @@ fn app(lh: Lakehouse, config: &ServerConfig, draining: Arc<AtomicBool>) -> Resul
         )
         .route("/v1/indexes/{name}/add", post(r::index_add))
         .route("/v1/indexes/{name}/search", post(r::index_search))
+        .route("/v1/indexes/{name}/records", get(r::index_records))
         .route("/v1/indexes/{name}/remove", post(r::index_remove))
         .route("/v1/matrix/search", post(r::matrix_search))
         .route("/v1/playbook", delete(r::playbook_drop))

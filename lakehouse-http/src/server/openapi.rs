@@ -106,6 +106,7 @@ fn operations() -> Vec<Op> {
             .json_body(obj(json!({"records": {"type": "array", "items": obj(json!({"id": s(), "vector": vector(), "text": s(), "metadata": {"type": "object"}}), &["id"])}}), &["records"])),
         op("post", "/v1/indexes/{name}/search", "Nearest records to a vector or a text.")
             .json_body(obj(json!({"vector": vector(), "text": s(), "k": n(), "exclude_ids": {"type": "array", "items": s()}, "expansion": n(), "exact": {"type": "boolean"}, "filter": filter()}), &[])),
+        op("get", "/v1/indexes/{name}/records", "The index's records in pages, in the order stored: `{records: [{id, vector, metadata}], next_cursor}`; records added between pages come at the end.").paged(),
         op("post", "/v1/indexes/{name}/remove", "Remove ids.")
             .json_body(obj(json!({"ids": {"type": "array", "items": s()}}), &["ids"])),
         op("post", "/v1/matrix/search", "Search several corpora at once, merged by distance, with optional playbook boost.")

@@ -10,7 +10,7 @@ use super::error::{ApiError, ApiResult};
 /// Items in a page when the client names no limit.
 pub const DEFAULT_LIMIT: usize = 1000;
 /// The largest page.
-pub const MAX_LIMIT: usize = 10_000;
+pub const MAX_LIMIT: usize = lakehouse_core::MAX_PAGE;
 
 /// The query of a paged listing.
 #[derive(Debug, Default, Deserialize)]

@@ -471,6 +471,24 @@ pub async fn index_search(
     ))
 }
 
+/// A page of an index's records (core's scroll, with the listings' `limit` default and
+/// `next_cursor` name).
+pub async fn index_records(
+    State(app): S,
+    Path(name): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(super::page::DEFAULT_LIMIT);
+    let page = app
+        .lh
+        .index(&name)
+        .scroll(q.cursor.as_deref(), limit)
+        .await?;
+    Ok(Json(
+        json!({ "records": page.records, "next_cursor": page.next }),
+    ))
+}
+
 // ---- matrix and playbook ------------------------------------------------------------
 
 pub async fn matrix_search(State(app): S, Json(r): Json<MatrixRequest>) -> ApiResult<Json<Value>> {

@@ -2,7 +2,7 @@
 
 Datasets as Delta Lake tables on a local folder or S3 (DuckDB, Polars, Spark and the
 ``deltalake`` package read them where they lie), read-only SQL (Apache
-DataFusion) returning ``pyarrow.Table``, HNSW vector indexes, local text embeddings
+DataFusion) returning Arrow results, HNSW vector indexes, local text embeddings
 (``numpy`` arrays), matrix search across corpora and playbook memory.
 
 >>> import lakehouse
@@ -10,23 +10,29 @@ DataFusion) returning ``pyarrow.Table``, HNSW vector indexes, local text embeddi
 >>> lh.ingest_csv("workers.csv", "workers")                   # doctest: +SKIP
 >>> lh.sql("SELECT count(*) AS n FROM workers").to_pandas()   # doctest: +SKIP
 
-Every call releases the GIL while it works, so threads run lakehouse calls in parallel.
-Errors are raised as subclasses of :class:`LakehouseError`, one per kind.
+SQL and searches return a :class:`Result` (``to_arrow()``, ``to_pandas()``,
+``to_polars()``, ``to_list()``, the Arrow PyCapsule interface). Every call releases the
+GIL while it works, so threads run lakehouse calls in parallel, and Ctrl-C interrupts it.
+Errors are raised as subclasses of :class:`LakehouseError`, one per kind, which also
+derive from the matching builtin (``ValueError``, ``LookupError``, ``TimeoutError``,
+``OSError``). ``with lakehouse.open(root) as lh:`` flushes and closes it at the end.
 """
 
-from ._native import (
-    ArrowResult,
+from ._errors import (
     BusyError,
     ConflictError,
     InternalError,
     InvalidInputError,
-    Lakehouse,
     LakehouseError,
     NotFoundError,
     StorageError,
-    TimeoutError,
+    TimeLimitError,
     TooLargeError,
     ValidationError,
+)
+from ._native import (
+    ArrowResult,
+    Lakehouse,
     VectorIndex,
     __version__,
     choices,
@@ -34,6 +40,11 @@ from ._native import (
     migrate,
     open,
 )
+from ._results import MatrixResult, RecordsResult, Result, SearchResult
+
+# The name this class had before it also became a builtin ``TimeoutError``; kept for old
+# code, left out of ``__all__`` so that ``from lakehouse import *`` shadows no builtin.
+TimeoutError = TimeLimitError  # noqa: A001
 
 __all__ = [
     "ArrowResult",
@@ -43,9 +54,13 @@ __all__ = [
     "InvalidInputError",
     "Lakehouse",
     "LakehouseError",
+    "MatrixResult",
     "NotFoundError",
+    "RecordsResult",
+    "Result",
+    "SearchResult",
     "StorageError",
-    "TimeoutError",
+    "TimeLimitError",
     "TooLargeError",
     "ValidationError",
     "VectorIndex",

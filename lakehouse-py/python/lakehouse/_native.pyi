@@ -19,35 +19,7 @@ Mode = Literal["create", "append", "replace", "overwrite", "upsert", "merge"]
 Format = Literal["csv", "ndjson", "parquet", "arrow"]
 Purpose = Literal["document", "query"]
 
-class LakehouseError(Exception):
-    """Base class of every error lakehouse raises."""
-
-class InvalidInputError(LakehouseError):
-    """The request is malformed: a bad name, bad SQL, a malformed file, a wrong-shaped array."""
-
-class NotFoundError(LakehouseError):
-    """A named thing (dataset, version, index, model) does not exist."""
-
-class ConflictError(LakehouseError):
-    """The request contradicts stored state (schema drift, duplicate create)."""
-
-class TooLargeError(LakehouseError):
-    """An object or batch exceeds a configured size limit."""
-
-class ValidationError(LakehouseError):
-    """Well-formed input that breaks a rule (e.g. a write statement in read-only SQL)."""
-
-class BusyError(LakehouseError):
-    """A resource limit was hit; retrying later may succeed."""
-
-class TimeoutError(LakehouseError):
-    """The operation ran past its configured time limit."""
-
-class StorageError(LakehouseError):
-    """The object store failed."""
-
-class InternalError(LakehouseError):
-    """A bug or an unexpected state; please report it."""
+from ._results import MatrixResult, RecordsResult, Result, SearchResult
 
 class ArrowResult:
     """A query result exported once through the Arrow PyCapsule interface."""
@@ -131,8 +103,16 @@ class Lakehouse:
         self, path: Union[str, PathLike[str]], name: str, mode: Mode = "create"
     ) -> dict[str, Any]:
         """Ingests a newline-delimited JSON file as dataset ``name``."""
-    def sql(self, query: str) -> pa.Table:
-        """Runs read-only SQL; the rows as a ``pyarrow.Table`` (no copy)."""
+    def sql(self, query: str) -> Result:
+        """Runs read-only SQL; a :class:`Result` over the rows (``to_arrow()`` hands the
+        buffers over without copying)."""
+    def schema(self, name: str) -> pa.Schema:
+        """The columns of dataset ``name``'s latest version."""
+    def close(self) -> None:
+        """Snapshots every changed vector index, then refuses every later call (of the
+        indexes handed out too). ``with lakehouse.open(...) as lh:`` calls it."""
+    def __enter__(self) -> "Lakehouse": ...
+    def __exit__(self, *exc: object) -> bool: ...
     def datasets(self) -> list[dict[str, Any]]:
         """Latest manifests of all datasets."""
     def manifest(self, name: str) -> dict[str, Any]:
@@ -185,7 +165,7 @@ class Lakehouse:
         metadata_filter: Optional[dict[str, Json]] = None,
         exclude_ids: Optional[Sequence[str]] = None,
         use_playbook: bool = False,
-    ) -> dict[str, Any]:
+    ) -> MatrixResult:
         """Searches several corpora at once, merged by distance, optionally playbook-boosted."""
     def record_playbook(
         self,
@@ -233,8 +213,13 @@ class VectorIndex:
         filter: Optional[dict[str, Json]] = None,
         exact: bool = False,
         expansion: Optional[int] = None,
-    ) -> list[dict[str, Any]]:
-        """The ``k`` nearest records to a vector or a text: ``{"id", "distance", "metadata"}``."""
+    ) -> SearchResult:
+        """The ``k`` nearest records to a vector or a text, nearest first; rows are
+        ``{"id", "distance", "metadata"}``."""
+    def get(self, ids: Sequence[str]) -> RecordsResult:
+        """The stored records with these ids, in order (unknown ids left out)."""
+    def head(self, n: int = 10) -> RecordsResult:
+        """The first ``n`` records in the order stored."""
     def remove(self, ids: Sequence[str]) -> int:
         """Removes ids; returns how many were removed."""
     def info(self) -> dict[str, Any]:
