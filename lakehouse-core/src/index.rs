@@ -5,7 +5,9 @@ use std::sync::Arc;
 use crate::embed::Purpose;
 use crate::error::{Error, Result};
 use crate::lakehouse::Lakehouse;
-use crate::vector::{Hit, IndexInfo, IndexQuery, RecordInput, VectorIndex, VectorRecord};
+use crate::vector::{
+    Hit, IndexInfo, IndexQuery, MetadataFilter, RecordInput, VectorIndex, VectorRecord,
+};
 
 /// Most records one [`Index::scroll`] page holds.
 pub const MAX_PAGE: usize = 10_000;
@@ -270,6 +272,43 @@ impl Index {
     pub async fn remove(&self, ids: Vec<String>) -> Result<usize> {
         self.writable("remove from")?;
         self.open().await?.remove(ids).await
+    }
+
+    /// Removes every record whose metadata passes `filter` (as a search's filter tests
+    /// it), in one logged operation; returns how many went. An empty filter, which would
+    /// remove everything, is [`Error::InvalidInput`]: drop the index for that. A record added
+    /// while this runs is left alone.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IndexSpec, MetadataFilter, RecordInput};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// # let shifts = lh.create_index(IndexSpec::new("shifts", 2)).await.unwrap();
+    /// shifts.add(vec![
+    ///     RecordInput::vector("a", vec![1.0, 0.0]).with_metadata(serde_json::json!({"site": "north"})),
+    ///     RecordInput::vector("b", vec![0.0, 1.0]).with_metadata(serde_json::json!({"site": "south"})),
+    /// ]).await.unwrap();
+    /// let north = MetadataFilter::parse(r#"{"site": "north"}"#).unwrap();
+    /// assert_eq!(shifts.remove_where(&north).await.unwrap(), 1);
+    /// assert_eq!(shifts.info().await.unwrap().count, 1);
+    /// assert!(shifts.remove_where(&MetadataFilter::default()).await.is_err());
+    /// # });
+    /// ```
+    pub async fn remove_where(&self, filter: &MetadataFilter) -> Result<usize> {
+        self.writable("remove from")?;
+        if filter.is_empty() {
+            return Err(Error::invalid(
+                "an empty filter would remove every record; give at least one condition \
+                 (or delete the index)",
+            ));
+        }
+        let index = self.open().await?;
+        let ids = index.ids_matching(filter);
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        index.remove(ids).await
     }
 
     /// Writes a snapshot now if anything changed since the last one (reopening then

@@ -124,6 +124,7 @@ pub struct LakehouseBuilder {
     options: Options,
     store: Option<Arc<dyn ObjectStore>>,
     embedder: Option<Arc<dyn EmbeddingModel>>,
+    storage_options: Vec<(String, String)>,
 }
 
 impl LakehouseBuilder {
@@ -189,6 +190,32 @@ impl LakehouseBuilder {
         self
     }
 
+    /// Settings for an `s3://` root, applied over the AWS environment variables: any key
+    /// object_store's S3 builder knows, in either spelling and any case (`endpoint` or
+    /// `AWS_ENDPOINT_URL`, `region`, `access_key_id`, `secret_access_key`, `session_token`,
+    /// `allow_http`, `virtual_hosted_style_request`, …). An unknown key, or an option for a
+    /// root that is not `s3://`, is [`Error::InvalidInput`] at [`Self::open`].
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use lakehouse_core::{ErrorKind, Lakehouse};
+    /// let typo = Lakehouse::builder("s3://bucket/prefix")
+    ///     .storage_options([("endpiont", "http://localhost:9000")])
+    ///     .open()
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(typo.kind(), ErrorKind::InvalidInput);
+    /// # });
+    /// ```
+    pub fn storage_options<K: Into<String>, V: Into<String>>(
+        mut self,
+        options: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.storage_options
+            .extend(options.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
     /// Embeds with `model` instead of the local model folder.
     pub fn embedder(mut self, model: Arc<dyn EmbeddingModel>) -> Self {
         self.embedder = Some(model);
@@ -203,9 +230,16 @@ impl LakehouseBuilder {
             options,
             store,
             embedder,
+            storage_options,
         } = self;
         let storage = match store {
-            None => open_storage(&root, options.max_object_size)?,
+            None => open_storage(&root, options.max_object_size, &storage_options)?,
+            Some(_) if !storage_options.is_empty() => {
+                return Err(Error::invalid(
+                    "storage options configure an s3:// root; a given object store comes \
+                     configured",
+                ));
+            }
             Some(store) => {
                 let prefix = root.trim_matches('/');
                 if !prefix.is_empty() {
@@ -278,6 +312,7 @@ impl Lakehouse {
             options: Options::default(),
             store: None,
             embedder: None,
+            storage_options: Vec::new(),
         }
     }
 
@@ -318,7 +353,7 @@ impl Lakehouse {
     /// Delta table (see [`crate::migrate`]). Safe to run again; converted datasets are left
     /// alone.
     pub async fn migrate(root: &str, options: MigrateOptions) -> Result<MigrateReport> {
-        let storage = open_storage(root, DEFAULT_MAX_OBJECT_SIZE)?;
+        let storage = open_storage(root, DEFAULT_MAX_OBJECT_SIZE, &[])?;
         crate::migrate::migrate(&storage, options).await
     }
 
@@ -476,7 +511,11 @@ impl Lakehouse {
     }
 }
 
-fn open_storage(root: &str, max_object_size: u64) -> Result<Storage> {
+fn open_storage(
+    root: &str,
+    max_object_size: u64,
+    storage_options: &[(String, String)],
+) -> Result<Storage> {
     if root.trim().is_empty() {
         return Err(Error::invalid("lakehouse root is empty"));
     }
@@ -485,7 +524,17 @@ fn open_storage(root: &str, max_object_size: u64) -> Result<Storage> {
         if bucket.is_empty() {
             return Err(Error::invalid(format!("no bucket in {root:?}")));
         }
-        let s3 = AmazonS3Builder::from_env()
+        let mut s3 = AmazonS3Builder::from_env();
+        for (key, value) in storage_options {
+            let parsed = key.trim().to_ascii_lowercase().parse().map_err(|_| {
+                Error::invalid(format!(
+                    "unknown S3 storage option {key:?} (e.g. endpoint, region, \
+                     access_key_id, secret_access_key, session_token, allow_http)"
+                ))
+            })?;
+            s3 = s3.with_config(parsed, value);
+        }
+        let s3 = s3
             .with_bucket_name(bucket)
             .build()
             .map_err(|e| Error::invalid(format!("cannot configure S3 for {root:?}: {e}")))?;
@@ -501,6 +550,11 @@ fn open_storage(root: &str, max_object_size: u64) -> Result<Storage> {
         return Ok(
             Storage::with_prefix(s3.clone(), prefix, max_object_size, description).at_url(url, s3),
         );
+    }
+    if !storage_options.is_empty() {
+        return Err(Error::invalid(format!(
+            "storage options configure an s3:// root, not {root:?}"
+        )));
     }
     if let Some((scheme, _)) = root.split_once("://")
         && scheme != "file"

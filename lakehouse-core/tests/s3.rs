@@ -190,3 +190,58 @@ async fn two_processes_append_at_once_on_s3() {
     let Some(root) = s3_root() else { return };
     common::concurrent_appends(&root, "race_child_entry").await;
 }
+
+/// `storage_options` reach the S3 client over the environment: a wrong secret given as an
+/// option is refused by the server although the environment holds the right one, and the
+/// same settings given as options (any spelling, any case) work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_options_win_over_the_environment() {
+    let Some(root) = s3_root() else { return };
+    let csv = "n\n1\n";
+    let wrong = Lakehouse::builder(root.as_str())
+        .storage_options([("AWS_SECRET_ACCESS_KEY", "not-the-secret")])
+        .open()
+        .await;
+    let refused = match wrong {
+        Err(e) => e,
+        Ok(lh) => lh
+            .dataset("t")
+            .write(csv, &IngestOptions::default())
+            .await
+            .unwrap_err(),
+    };
+    assert_ne!(refused.kind(), ErrorKind::InvalidInput, "{refused}");
+
+    let env = |name: &str| std::env::var(name).unwrap();
+    let lh = Lakehouse::builder(root.as_str())
+        .storage_options([
+            ("endpoint", env("AWS_ENDPOINT")),
+            ("Access_Key_Id", env("AWS_ACCESS_KEY_ID")),
+            ("aws_secret_access_key", env("AWS_SECRET_ACCESS_KEY")),
+            ("region", env("AWS_REGION")),
+            ("allow_http", "true".to_string()),
+        ])
+        .open()
+        .await
+        .unwrap();
+    lh.dataset("t")
+        .write(csv, &IngestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(lh.dataset("t").count().await.unwrap(), 1);
+
+    // Options on a root they cannot configure, and unknown keys, are refused at open.
+    let dir = tempfile::tempdir().unwrap();
+    let local = Lakehouse::builder(dir.path().to_str().unwrap())
+        .storage_options([("region", "us-east-1")])
+        .open()
+        .await
+        .unwrap_err();
+    assert_eq!(local.kind(), ErrorKind::InvalidInput, "{local}");
+    let typo = Lakehouse::builder(root.as_str())
+        .storage_options([("endpiont", "http://localhost")])
+        .open()
+        .await
+        .unwrap_err();
+    assert!(typo.to_string().contains("endpiont"), "{typo}");
+}

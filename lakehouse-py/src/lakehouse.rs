@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use lakehouse_core::indexer::{EmbedDataset, EmbedProgress};
 use lakehouse_core::matrix::MatrixRequest;
 use lakehouse_core::playbook::PlaybookEntry;
 use lakehouse_core::{
@@ -157,7 +158,8 @@ pub struct PyLakehouse {
 /// `lakehouse serve`).
 #[pyfunction]
 #[pyo3(signature = (root, *, model=None, cache_size=None, precision=None, embedder=None,
-    embedder_url=None, embedder_model=None, embedder_key_env=None, embedder_input_type=false))]
+    embedder_url=None, embedder_model=None, embedder_key_env=None, embedder_input_type=false,
+    storage_options=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn open(
     py: Python<'_>,
@@ -170,7 +172,13 @@ pub fn open(
     embedder_model: Option<String>,
     embedder_key_env: Option<String>,
     embedder_input_type: bool,
+    storage_options: Option<std::collections::HashMap<String, Bound<'_, PyAny>>>,
 ) -> PyResult<PyLakehouse> {
+    let storage_options = storage_options
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, value)| Ok((key, option_text(&value)?)))
+        .collect::<PyResult<Vec<(String, String)>>>()?;
     let root = root
         .to_str()
         .ok_or_else(|| invalid("the root is not valid UTF-8"))?
@@ -193,12 +201,30 @@ pub fn open(
     }
     options.remote.input_type = embedder_input_type;
     let inner = run(py, async move {
-        Lakehouse::builder(&root).options(options).open().await
+        Lakehouse::builder(&root)
+            .options(options)
+            .storage_options(storage_options)
+            .open()
+            .await
     })?;
     Ok(PyLakehouse {
         inner,
         closed: Arc::default(),
     })
+}
+
+/// A storage option's value as text: `True` → `"true"`, numbers and strings as written.
+fn option_text(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(b) = value.extract::<bool>() {
+        return Ok(b.to_string());
+    }
+    if value.is_instance_of::<PyString>() || value.extract::<f64>().is_ok() {
+        return Ok(value.str()?.to_cow()?.into_owned());
+    }
+    Err(invalid(format!(
+        "a storage option's value is a str, bool or number, not {}",
+        value.get_type().name()?
+    )))
 }
 
 /// Converts the lakehouse at `root`, written by a release before datasets were Delta Lake
@@ -395,6 +421,69 @@ impl PyLakehouse {
             py,
             async move { lh.dataset(&name).delete(&predicate).await },
         )?;
+        serialized(py, &report)
+    }
+
+    /// Embeds the `text` of each row of `dataset` (a column, or an SQL expression over its
+    /// columns) into vector index `index` (created when missing), ids from `id_column`,
+    /// `metadata_columns` copied into each record's metadata, and keeps the index in sync:
+    /// a later call embeds only what versions since then added or changed, and removes
+    /// what they deleted. Returns the report (`embedded`, `skipped_*`, `removed`, `index`).
+    ///
+    /// `progress`: `None` shows a tqdm bar when tqdm is installed, `False` nothing, and a
+    /// callable is called after each batch with `{"done", "total", "embedded"}` (an
+    /// exception it raises is raised when the run ends; the run itself goes on).
+    ///
+    /// >>> lh.embed_dataset("workers", "workers_idx", text="bio", id_column="id")  # doctest: +SKIP
+    #[pyo3(signature = (dataset, index, *, text, id_column, metadata_columns=None, batch_size=256, progress=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn embed_dataset<'py>(
+        &self,
+        py: Python<'py>,
+        dataset: String,
+        index: String,
+        text: String,
+        id_column: String,
+        metadata_columns: Option<Vec<String>>,
+        batch_size: usize,
+        progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let lh = self.lh()?;
+        let progress_module = py.import("lakehouse._progress")?;
+        let reporter: Option<Py<PyAny>> = progress_module
+            .call_method1(
+                "reporter",
+                (progress, format!("embedding {dataset} into {index}")),
+            )?
+            .extract()?;
+        let mut request = EmbedDataset::new(dataset, id_column, text, index)
+            .with_metadata(metadata_columns.unwrap_or_default());
+        request.batch_size = batch_size;
+        let failure: Arc<std::sync::Mutex<Option<PyErr>>> = Arc::default();
+        let (callback, failed) = (reporter.as_ref().map(|r| r.clone_ref(py)), failure.clone());
+        let report = run(py, async move {
+            let on_batch = |p: &EmbedProgress| {
+                let Some(callback) = &callback else { return };
+                Python::attach(|py| {
+                    let dict = pyo3::types::PyDict::new(py);
+                    let called = dict
+                        .set_item("done", p.done)
+                        .and_then(|()| dict.set_item("total", p.total))
+                        .and_then(|()| dict.set_item("embedded", p.embedded))
+                        .and_then(|()| callback.call1(py, (dict,)).map(drop));
+                    if let Err(e) = called {
+                        let mut first = failed.lock().unwrap_or_else(|p| p.into_inner());
+                        first.get_or_insert(e);
+                    }
+                });
+            };
+            lh.embed_dataset(&request, &on_batch).await
+        });
+        progress_module.call_method1("finish", (reporter,))?;
+        let report = report?;
+        if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(e);
+        }
         serialized(py, &report)
     }
 
@@ -811,6 +900,18 @@ impl PyVectorIndex {
     fn remove(&self, py: Python<'_>, ids: Vec<String>) -> PyResult<usize> {
         let index = self.index()?;
         run(py, async move { index.remove(ids).await })
+    }
+
+    /// Removes every record whose metadata passes `where` (a dict, as a search's
+    /// `filter`: `{"site": "north"}`, `{"state": ["IL", "WI"]}`); returns how many went. An
+    /// empty filter is refused (use `drop_index` to remove everything).
+    ///
+    /// >>> index.delete(where={"site": "north"})  # doctest: +SKIP
+    #[pyo3(signature = (*, r#where))]
+    fn delete(&self, py: Python<'_>, r#where: Bound<'_, PyAny>) -> PyResult<usize> {
+        let index = self.index()?;
+        let filter: MetadataFilter = deserialized(&r#where, "metadata filter")?;
+        run(py, async move { index.remove_where(&filter).await })
     }
 
     /// Spec, count and memory of the index.

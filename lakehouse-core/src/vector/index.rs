@@ -632,6 +632,17 @@ impl VectorIndex {
             .collect()
     }
 
+    /// The ids of the stored records whose metadata passes `filter`, in no particular order
+    /// (what a removal by filter removes).
+    pub fn ids_matching(&self, filter: &MetadataFilter) -> Vec<String> {
+        self.read()
+            .records
+            .iter()
+            .filter(|(_, e)| filter.matches(e.metadata.as_deref()))
+            .map(|(_, e)| e.id.to_string())
+            .collect()
+    }
+
     /// Up to `limit` records in the order they were stored, after position `after` (`None`:
     /// from the first), with the position of the last one returned when more follow: a
     /// scroll over the whole index in pages that writes in between do not disturb (a record

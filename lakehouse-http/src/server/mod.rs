@@ -32,6 +32,10 @@ use lakehouse_core::embed::CacheStats;
 use lakehouse_core::{Error, Lakehouse, Result};
 use lakehouse_mcp::{HttpOptions, McpOptions};
 use tokio::sync::Semaphore;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -61,6 +65,15 @@ pub struct ServerConfig {
     /// that a load balancer stops sending requests before the listener closes (0 by
     /// default: stop accepting at once).
     pub drain_delay: Duration,
+    /// Browser origins allowed to call the API (CORS): `https://app.example.com`, or `*`
+    /// for any. Empty (the default): no CORS headers, so browsers keep pages of other
+    /// origins out. Preflight requests are answered before the token check, as browsers
+    /// send them without credentials.
+    pub cors_origins: Vec<String>,
+    /// Compress responses (gzip or zstd, as the client's `Accept-Encoding` asks; on by
+    /// default). Compressed request bodies (`Content-Encoding: gzip` / `zstd`) are always
+    /// read, within the same body limits counted after decompression.
+    pub compression: bool,
     /// An application's own routes, served beside the API behind the same access rules,
     /// time limit, JSON body limit, request ids, idempotency and metrics (none by default):
     /// how an application extends the server without forking it. Handlers answer errors in
@@ -82,6 +95,8 @@ impl Default for ServerConfig {
             max_concurrent_uploads: 4,
             mcp: McpOptions::default(),
             drain_delay: Duration::ZERO,
+            cors_origins: Vec::new(),
+            compression: true,
             routes: Router::new(),
         }
     }
@@ -107,7 +122,64 @@ impl ServerConfig {
                 "max_concurrent_uploads must be at least 1".into(),
             ));
         }
+        self.cors()?;
         Ok(())
+    }
+
+    /// The CORS layer of [`Self::cors_origins`]; `None` when there are none.
+    fn cors(&self) -> Result<Option<CorsLayer>> {
+        use axum::http::{HeaderName, HeaderValue, Method, header};
+        if self.cors_origins.is_empty() {
+            return Ok(None);
+        }
+        let origins = if self.cors_origins.iter().any(|o| o == "*") {
+            if self.cors_origins.len() > 1 {
+                return Err(Error::InvalidInput(
+                    "CORS origin `*` allows every origin; give it alone".into(),
+                ));
+            }
+            AllowOrigin::any()
+        } else {
+            let values = self
+                .cors_origins
+                .iter()
+                .map(|o| {
+                    let origin = o.parse::<axum::http::Uri>().ok().filter(|u| {
+                        matches!(u.scheme_str(), Some("http" | "https"))
+                            && u.authority().is_some()
+                            && u.path_and_query().is_none_or(|p| p.as_str() == "/")
+                            && !o.ends_with('/')
+                    });
+                    origin
+                        .and_then(|_| HeaderValue::from_str(o).ok())
+                        .ok_or_else(|| {
+                            Error::InvalidInput(format!(
+                                "{o:?} is not a CORS origin: scheme://host[:port], as \
+                             https://app.example.com, or *"
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            AllowOrigin::list(values)
+        };
+        Ok(Some(
+            CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    header::CONTENT_ENCODING,
+                    header::ACCEPT,
+                    HeaderName::from_static(request_id::HEADER),
+                    HeaderName::from_static(idempotency::HEADER),
+                ])
+                .expose_headers([
+                    HeaderName::from_static(request_id::HEADER),
+                    header::RETRY_AFTER,
+                ])
+                .max_age(Duration::from_secs(3600)),
+        ))
     }
 }
 
@@ -211,7 +283,8 @@ fn app(lh: Lakehouse, config: &ServerConfig, draining: Arc<AtomicBool>) -> Resul
         .routes
         .clone()
         .layer(DefaultBodyLimit::max(config.max_body));
-    Ok(api
+    let cors = config.cors()?;
+    let router = api
         .merge(uploads)
         .fallback(r::not_found)
         .with_state(state)
@@ -239,7 +312,25 @@ fn app(lh: Lakehouse, config: &ServerConfig, draining: Arc<AtomicBool>) -> Resul
                 )
             }),
         )
-        .layer(axum::middleware::from_fn(request_id::assign)))
+        .layer(RequestDecompressionLayer::new())
+        .layer(axum::middleware::from_fn(request_id::assign));
+    let router = if config.compression {
+        // Not what is compressed already: Parquet, stored objects, images.
+        let worth = DefaultPredicate::new()
+            .and(NotForContentType::const_new(
+                "application/vnd.apache.parquet",
+            ))
+            .and(NotForContentType::const_new("application/octet-stream"));
+        router.layer(CompressionLayer::new().compress_when(worth))
+    } else {
+        router
+    };
+    // Outermost: a preflight is answered before the access rules, which it carries no
+    // token for; every answer (errors too) carries the CORS headers.
+    Ok(match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    })
 }
 
 /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests and flushes every

@@ -107,8 +107,8 @@ fn operations() -> Vec<Op> {
         op("post", "/v1/indexes/{name}/search", "Nearest records to a vector or a text.")
             .json_body(obj(json!({"vector": vector(), "text": s(), "k": n(), "exclude_ids": {"type": "array", "items": s()}, "expansion": n(), "exact": {"type": "boolean"}, "filter": filter()}), &[])),
         op("get", "/v1/indexes/{name}/records", "The index's records in pages, in the order stored: `{records: [{id, vector, metadata}], next_cursor}`; records added between pages come at the end.").paged(),
-        op("post", "/v1/indexes/{name}/remove", "Remove ids.")
-            .json_body(obj(json!({"ids": {"type": "array", "items": s()}}), &["ids"])),
+        op("post", "/v1/indexes/{name}/remove", "Remove records by `ids`, or every record whose metadata passes `filter` (one of the two): `{removed, count}`.")
+            .json_body(obj(json!({"ids": {"type": "array", "items": s()}, "filter": filter()}), &[])),
         op("post", "/v1/matrix/search", "Search several corpora at once, merged by distance, with optional playbook boost.")
             .json_body(obj(json!({"query_text": s(), "query_vector": vector(), "corpora": {"type": "array", "items": s()}, "k": n(), "per_corpus_k": n(), "metadata_filter": filter(), "exclude_ids": {"type": "array", "items": s()}, "use_playbook": {"type": "boolean"}}), &["corpora"])),
         op("post", "/v1/playbook/record", "Record an answer that worked: `{playbook_id}`.")

@@ -12,7 +12,8 @@ use futures::StreamExt;
 use lakehouse_core::matrix::MatrixRequest;
 use lakehouse_core::playbook::PlaybookEntry;
 use lakehouse_core::{
-    EmbedRequest, Embeddings, Format, IndexQuery, IndexSpec, IngestMode, IngestOptions, RecordInput,
+    EmbedRequest, Embeddings, Format, IndexQuery, IndexSpec, IngestMode, IngestOptions,
+    MetadataFilter, RecordInput,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -444,9 +445,13 @@ pub async fn index_add(
     Ok(Json(json!({ "added": added, "count": count })))
 }
 
+/// `ids` or `filter`, not both.
 #[derive(Deserialize)]
 pub struct RemoveRequest {
+    #[serde(default)]
     ids: Vec<String>,
+    #[serde(default)]
+    filter: Option<MetadataFilter>,
 }
 
 pub async fn index_remove(
@@ -455,7 +460,13 @@ pub async fn index_remove(
     Json(r): Json<RemoveRequest>,
 ) -> ApiResult<Json<Value>> {
     let index = app.lh.index(&name);
-    let removed = index.remove(r.ids).await?;
+    let removed = match r.filter {
+        Some(_) if !r.ids.is_empty() => {
+            return Err(ApiError::bad_request("give `ids` or `filter`, not both"));
+        }
+        Some(filter) => index.remove_where(&filter).await?,
+        None => index.remove(r.ids).await?,
+    };
     let count = index.info().await?.count;
     Ok(Json(json!({ "removed": removed, "count": count })))
 }

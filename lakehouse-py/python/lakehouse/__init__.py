@@ -15,7 +15,8 @@ SQL and searches return a :class:`Result` (``to_arrow()``, ``to_pandas()``,
 GIL while it works, so threads run lakehouse calls in parallel, and Ctrl-C interrupts it.
 Errors are raised as subclasses of :class:`LakehouseError`, one per kind, which also
 derive from the matching builtin (``ValueError``, ``LookupError``, ``TimeoutError``,
-``OSError``). ``with lakehouse.open(root) as lh:`` flushes and closes it at the end.
+``OSError``). ``with lakehouse.open(root) as lh:`` flushes and closes it at the end. asyncio code
+uses ``await lakehouse.open_async(root)``: the same methods, awaitable.
 """
 
 from ._errors import (
@@ -41,6 +42,7 @@ from ._native import (
     open,
 )
 from ._results import MatrixResult, RecordsResult, Result, SearchResult
+from ._async import AsyncLakehouse, AsyncVectorIndex, open_async
 
 # The name this class had before it also became a builtin ``TimeoutError``; kept for old
 # code, left out of ``__all__`` so that ``from lakehouse import *`` shadows no builtin.
@@ -48,6 +50,8 @@ TimeoutError = TimeLimitError  # noqa: A001
 
 __all__ = [
     "ArrowResult",
+    "AsyncLakehouse",
+    "AsyncVectorIndex",
     "BusyError",
     "ConflictError",
     "InternalError",
@@ -69,4 +73,5 @@ __all__ = [
     "install_model",
     "migrate",
     "open",
+    "open_async",
 ]

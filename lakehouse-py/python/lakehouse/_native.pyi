@@ -1,7 +1,7 @@
 """Type stubs of the native module (``lakehouse._native``), re-exported by ``lakehouse``."""
 
 from os import PathLike
-from typing import Any, Literal, Optional, Sequence, Union
+from typing import Any, Callable, Literal, Optional, Sequence, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,94 @@ Format = Literal["csv", "ndjson", "parquet", "arrow"]
 Purpose = Literal["document", "query"]
 
 from ._results import MatrixResult, RecordsResult, Result, SearchResult
+
+class Column(TypedDict):
+    """A dataset column: name, Arrow type name, nullability."""
+
+    name: str
+    type: str
+    nullable: bool
+
+class Manifest(TypedDict, total=False):
+    """One version of a dataset (a Delta table version)."""
+
+    dataset_id: str
+    name: str
+    version: int
+    fingerprint: str
+    columns: list[Column]
+    files: list[dict[str, Any]]
+    row_count: int
+    operation: Any
+    created_at: str
+
+class IngestReport(TypedDict, total=False):
+    """What a write or ingest did: the new version, rows read, whether it changed nothing."""
+
+    manifest: Manifest
+    rows: int
+    no_op: bool
+    source_sha256: str
+
+class DeleteReport(TypedDict):
+    """What ``Lakehouse.delete`` did."""
+
+    manifest: Manifest
+    rows_deleted: int
+
+class IndexSpec(TypedDict):
+    """How an index was created."""
+
+    name: str
+    dimensions: int
+    kind: IndexKind
+    metric: Metric
+    quantization: Quantization
+    connectivity: int
+    expansion_add: int
+    expansion_search: int
+    scan_dimensions: int
+    scan_candidates: int
+
+class IndexInfo(TypedDict):
+    """An index's spec, size and how a search is answered now."""
+
+    spec: IndexSpec
+    count: int
+    memory_bytes: int
+    memory_mapped: bool
+    scan_variance: Optional[float]
+    scan_dimensions: Optional[int]
+    search: Literal["exact", "scan", "graph"]
+
+class EmbedProgress(TypedDict):
+    """Where an ``embed_dataset`` run stands, after each batch."""
+
+    done: int
+    total: int
+    embedded: int
+
+class EmbedReport(TypedDict):
+    """What ``embed_dataset`` did."""
+
+    rows: int
+    embedded: int
+    skipped_existing: int
+    skipped_empty: int
+    skipped_duplicate: int
+    unchanged: int
+    removed: int
+    dataset_version: int
+    incremental_from: Optional[int]
+    index: IndexInfo
+    elapsed: float
+
+class Hit(TypedDict):
+    """A row of a search result (``SearchResult.to_list()``)."""
+
+    id: str
+    distance: float
+    metadata: Optional[dict[str, Json]]
 
 class ArrowResult:
     """A query result exported once through the Arrow PyCapsule interface."""
@@ -51,6 +139,7 @@ def open(
     embedder_model: Optional[str] = None,
     embedder_key_env: Optional[str] = None,
     embedder_input_type: bool = False,
+    storage_options: Optional[dict[str, Union[str, bool, int, float]]] = None,
 ) -> Lakehouse:
     """Opens (creating if needed) the lakehouse at ``root``: a local folder or
     ``s3://bucket/prefix``. ``model`` is an embedding model folder (default:
@@ -65,7 +154,12 @@ def open(
     API key from the environment variable ``embedder_key_env``
     (``LAKEHOUSE_EMBEDDER_API_KEY`` by default). Remote is the default when
     ``embedder_url`` is given. ``embedder_input_type`` sends each request's purpose, for a
-    server that applies its model's task prompts (another ``lakehouse serve``)."""
+    server that applies its model's task prompts (another ``lakehouse serve``).
+
+    ``storage_options`` configure an ``s3://`` root over the AWS environment variables
+    (``endpoint``, ``region``, ``access_key_id``, ``secret_access_key``,
+    ``session_token``, ``allow_http``, …; ``AWS_``-prefixed spellings too); an unknown key,
+    or options for another kind of root, raise :class:`InvalidInputError`."""
 
 class Lakehouse:
     """An open lakehouse. Thread-safe; every call releases the GIL while it works."""
@@ -79,7 +173,7 @@ class Lakehouse:
         data: Any,
         mode: Mode = "create",
         keys: Optional[list[str]] = None,
-    ) -> dict[str, Any]:
+    ) -> IngestReport:
         """Writes Arrow data as dataset ``name``: any object with ``__arrow_c_stream__``
         (a pyarrow Table or RecordBatchReader, a polars DataFrame, a DuckDB relation) or a
         pandas DataFrame, read batch by batch with its column types kept; returns the
@@ -92,16 +186,16 @@ class Lakehouse:
         mode: Mode = "create",
         format: Optional[Format] = None,
         keys: Optional[list[str]] = None,
-    ) -> dict[str, Any]:
+    ) -> IngestReport:
         """Ingests a CSV, NDJSON, Parquet or Arrow IPC file as dataset ``name`` (the
         file's stem by default); the format comes from ``format`` or the extension."""
     def ingest_csv(
         self, path: Union[str, PathLike[str]], name: str, mode: Mode = "create"
-    ) -> dict[str, Any]:
+    ) -> IngestReport:
         """Ingests a CSV file as dataset ``name``; returns the ingest report."""
     def ingest_ndjson(
         self, path: Union[str, PathLike[str]], name: str, mode: Mode = "create"
-    ) -> dict[str, Any]:
+    ) -> IngestReport:
         """Ingests a newline-delimited JSON file as dataset ``name``."""
     def sql(self, query: str) -> Result:
         """Runs read-only SQL; a :class:`Result` over the rows (``to_arrow()`` hands the
@@ -113,17 +207,33 @@ class Lakehouse:
         indexes handed out too). ``with lakehouse.open(...) as lh:`` calls it."""
     def __enter__(self) -> "Lakehouse": ...
     def __exit__(self, *exc: object) -> bool: ...
-    def datasets(self) -> list[dict[str, Any]]:
+    def datasets(self) -> list[Manifest]:
         """Latest manifests of all datasets."""
-    def manifest(self, name: str) -> dict[str, Any]:
+    def manifest(self, name: str) -> Manifest:
         """The latest manifest of dataset ``name``."""
-    def versions(self, name: str) -> list[dict[str, Any]]:
+    def versions(self, name: str) -> list[Manifest]:
         """The retained versions of dataset ``name``, oldest first."""
     def drop_dataset(self, name: str) -> None:
         """Drops dataset ``name`` with every version and file; the name can be used again."""
-    def delete(self, name: str, predicate: str) -> dict[str, Any]:
+    def delete(self, name: str, predicate: str) -> DeleteReport:
         """Deletes the rows matching the SQL condition ``predicate`` as a new version:
         ``{"manifest": ..., "rows_deleted": n}``."""
+    def embed_dataset(
+        self,
+        dataset: str,
+        index: str,
+        *,
+        text: str,
+        id_column: str,
+        metadata_columns: Optional[Sequence[str]] = None,
+        batch_size: int = 256,
+        progress: Union[None, bool, Callable[[EmbedProgress], object]] = None,
+    ) -> EmbedReport:
+        """Embeds the ``text`` (a column or an SQL expression) of each row of ``dataset``
+        into vector index ``index`` (created when missing), ids from ``id_column``, and
+        keeps it in sync: a later call embeds only what changed since. ``progress``: None
+        shows a tqdm bar when tqdm is installed, False nothing, a callable gets an
+        :class:`EmbedProgress` after each batch."""
     def create_index(
         self,
         name: str,
@@ -222,7 +332,10 @@ class VectorIndex:
         """The first ``n`` records in the order stored."""
     def remove(self, ids: Sequence[str]) -> int:
         """Removes ids; returns how many were removed."""
-    def info(self) -> dict[str, Any]:
+    def delete(self, *, where: dict[str, Json]) -> int:
+        """Removes every record whose metadata passes ``where`` (as a search's ``filter``);
+        returns how many went. An empty filter is refused."""
+    def info(self) -> IndexInfo:
         """Spec, count and memory of the index."""
     def flush(self) -> None:
         """Writes a snapshot now."""
