@@ -15,6 +15,13 @@ use serde_json::{Value, json};
 
 mod common;
 
+/// `lakehouse --root ROOT serve --bind BIND`, to run.
+fn serve(root: &Path, bind: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lakehouse"));
+    c.arg("--root").arg(root).args(["serve", "--bind", bind]);
+    c
+}
+
 /// A running server process.
 struct Server {
     child: Child,
@@ -24,14 +31,7 @@ struct Server {
 
 impl Server {
     fn start(root: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lakehouse"))
-            .args([
-                "--root",
-                root.to_str().unwrap(),
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-            ])
+        let mut child = serve(root, "127.0.0.1:0")
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -795,16 +795,7 @@ fn auth_token_allow_list_and_loopback_rule() {
     drop(fenced);
 
     // No token off loopback: refused before binding.
-    let out = Command::new(env!("CARGO_BIN_EXE_lakehouse"))
-        .args([
-            "--root",
-            dir.path().to_str().unwrap(),
-            "serve",
-            "--bind",
-            "0.0.0.0:0",
-        ])
-        .output()
-        .unwrap();
+    let out = serve(dir.path(), "0.0.0.0:0").output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("without a token"));
 }
@@ -955,14 +946,7 @@ fn cors_and_compression() {
 
     // Settings that do not hold are refused before the server starts.
     for bad in ["app.example", "http://app.example/", "*,http://a.example"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_lakehouse"))
-            .args([
-                "--root",
-                dir.path().to_str().unwrap(),
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-            ])
+        let out = serve(dir.path(), "127.0.0.1:0")
             .args(["--cors-origin", bad])
             .output()
             .unwrap();
@@ -1569,6 +1553,186 @@ fn large_uploads_stream_through_in_bounded_memory() {
         .json();
     assert_eq!(count["rows"][0][0], rows);
     assert_eq!(count["rows"][0][1], rows - 1);
+}
+
+/// A streamed answer read as it comes: status, headers (names in lower case), the body
+/// (stopping once it holds `max` bytes, when given) and whether a chunked body ended with its
+/// last chunk.
+fn read_streamed(s: TcpStream, max: Option<usize>) -> (u16, Vec<(String, String)>, Vec<u8>, bool) {
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let status = line.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let Some((k, v)) = line.trim_end().split_once(':') else {
+            break;
+        };
+        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let mut body = Vec::new();
+    if !headers.contains(&("transfer-encoding".into(), "chunked".into())) {
+        // An answer whose length was known up front (an error, an empty body).
+        r.read_to_end(&mut body).unwrap();
+        return (status, headers, body, true);
+    }
+    loop {
+        if max.is_some_and(|m| body.len() >= m) {
+            return (status, headers, body, false);
+        }
+        let mut size = String::new();
+        if r.read_line(&mut size).unwrap_or(0) == 0 {
+            return (status, headers, body, false);
+        }
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        let mut chunk = vec![0; n + 2];
+        if r.read_exact(&mut chunk).is_err() {
+            return (status, headers, body, false);
+        }
+        if n == 0 {
+            return (status, headers, body, true);
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// SQL results streamed (issue 23 item 6): Arrow IPC and NDJSON come batch by batch as the
+/// engine computes them, so a result of a trillion rows starts at once and the client may
+/// hang up; an error before the first batch keeps its status and body, a later one cuts the
+/// chunked body short.
+#[test]
+fn sql_results_stream_as_arrow_ipc_and_ndjson() {
+    use arrow::ipc::reader::StreamReader;
+    const EOS: [u8; 8] = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let r = server.call(
+        "POST",
+        "/v1/datasets/people",
+        Some("text/csv"),
+        b"id,name,score\n1,Alice,0.5\n2,Bob,\n3,Carol,2.25\n",
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let send = |accept: &str, sql: &str| {
+        let mut s = TcpStream::connect(server.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        let body = json!({ "sql": sql }).to_string();
+        write!(
+            s,
+            "POST /v1/sql HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nAccept: {accept}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        s
+    };
+    let sql = "SELECT id, name, score FROM people ORDER BY id";
+    let collected = server.json("POST", "/v1/sql", json!({ "sql": sql })).json();
+    let columns = collected["columns"].as_array().unwrap();
+
+    // NDJSON (or its alias JSON Lines): one object per row, the JSON answer's values.
+    for accept in ["application/x-ndjson", "application/jsonl"] {
+        let (status, headers, body, complete) = read_streamed(send(accept, sql), None);
+        assert_eq!((status, complete), (200, true));
+        assert!(headers.contains(&("content-type".into(), "application/x-ndjson".into())));
+        assert!(headers.contains(&("transfer-encoding".into(), "chunked".into())));
+        let text = String::from_utf8(body).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        for (line, row) in lines.iter().zip(collected["rows"].as_array().unwrap()) {
+            for (i, column) in columns.iter().enumerate() {
+                assert_eq!(line[column["name"].as_str().unwrap()], row[i], "{text}");
+            }
+        }
+        assert_eq!(lines[1], json!({"id": 2, "name": "Bob", "score": null}));
+    }
+    // Arrow IPC: the same rows, the JSON answer's types, and the end-of-stream marker.
+    let (status, headers, body, complete) =
+        read_streamed(send("application/vnd.apache.arrow.stream", sql), None);
+    assert_eq!((status, complete), (200, true));
+    assert!(headers.contains(&("transfer-encoding".into(), "chunked".into())));
+    assert!(body.ends_with(&EOS));
+    let batches: Vec<_> = StreamReader::try_new(std::io::Cursor::new(body), None)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let all = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    assert_eq!(all.num_rows(), 3);
+    for (field, column) in all.schema().fields().iter().zip(columns) {
+        assert_eq!(field.name(), column["name"].as_str().unwrap());
+        assert_eq!(
+            field.data_type().to_string(),
+            column["type"].as_str().unwrap()
+        );
+    }
+    // No rows: an empty NDJSON body; an Arrow stream with the schema and no batches.
+    let none = "SELECT id, name FROM people WHERE id > 10";
+    let (status, _, body, complete) = read_streamed(send("application/x-ndjson", none), None);
+    assert_eq!((status, body.len(), complete), (200, 0, true));
+    let (_, _, body, complete) =
+        read_streamed(send("application/vnd.apache.arrow.stream", none), None);
+    assert!(complete);
+    let reader = StreamReader::try_new(std::io::Cursor::new(body), None).unwrap();
+    assert_eq!(reader.schema().fields().len(), 2);
+    assert_eq!(reader.count(), 0);
+
+    // Errors found while planning keep their status and JSON body.
+    for accept in [
+        "application/x-ndjson",
+        "application/vnd.apache.arrow.stream",
+    ] {
+        let r = read_reply(send(accept, "SELEC 1"));
+        assert_eq!(r.error(400), "invalid_input");
+        let r = read_reply(send(accept, "SELECT * FROM nobody"));
+        r.error(r.status);
+        assert!(r.status >= 400, "{}", r.status);
+    }
+
+    // A trillion rows: collected, this would run into the time limit and answer an error;
+    // streamed, rows arrive at once and the client hangs up after 100,000 of them.
+    let endless = "SELECT value FROM generate_series(1, 1000000000000)";
+    let (status, _, body, complete) =
+        read_streamed(send("application/x-ndjson", endless), Some(2_000_000));
+    assert_eq!((status, complete), (200, false));
+    let text = String::from_utf8_lossy(&body);
+    let values: std::collections::BTreeSet<i64> = text
+        .lines()
+        .take(100_000)
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["value"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(values.len(), 100_000, "distinct values");
+    assert!(*values.first().unwrap() >= 1);
+    let (status, _, body, complete) = read_streamed(
+        send("application/vnd.apache.arrow.stream", endless),
+        Some(1_000_000),
+    );
+    assert_eq!((status, complete), (200, false));
+    assert!(body.len() >= 1_000_000);
+    // The server is fine after the hang-ups.
+    assert_eq!(server.get("/v1/health").status, 200);
+
+    // An error after the first batch (a division by zero at row 500,000): the answer has
+    // begun, so the body is cut short — no last chunk, no end-of-stream marker.
+    let failing = "SELECT value / (value - 500000) AS q FROM generate_series(1, 1000000)";
+    let (status, _, body, complete) = read_streamed(send("application/x-ndjson", failing), None);
+    assert_eq!((status, complete), (200, false));
+    let rows = String::from_utf8(body).unwrap().lines().count();
+    assert!(rows > 0 && rows < 1_000_000, "{rows}");
+    let (status, _, body, complete) =
+        read_streamed(send("application/vnd.apache.arrow.stream", failing), None);
+    assert_eq!((status, complete), (200, false));
+    assert!(!body.ends_with(&EOS));
+    // The same query collected answers the error itself.
+    let r = server.json("POST", "/v1/sql", json!({ "sql": failing }));
+    assert_eq!(r.error(400), "invalid_input");
 }
 
 /// HTTP hygiene (issue 23 item 6): request ids set, echoed and named in error bodies;

@@ -18,7 +18,7 @@ use crate::embed::{
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::migrate::{MigrateOptions, MigrateReport};
-use crate::query::{QueryEngine, QueryOptions, QueryResult};
+use crate::query::{QueryEngine, QueryOptions, QueryResult, QueryStream};
 use crate::storage::{DEFAULT_MAX_OBJECT_SIZE, Storage};
 use crate::vector::{IndexSpec, VectorIndexes};
 
@@ -380,6 +380,13 @@ impl Lakehouse {
         let result = self.query.sql(sql).await?;
         tracing::Span::current().record("rows", result.row_count());
         Ok(result)
+    }
+
+    /// Runs a read-only SQL query and hands its rows over as they are computed, for results
+    /// too large to collect; see [`QueryEngine::sql_stream`]. Traced as span `sql`.
+    #[tracing::instrument(name = "sql", skip_all, fields(sql = %traced_sql(sql), streamed = true))]
+    pub async fn sql_stream(&self, sql: &str) -> Result<QueryStream> {
+        self.query.sql_stream(sql).await
     }
 
     /// Runs a read-only SQL query keeping at most `max_rows` rows (the query stops there),

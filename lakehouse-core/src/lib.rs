@@ -77,7 +77,7 @@ pub use lakehouse::{Lakehouse, LakehouseBuilder, Options};
 pub use matrix::{MatrixHit, MatrixRequest, MatrixResult};
 pub use migrate::{MigrateOptions, MigrateReport};
 pub use playbook::PlaybookEntry;
-pub use query::{JsonResult, QueryEngine, QueryOptions, QueryResult};
+pub use query::{JsonResult, QueryEngine, QueryOptions, QueryResult, QueryStream};
 pub use storage::Storage;
 /// Marks the start of a durability phase — `upload` (data files), `commit` (a Delta log
 /// entry), `log` (a vector log entry), `snapshot`, `replay` (reading a vector log at open) —

@@ -25,6 +25,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{DataFrame, Expr, SQLOptions, SessionConfig, SessionContext, cast};
 use datafusion::sql::parser::Statement as DFStatement;
+use futures::StreamExt;
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -200,22 +201,7 @@ impl QueryResult {
             .collect();
         let mut rows = Vec::with_capacity(self.row_count());
         for batch in &self.batches {
-            let formatters = batch
-                .columns()
-                .iter()
-                .map(|c| {
-                    arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &Default::default())
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            for row in 0..batch.num_rows() {
-                let values = batch
-                    .columns()
-                    .iter()
-                    .zip(&formatters)
-                    .map(|(col, fmt)| json_value(col, row, fmt))
-                    .collect();
-                rows.push(values);
-            }
+            rows.extend(json_rows(batch)?);
         }
         Ok(JsonResult {
             row_count: rows.len(),
@@ -227,6 +213,90 @@ impl QueryResult {
     /// Renders the result as a text table.
     pub fn to_pretty_string(&self) -> Result<String> {
         Ok(arrow::util::pretty::pretty_format_batches(&self.batches)?.to_string())
+    }
+}
+
+/// The rows of `batch` as arrays of JSON values, in column order (the one conversion behind
+/// [`QueryResult::to_json`] and [`ndjson`]).
+fn json_rows(batch: &RecordBatch) -> Result<Vec<Vec<serde_json::Value>>> {
+    let formatters = batch
+        .columns()
+        .iter()
+        .map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &Default::default()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            batch
+                .columns()
+                .iter()
+                .zip(&formatters)
+                .map(|(col, fmt)| json_value(col, row, fmt))
+                .collect()
+        })
+        .collect())
+}
+
+/// The rows of `batch` as newline-delimited JSON (`application/x-ndjson`): one object per row,
+/// keyed by column name, each line ending in `\n`; values as in [`QueryResult::to_json`]. How a
+/// streamed result is sent batch by batch.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let dir = tempfile::tempdir().unwrap();
+/// let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+/// let result = lh.sql("SELECT * FROM (VALUES (1, 'a'), (2, NULL)) AS t(n, s)").await.unwrap();
+/// let text = lakehouse_core::query::ndjson(&result.batches[0]).unwrap();
+/// assert_eq!(String::from_utf8(text).unwrap(), "{\"n\":1,\"s\":\"a\"}\n{\"n\":2,\"s\":null}\n");
+/// # });
+/// ```
+pub fn ndjson(batch: &RecordBatch) -> Result<Vec<u8>> {
+    let schema = batch.schema();
+    let mut out = Vec::new();
+    for values in json_rows(batch)? {
+        let row: serde_json::Map<String, serde_json::Value> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .zip(values)
+            .collect();
+        serde_json::to_writer(&mut out, &row).map_err(Error::internal)?;
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+/// The rows of a query as the engine computes them, batch by batch, never all in memory at
+/// once: what [`QueryEngine::sql_stream`] returns, for results too large to collect (an HTTP
+/// response streamed as Arrow IPC or NDJSON, an export). The engine's time limit covers the
+/// whole stream; dropping the stream stops the query.
+pub struct QueryStream {
+    schema: SchemaRef,
+    batches: futures::stream::BoxStream<'static, Result<RecordBatch>>,
+}
+
+impl QueryStream {
+    /// Schema of every batch.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+}
+
+impl std::fmt::Debug for QueryStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryStream")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl futures::Stream for QueryStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.batches.as_mut().poll_next(cx)
     }
 }
 
@@ -379,8 +449,75 @@ impl QueryEngine {
         }
     }
 
+    /// Runs one read-only SQL statement and hands its rows over as they are computed; see
+    /// [`QueryStream`]. Errors found while planning (syntax, a write, an unknown table) come
+    /// from this call; errors while running, the time limit included, end the stream.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// // A trillion rows: collected, this would never finish; streamed, the first batch is
+    /// // there at once and dropping the stream stops the query.
+    /// let mut rows = lh.sql_stream("SELECT value FROM generate_series(1, 1000000000000)").await.unwrap();
+    /// let first = rows.next().await.unwrap().unwrap();
+    /// assert!(first.num_rows() > 0);
+    /// # });
+    /// ```
+    pub async fn sql_stream(&self, sql: &str) -> Result<QueryStream> {
+        let deadline = self
+            .options
+            .timeout
+            .map(|limit| (tokio::time::Instant::now() + limit, limit));
+        let (schema, plan, task) = self.bounded(self.plan(sql, None)).await?;
+        let stream = datafusion::physical_plan::execute_stream(plan, task)?;
+        let batches = futures::stream::unfold(Some(stream), move |stream| async move {
+            let mut stream = stream?;
+            let next = match deadline {
+                // Checked first: a timeout lets a future that is always ready run on.
+                Some((at, limit)) if tokio::time::Instant::now() >= at => {
+                    Some(Err(Error::Timeout(limit)))
+                }
+                Some((at, limit)) => match tokio::time::timeout_at(at, stream.next()).await {
+                    Ok(next) => next.map(|r| r.map_err(Error::from)),
+                    Err(_) => Some(Err(Error::Timeout(limit))),
+                },
+                None => stream.next().await.map(|r| r.map_err(Error::from)),
+            };
+            match next? {
+                Ok(batch) => Some((Ok(batch), Some(stream))),
+                // The stream ends after its first error.
+                Err(e) => Some((Err(e), None)),
+            }
+        });
+        Ok(QueryStream {
+            schema,
+            // Fused: polling again after the end answers the end again.
+            batches: Box::pin(batches.fuse()),
+        })
+    }
+
     async fn run(&self, sql: &str, fetch: Option<usize>) -> Result<QueryResult> {
         let run = async {
+            let (schema, plan, task) = self.plan(sql, fetch).await?;
+            let batches = datafusion::physical_plan::collect(plan, task).await?;
+            Ok(QueryResult { schema, batches })
+        };
+        self.bounded(run).await
+    }
+
+    /// Checks, plans and optimises one read-only statement, keeping at most `fetch` rows.
+    async fn plan(
+        &self,
+        sql: &str,
+        fetch: Option<usize>,
+    ) -> Result<(
+        SchemaRef,
+        Arc<dyn ExecutionPlan>,
+        Arc<datafusion::execution::TaskContext>,
+    )> {
+        {
             let state = self.ctx.state();
             refuse_statement_keyword(sql)?;
             let dialect = state.config().options().sql_parser.dialect;
@@ -406,10 +543,8 @@ impl QueryEngine {
             if let Some(limit) = self.options.max_join_pairs {
                 refuse_large_joins(&plan, limit)?;
             }
-            let batches = datafusion::physical_plan::collect(plan, task).await?;
-            Ok(QueryResult { schema, batches })
-        };
-        self.bounded(run).await
+            Ok((schema, plan, task))
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::datatypes::{DataType, Field, Schema};
+use futures::StreamExt;
 use lakehouse_core::catalog::dataset_id;
 use lakehouse_core::{
     Error, ErrorKind, Format, IngestMode, IngestOptions, Lakehouse, Options, QueryOptions, Source,
@@ -499,6 +500,26 @@ async fn sql_is_read_only_and_bounded() {
         lh.sql("SELEC 1").await.unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
+    // A streamed query is checked the same way before its first row, and streams what a
+    // collected one returns.
+    assert_eq!(
+        lh.sql_stream("SELEC 1").await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert!(matches!(
+        lh.sql_stream("DROP TABLE people").await.unwrap_err(),
+        Error::NotAllowed(_)
+    ));
+    let sql = "SELECT * FROM people ORDER BY 1";
+    let rows = lh.sql_stream(sql).await.unwrap();
+    let schema = rows.schema().clone();
+    let batches: Vec<_> = rows.map(Result::unwrap).collect().await;
+    let collected = lh.sql(sql).await.unwrap();
+    assert_eq!(schema, collected.schema);
+    assert_eq!(
+        arrow::compute::concat_batches(&schema, &batches).unwrap(),
+        arrow::compute::concat_batches(&schema, &collected.batches).unwrap()
+    );
 
     // Timeout.
     let with_query = |query: QueryOptions| {
@@ -525,6 +546,27 @@ async fn sql_is_read_only_and_bounded() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout(_)), "{err}");
+    // Streamed, the same limit covers the whole stream: rows flow until it, then one
+    // Timeout error ends the stream.
+    let mut rows = slow
+        .sql_stream("SELECT value FROM generate_series(1, 1000000000000)")
+        .await
+        .unwrap();
+    let mut streamed = 0;
+    let err = loop {
+        match rows
+            .next()
+            .await
+            .expect("the stream ends with an error, not quietly")
+        {
+            Ok(batch) => streamed += batch.num_rows(),
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, Error::Timeout(_)), "{err}");
+    assert!(streamed > 0);
+    assert!(rows.next().await.is_none());
+    assert!(rows.next().await.is_none(), "an ended stream stays ended");
 
     // Memory limit.
     let small = with_query(QueryOptions {
@@ -1686,4 +1728,74 @@ async fn traced_calls_child() {
         "{search}"
     );
     assert!(line("vector_remove").contains("ids=1"));
+}
+
+/// Dropping a query's future, or its stream, stops its work: the tasks DataFusion spawned on
+/// the caller's runtime end with it, so a caller cancels long SQL by dropping it (a timeout
+/// of its own, an aborted task, a client that hung up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_query_stops_its_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        // Several partitions, so the plan spawns tasks of its own whatever the machine.
+        query: QueryOptions {
+            target_partitions: 4,
+            ..QueryOptions::default()
+        },
+        ..Options::default()
+    };
+    let lh = Lakehouse::builder(dir.path().to_str().unwrap())
+        .options(options)
+        .open()
+        .await
+        .unwrap();
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let shape =
+        |n: u64| format!("SELECT count(*) FROM generate_series(1, {n}) a WHERE a.value % 7 = 3");
+    // Once warm, the tasks alive when no query runs.
+    lh.sql(&shape(1000)).await.unwrap();
+    let idle = metrics.num_alive_tasks();
+    let settled = || async {
+        for _ in 0..500 {
+            if metrics.num_alive_tasks() <= idle {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    };
+
+    // A query of a hundred billion rows, in a task that is aborted while it runs.
+    let query = {
+        let lh = lh.clone();
+        let sql = shape(100_000_000_000);
+        tokio::spawn(async move { lh.sql(&sql).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let running = metrics.num_alive_tasks();
+    assert!(
+        running >= idle + 2,
+        "the query's own tasks run: {idle} → {running}"
+    );
+    query.abort();
+    assert!(query.await.unwrap_err().is_cancelled());
+    assert!(
+        settled().await,
+        "the query's tasks outlived its future: {} alive, {idle} before",
+        metrics.num_alive_tasks()
+    );
+
+    // A stream dropped after its first batch.
+    let mut rows = lh
+        .sql_stream("SELECT value FROM generate_series(1, 1000000000000) WHERE value % 7 = 3")
+        .await
+        .unwrap();
+    assert!(rows.next().await.unwrap().unwrap().num_rows() > 0);
+    assert!(metrics.num_alive_tasks() > idle);
+    drop(rows);
+    assert!(
+        settled().await,
+        "the stream's tasks outlived it: {} alive, {idle} before",
+        metrics.num_alive_tasks()
+    );
 }

@@ -553,6 +553,50 @@ fn pytorch_model_bin_loads_the_same_weights() {
     }
 }
 
+/// Bulk indexing is cancelled by dropping its future: the batches already added stay (each
+/// is durable), nothing more is added after the drop, and the next run resumes from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_indexing_stops_when_its_future_is_dropped() {
+    use lakehouse_core::IngestOptions;
+    use lakehouse_core::indexer::EmbedDataset;
+    use lakehouse_core::sample::profiles_csv;
+
+    let root = tempfile::tempdir().unwrap();
+    let lh = open_with_model(root.path(), model_dir()).await;
+    lh.dataset("workers")
+        .write(profiles_csv(1..201), &IngestOptions::default())
+        .await
+        .unwrap();
+    let mut request = EmbedDataset::new("workers", "id", "profile", "profiles");
+    request.batch_size = 32;
+    let first_batch = tokio::sync::Notify::new();
+    let progress = |p: &lakehouse_core::indexer::EmbedProgress| {
+        if p.done >= 32 {
+            first_batch.notify_one();
+        }
+    };
+    let finished = tokio::select! {
+        biased;
+        _ = first_batch.notified() => None,
+        report = lh.embed_dataset(&request, &progress) => Some(report),
+    };
+    assert!(finished.is_none(), "dropped after its first batch");
+    // What was added stays, in whole batches (an add already queued when the future was
+    // dropped commits whole); nothing runs on behind the caller's back.
+    let index = lh.vectors().get("profiles").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let kept = index.info().count;
+    assert!((32..200).contains(&kept) && kept % 32 == 0, "{kept}");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(index.info().count, kept);
+    let r = lh.embed_dataset(&request, &|_| {}).await.unwrap();
+    assert_eq!(
+        (r.skipped_existing, r.embedded, r.index.count),
+        (kept as u64, 200 - kept as u64, 200),
+        "{r:?}"
+    );
+}
+
 #[tokio::test]
 async fn bulk_indexing_a_dataset_reports_progress_and_resumes() {
     use lakehouse_core::indexer::EmbedDataset;

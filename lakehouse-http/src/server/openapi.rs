@@ -89,7 +89,7 @@ fn operations() -> Vec<Op> {
         op("get", "/v1/datasets/{name}/versions", "A dataset's versions, oldest first."),
         op("post", "/v1/datasets/{name}/delete", "Delete the rows matching a SQL condition, as a new version: `{manifest, rows_deleted}`.")
             .json_body(obj(json!({"where": s()}), &["where"])),
-        op("post", "/v1/sql", "Run read-only SQL. JSON `{columns, rows, row_count}` by default; `Accept: application/vnd.apache.arrow.stream` or `application/vnd.apache.parquet` for Arrow IPC or Parquet.")
+        op("post", "/v1/sql", "Run read-only SQL. JSON `{columns, rows, row_count}` by default, or `Accept: application/vnd.apache.parquet` for a Parquet file (both collected first). `Accept: application/vnd.apache.arrow.stream` (Arrow IPC) or `application/x-ndjson` (one object per row) streams the rows as they are computed: an error before the first batch gets its status; a later one cuts the chunked body short.")
             .json_body(obj(json!({"sql": s()}), &["sql"])),
         op("post", "/v1/embed", "Embed texts: `{vectors, model, dimension}`.")
             .json_body(obj(json!({"texts": {"type": "array", "items": s()}, "model": s(), "purpose": choice(Purpose::NAMES)}), &["texts"])),

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use arrow::record_batch::RecordBatch;
 use axum::body::Bytes;
 use axum::extract::multipart::MultipartError;
 use axum::extract::rejection::BytesRejection;
@@ -361,28 +362,100 @@ pub struct SqlRequest {
 pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
 /// Parquet file.
 pub const PARQUET: &str = "application/vnd.apache.parquet";
+/// Newline-delimited JSON, one object per row.
+pub const NDJSON: &str = "application/x-ndjson";
 
+/// Runs the SQL. JSON and Parquet are collected first (one document, one file with a footer);
+/// Arrow IPC and NDJSON are streamed, batch by batch as the engine computes them, so a large
+/// result never sits whole in the server's memory and a client that hangs up stops the query.
+/// The first batch is awaited before the answer starts, so an error that comes at once still
+/// gets its status and JSON body; a later one (the time limit, a division by zero in row
+/// 500,000) is logged and the body is cut short: the chunked answer ends without its last
+/// chunk, which HTTP clients report as an incomplete read, and an Arrow stream also lacks
+/// its end-of-stream marker.
 pub async fn sql(
     State(app): S,
     headers: HeaderMap,
     Json(q): Json<SqlRequest>,
 ) -> ApiResult<Response> {
-    let result = app.lh.sql(&q.sql).await?;
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if accept.contains(ARROW_STREAM) {
-        return Ok((
-            [(header::CONTENT_TYPE, ARROW_STREAM)],
-            result.to_arrow_ipc()?,
-        )
-            .into_response());
+    let streamed = if accept.contains(ARROW_STREAM) {
+        Some(ARROW_STREAM)
+    } else if accept.contains(NDJSON) || accept.contains("application/jsonl") {
+        Some(NDJSON)
+    } else {
+        None
+    };
+    if let Some(media) = streamed {
+        let mut rows = app.lh.sql_stream(&q.sql).await?;
+        let first = rows.next().await.transpose()?;
+        let schema = rows.schema().clone();
+        let batches = futures::stream::iter(first.map(Ok)).chain(rows);
+        let body = if media == ARROW_STREAM {
+            arrow_ipc_body(&schema, batches)?
+        } else {
+            ndjson_body(batches)
+        };
+        return Ok(([(header::CONTENT_TYPE, media)], body).into_response());
     }
+    let result = app.lh.sql(&q.sql).await?;
     if accept.contains(PARQUET) || accept.contains("application/x-parquet") {
         return Ok(([(header::CONTENT_TYPE, PARQUET)], result.to_parquet()?).into_response());
     }
     Ok(Json(serde_json::to_value(result.to_json()?).expect("result is JSON")).into_response())
+}
+
+type Batches = futures::stream::BoxStream<'static, lakehouse_core::Result<RecordBatch>>;
+
+/// An Arrow IPC stream body: the schema message, one message per batch as it comes, and the
+/// end-of-stream marker once the batches end without an error.
+fn arrow_ipc_body(
+    schema: &arrow::datatypes::Schema,
+    batches: impl futures::Stream<Item = lakehouse_core::Result<RecordBatch>> + Send + 'static,
+) -> ApiResult<axum::body::Body> {
+    use arrow::ipc::writer::StreamWriter;
+    let mut writer =
+        StreamWriter::try_new(Vec::new(), schema).map_err(lakehouse_core::Error::from)?;
+    let head = Bytes::from(std::mem::take(writer.get_mut()));
+    let state: Option<(StreamWriter<Vec<u8>>, Batches)> = Some((writer, batches.boxed()));
+    let messages = futures::stream::unfold(state, |state| async move {
+        let (mut writer, mut batches) = state?;
+        let (message, more) = match batches.next().await {
+            Some(Ok(batch)) => (writer.write(&batch), true),
+            Some(Err(e)) => return Some((Err(streamed_error(e)), None)),
+            None => (writer.finish(), false),
+        };
+        let chunk = message
+            .map(|()| Bytes::from(std::mem::take(writer.get_mut())))
+            .map_err(|e| streamed_error(e.into()));
+        Some((chunk, more.then_some((writer, batches))))
+    });
+    Ok(axum::body::Body::from_stream(
+        futures::stream::once(async { Ok(head) }).chain(messages),
+    ))
+}
+
+/// An NDJSON body: each batch's rows as they come ([`lakehouse_core::query::ndjson`]).
+fn ndjson_body(
+    batches: impl futures::Stream<Item = lakehouse_core::Result<RecordBatch>> + Send + 'static,
+) -> axum::body::Body {
+    let lines = batches.map(|batch| {
+        batch
+            .and_then(|b| lakehouse_core::query::ndjson(&b))
+            .map(Bytes::from)
+            .map_err(streamed_error)
+    });
+    axum::body::Body::from_stream(lines)
+}
+
+/// An error after the answer began: logged (the status is already sent), and the stream is
+/// cut short, which the client's reader reports.
+fn streamed_error(e: lakehouse_core::Error) -> lakehouse_core::Error {
+    tracing::warn!(error = %e, "SQL result cut short");
+    e
 }
 
 // ---- embeddings ---------------------------------------------------------------------
