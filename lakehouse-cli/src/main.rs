@@ -929,7 +929,6 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// A vector given on the command line as a JSON array.
 /// The argument parser of one of core's named choices: `--help` and shell completions list
 /// the canonical names, aliases are accepted (unlisted), and the value is parsed by core's
 /// `FromStr`, as everywhere else.
@@ -959,6 +958,7 @@ fn key_value(text: &str) -> std::result::Result<(String, String), String> {
     }
 }
 
+/// A vector given on the command line as a JSON array.
 fn parse_vector(text: &str) -> Result<Vec<f32>> {
     serde_json::from_str(text)
         .map_err(|e| Error::InvalidInput(format!("--vector is not a JSON array of numbers: {e}")))

@@ -19,6 +19,19 @@ use lakehouse_core::{
 const PEOPLE: &str =
     "id,name,city,score\n1,Alice,Chicago,9.5\n2,Bob,Denver,7\n3,Carol,Austin,8.25\n";
 
+/// The lakehouse at `root` with the query engine's limits set to `query`.
+async fn open_with_query(root: &Path, query: QueryOptions) -> Lakehouse {
+    let options = Options {
+        query,
+        ..Options::default()
+    };
+    Lakehouse::builder(root.to_str().unwrap())
+        .options(options)
+        .open()
+        .await
+        .unwrap()
+}
+
 async fn open(dir: &Path) -> Lakehouse {
     Lakehouse::open(dir.to_str().unwrap()).await.unwrap()
 }
@@ -522,20 +535,8 @@ async fn sql_is_read_only_and_bounded() {
     );
 
     // Timeout.
-    let with_query = |query: QueryOptions| {
-        let root = dir.path().join("lh");
-        async move {
-            let options = Options {
-                query,
-                ..Options::default()
-            };
-            Lakehouse::builder(root.to_str().unwrap())
-                .options(options)
-                .open()
-                .await
-                .unwrap()
-        }
-    };
+    let root = dir.path().join("lh");
+    let with_query = |query: QueryOptions| open_with_query(&root, query);
     let slow = with_query(QueryOptions {
         timeout: Some(Duration::from_millis(200)),
         ..QueryOptions::default()
@@ -830,18 +831,14 @@ async fn sql_sandbox_probes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_filtered_triple_cross_join_is_cut_off() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        query: QueryOptions {
+    let lh = open_with_query(
+        dir.path(),
+        QueryOptions {
             timeout: Some(Duration::from_secs(3)),
             ..QueryOptions::default()
         },
-        ..Options::default()
-    };
-    let lh = Lakehouse::builder(dir.path().to_str().unwrap())
-        .options(options)
-        .open()
-        .await
-        .unwrap();
+    )
+    .await;
     let big: String = std::iter::once("n\n".to_string())
         .chain((0..50_000).map(|i| format!("{i}\n")))
         .collect();
@@ -875,17 +872,14 @@ async fn a_filtered_triple_cross_join_is_cut_off() {
         .unwrap();
     assert_eq!(n(keyed), 10);
     // Without the limit, a join of 2,500 × 2,500 rows runs (and is right).
-    let unbounded = Lakehouse::builder(dir.path().to_str().unwrap())
-        .options(Options {
-            query: QueryOptions {
-                max_join_pairs: None,
-                ..QueryOptions::default()
-            },
-            ..Options::default()
-        })
-        .open()
-        .await
-        .unwrap();
+    let unbounded = open_with_query(
+        dir.path(),
+        QueryOptions {
+            max_join_pairs: None,
+            ..QueryOptions::default()
+        },
+    )
+    .await;
     let sql = "SELECT count(*) FROM (SELECT n FROM big WHERE n < 2500) a, \
                (SELECT n FROM big WHERE n < 2500) b WHERE a.n + b.n = 7";
     assert_eq!(n(unbounded.sql(sql).await.unwrap()), 8);
@@ -1736,19 +1730,15 @@ async fn traced_calls_child() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_a_query_stops_its_work() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options {
-        // Several partitions, so the plan spawns tasks of its own whatever the machine.
-        query: QueryOptions {
+    // Several partitions, so the plan spawns tasks of its own whatever the machine.
+    let lh = open_with_query(
+        dir.path(),
+        QueryOptions {
             target_partitions: 4,
             ..QueryOptions::default()
         },
-        ..Options::default()
-    };
-    let lh = Lakehouse::builder(dir.path().to_str().unwrap())
-        .options(options)
-        .open()
-        .await
-        .unwrap();
+    )
+    .await;
     let metrics = tokio::runtime::Handle::current().metrics();
     let shape =
         |n: u64| format!("SELECT count(*) FROM generate_series(1, {n}) a WHERE a.value % 7 = 3");
