@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what the tests use besides Rust (DuckDB,
-# pyarrow, deltalake and polars to read our Parquet and Delta tables back, numpy/safetensors/tokenizers for the embedding reference,
-# SeaweedFS as a local S3 server, pytest, pandas, polars and tqdm for the Python module, the MCP
-# client SDK), the default embedding model, starts the S3 server on loopback, runs the workspace
-# tests in the one build profile (release) and the unit and golden embedding tests once more on
-# the portable kernels (LAKEHOUSE_KERNEL=portable), the thread team's tests under
-# AddressSanitizer (scripts/sanitize.sh), then builds and installs the Python module
-# (maturin, reusing the same build) and runs its pytest suite and the MCP client tests.
+# pyarrow, deltalake and polars to read our Parquet and Delta tables back;
+# numpy/safetensors/tokenizers for the embedding reference; SeaweedFS as a local S3 server;
+# pytest, pandas, polars and tqdm for the Python module; the MCP client SDK; an OpenAPI
+# validator and client generator), the default embedding model, starts the S3 server on
+# loopback, runs the workspace tests in the one build profile (release) and the unit and
+# golden embedding tests once more on the portable kernels (LAKEHOUSE_KERNEL=portable), the
+# thread team's tests under AddressSanitizer (scripts/sanitize.sh), then builds and installs
+# the Python module (maturin, reusing the same build) and runs its pytest suite, the MCP
+# client tests and the tests of a client generated from the HTTP server's OpenAPI document.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The build folder the README's demo command (cargo run) and `pip install ./lakehouse-py` use
@@ -24,6 +26,10 @@ for m in pytest pandas tqdm; do python3 -c "import $m" 2>/dev/null || need+=("$m
 python3 -c "import polars" 2>/dev/null || need+=("polars==2.1.0")
 # The official MCP client SDK, to drive `lakehouse mcp` and /mcp as an agent would.
 python3 -c "import mcp" 2>/dev/null || need+=("mcp==2.3.0")
+# The HTTP server's OpenAPI document: a validator, and a client generator whose client calls
+# the server.
+python3 -c "import openapi_spec_validator" 2>/dev/null || need+=("openapi-spec-validator==0.9.0")
+python3 -c "import openapi_python_client" 2>/dev/null || need+=("openapi-python-client==0.29.1")
 # Other engines that must read our Delta tables: the deltalake package (polars' Delta reader
 # too), and DuckDB 1.4.4 with its Delta and httpfs extensions from PyPI, in a folder of their
 # own (the extensions are loaded from its files; nothing is downloaded at run time).
@@ -84,10 +90,11 @@ set -e
 # The Python module: `pip install ./lakehouse-py` as the README says (maturin builds the
 # extension in the same target folder, with the workspace's features, so it reuses the
 # build above), then its tests, which also reopen data written by the Rust CLI, and the MCP
-# server's tests through the official MCP Python SDK (stdio and streamable HTTP).
+# server's tests through the official MCP Python SDK (stdio and streamable HTTP), and a
+# client generated from the OpenAPI document against `lakehouse serve`.
 python3 -m pip install --quiet --disable-pip-version-check ./lakehouse-py
 set +e
-LAKEHOUSE_BIN="$CARGO_TARGET_DIR/release/lakehouse" python3 -m pytest -q lakehouse-py/tests lakehouse-mcp/tests 2>&1 | tee -a "$log"
+LAKEHOUSE_BIN="$CARGO_TARGET_DIR/release/lakehouse" python3 -m pytest -q lakehouse-py/tests lakehouse-mcp/tests lakehouse-http/tests 2>&1 | tee -a "$log"
 pystatus=${PIPESTATUS[0]}
 set -e
 [ "$status" -eq 0 ] && status=$pystatus

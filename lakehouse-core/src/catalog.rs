@@ -121,6 +121,7 @@ pub struct Column {
 
 /// One Parquet file of a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct DataFile {
     /// Key of the file under the lakehouse root (`datasets/<name>/…`).
     pub path: String,
@@ -169,6 +170,7 @@ crate::choice::choices!(Operation, "operation", {
 
 /// One version of a dataset: an immutable snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Manifest {
     /// `UUIDv5(name)`.
     pub dataset_id: Uuid,
@@ -230,6 +232,7 @@ pub struct VersionInfo {
 /// What a delete did: the version it made (the current one when no row matched) and how
 /// many rows it removed.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct DeleteReport {
     /// The dataset's manifest after the delete.
     pub manifest: Arc<Manifest>,
@@ -239,6 +242,7 @@ pub struct DeleteReport {
 
 /// What [`Catalog::expire_versions`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ExpireReport {
     /// Versions whose log entries were deleted.
     pub versions_removed: Vec<u64>,

@@ -59,6 +59,7 @@ pub const MAX_CORPORA: usize = 64;
 
 /// A matrix search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct MatrixRequest {
     /// Text to embed as a query (ignored when `query_vector` is given).

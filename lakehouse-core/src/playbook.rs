@@ -47,6 +47,7 @@ pub const MAX_TAG_BYTES: usize = 256;
 
 /// One remembered answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct PlaybookEntry {
     /// The query that found the answer.
     pub query_text: String,
@@ -145,6 +146,7 @@ pub fn playbook_id(query_text: &str, answer_id: &str, answer_corpus: &str) -> St
 
 /// What became of one entry of a bulk record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct BulkOutcome {
     /// The entry's id when it was recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -156,6 +158,7 @@ pub struct BulkOutcome {
 
 /// Why one entry of a bulk record was refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct EntryError {
     /// The error's kind (`invalid_input`, …).
     pub kind: ErrorKind,

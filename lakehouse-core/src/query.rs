@@ -250,16 +250,19 @@ fn json_rows(batch: &RecordBatch) -> Result<Vec<Vec<serde_json::Value>>> {
 /// # });
 /// ```
 pub fn ndjson(batch: &RecordBatch) -> Result<Vec<u8>> {
+    use serde::ser::{SerializeMap, Serializer as _};
     let schema = batch.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let mut out = Vec::new();
     for values in json_rows(batch)? {
-        let row: serde_json::Map<String, serde_json::Value> = schema
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .zip(values)
-            .collect();
-        serde_json::to_writer(&mut out, &row).map_err(Error::internal)?;
+        let mut writer = serde_json::Serializer::new(&mut out);
+        let mut row = writer
+            .serialize_map(Some(names.len()))
+            .map_err(Error::internal)?;
+        for (name, value) in names.iter().zip(&values) {
+            row.serialize_entry(name, value).map_err(Error::internal)?;
+        }
+        row.end().map_err(Error::internal)?;
         out.push(b'\n');
     }
     Ok(out)

@@ -69,6 +69,7 @@ pub fn validate_key(key: &str) -> Result<()> {
 
 /// Metadata of a stored object, as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ObjectInfo {
     /// Key relative to the lakehouse root.
     pub key: String,

@@ -18,6 +18,7 @@ pub(crate) type Key = [u8; 32];
 
 /// Counters of an [`Embedder`](super::Embedder)'s cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct CacheStats {
     /// Texts answered from the cache.
     pub hits: u64,

@@ -107,6 +107,7 @@ crate::choice::choices!(Purpose, "purpose", {
 
 /// Texts to embed, as the wrappers receive them (`POST /v1/embed`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct EmbedRequest {
     /// The texts, one vector each.
     pub texts: Vec<String>,

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 /// assert_eq!(r.input, EmbeddingsInput::One("forklift".into()));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct EmbeddingsRequest {
     /// One text or a list of texts.
     pub input: EmbeddingsInput,
@@ -44,6 +45,7 @@ pub struct EmbeddingsRequest {
 /// `input`: one text, a list of texts, or token ids (which a lakehouse refuses: it embeds
 /// text).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum EmbeddingsInput {
     /// One text.
@@ -79,6 +81,7 @@ impl EmbeddingsInput {
 
 /// How the vectors travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EncodingFormat {
     /// A JSON array of numbers.
@@ -95,6 +98,7 @@ crate::choice::choices!(EncodingFormat, "encoding format", {
 
 /// The answer of `POST /v1/embeddings`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct EmbeddingsResponse {
     /// Always `list`.
     #[serde(default = "list")]
@@ -119,6 +123,7 @@ fn embedding() -> String {
 
 /// One vector of an [`EmbeddingsResponse`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct EmbeddingData {
     /// Always `embedding`.
     #[serde(default = "embedding")]
@@ -131,6 +136,7 @@ pub struct EmbeddingData {
 
 /// A vector as it travels: numbers or base64.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum EmbeddingValue {
     /// A JSON array of numbers.
@@ -176,6 +182,7 @@ impl EmbeddingValue {
 
 /// Token counts of an [`EmbeddingsResponse`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Usage {
     /// Tokens of every input text.
     #[serde(default)]

@@ -315,6 +315,7 @@ impl IngestOptions {
 
 /// Outcome of an ingest.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct IngestReport {
     /// The dataset's manifest after the ingest (the existing one for a no-op).
     pub manifest: Arc<Manifest>,

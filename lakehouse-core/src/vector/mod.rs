@@ -342,6 +342,7 @@ impl VectorRecord {
 /// (and the wrappers: HTTP JSON, the CLI's JSON Lines, Python). Texts are embedded as
 /// documents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RecordInput {
     /// Caller's id.
     pub id: String,
@@ -429,6 +430,7 @@ impl RecordInput {
 /// A search given by vector or by text: what [`Index::search`](crate::Index::search) takes
 /// (and the wrappers). A text is embedded as a search query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct IndexQuery {
     /// Query vector; give this or `text`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

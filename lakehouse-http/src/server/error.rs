@@ -9,6 +9,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lakehouse_core::{Error, ErrorKind};
 
+use super::bodies::{ErrorBody, ErrorDetail};
+
 /// An error on its way to the client.
 #[derive(Debug)]
 pub struct ApiError {
@@ -93,10 +95,13 @@ impl From<JsonRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({"error": {"kind": self.kind, "message": self.message}});
-        if let Some(id) = super::request_id::current() {
-            body["error"]["request_id"] = id.into();
-        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                kind: self.kind.to_string(),
+                message: self.message,
+                request_id: super::request_id::current(),
+            },
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             response

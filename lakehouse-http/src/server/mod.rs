@@ -6,9 +6,11 @@
 //! ([`metrics`]), a time limit and body limits on every route, pages for listings
 //! ([`page`]), and a graceful shutdown (with an optional drain delay during which `/readyz`
 //! answers 503) that flushes the vector indexes. The routes are documented in the OpenAPI
-//! document served at `/v1/openapi.json` ([`openapi`]).
+//! document served at `/v1/openapi.json` ([`openapi`]), generated from the types of the
+//! bodies they read and answer (core's and [`bodies`]).
 
 pub mod auth;
+pub mod bodies;
 mod connections;
 pub mod error;
 pub mod idempotency;

@@ -12,10 +12,11 @@ pub const DEFAULT_LIMIT: usize = 1000;
 /// The largest page.
 pub const MAX_LIMIT: usize = lakehouse_core::MAX_PAGE;
 
-/// The query of a paged listing.
-#[derive(Debug, Default, Deserialize)]
+/// The query of a paged listing: `?limit=&cursor=`.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PageQuery {
-    /// Items in the page.
+    /// Items in the page (1000 by default, at most 10000).
+    #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: Option<usize>,
     /// Where the page starts: the previous page's `next_cursor`.
     pub cursor: Option<String>,

@@ -13,14 +13,19 @@ use futures::StreamExt;
 use lakehouse_core::matrix::MatrixRequest;
 use lakehouse_core::playbook::PlaybookEntry;
 use lakehouse_core::{
-    EmbedRequest, Embeddings, Format, IndexQuery, IndexSpec, IngestMode, IngestOptions,
-    MetadataFilter, RecordInput,
+    DeleteReport, EmbedRequest, Embeddings, Format, IndexInfo, IndexQuery, IndexSpec, IngestMode,
+    IngestOptions, IngestReport, JsonResult, Manifest, MatrixResult,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 use super::AppState;
+use super::bodies::{
+    AddRequest, Added, BulkRecord, BulkRecorded, DatasetsPage, DeleteRequest, EmbedStats, Health,
+    IndexRecordsPage, IndexesPage, IngestQuery, ObjectsPage, ObjectsQuery, PlaybookRecorded,
+    Readiness, ReadyStatus, RemoveRequest, Removed, SearchAnswer, SqlRequest, StoredObject,
+    Versions,
+};
 use super::error::{ApiError, ApiResult, Json};
 use super::page::{PageQuery, page};
 
@@ -38,48 +43,47 @@ fn body_error(r: BytesRejection) -> ApiError {
 
 // ---- health, metrics, OpenAPI -------------------------------------------------------
 
-pub async fn health(State(app): S) -> Json<Value> {
-    Json(json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "root": app.lh.storage().description(),
-        "datasets": app.lh.datasets().len(),
-    }))
+pub async fn health(State(app): S) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        root: app.lh.storage().description().to_string(),
+        datasets: app.lh.datasets().len(),
+    })
+}
+
+fn readiness(status: ReadyStatus, reason: Option<&str>) -> Response {
+    let code = if status == ReadyStatus::Ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let reason = reason.map(str::to_string);
+    (code, Json(Readiness { status, reason })).into_response()
 }
 
 /// Readiness: 503 once a shutdown began (while the drain delay runs) or when the storage
 /// does not answer a probe within 2 s; else 200.
 pub async fn ready(State(app): S) -> Response {
     if app.draining.load(std::sync::atomic::Ordering::SeqCst) {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "draining"})),
-        )
-            .into_response();
+        return readiness(ReadyStatus::Draining, None);
     }
     // A read of a key that is never written: "not found" proves the store answers.
     let probe = app.lh.storage().head("readyz-probe");
     match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
-        Ok(Ok(_)) => (StatusCode::OK, Json(json!({"status": "ready"}))).into_response(),
+        Ok(Ok(_)) => readiness(ReadyStatus::Ready, None),
         Ok(Err(e)) if e.kind() == lakehouse_core::ErrorKind::NotFound => {
-            (StatusCode::OK, Json(json!({"status": "ready"}))).into_response()
+            readiness(ReadyStatus::Ready, None)
         }
         Ok(Err(e)) => {
             // Open to all (probes carry no token): the cause goes to the log only.
             tracing::warn!(error = %e, "readiness probe: the storage failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "reason": "the storage failed a probe"})),
-            )
-                .into_response()
+            readiness(ReadyStatus::Unavailable, Some("the storage failed a probe"))
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                json!({"status": "unavailable", "reason": "the storage did not answer within 2 s"}),
-            ),
-        )
-            .into_response(),
+        Err(_) => readiness(
+            ReadyStatus::Unavailable,
+            Some("the storage did not answer within 2 s"),
+        ),
     }
 }
 
@@ -106,23 +110,20 @@ pub async fn openapi() -> Json<Value> {
 
 // ---- storage ------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    prefix: Option<String>,
-    // Not a flattened `PageQuery`: flattened fields reach serde as strings, and a number
-    // would not parse.
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
-
-pub async fn storage_list(State(app): S, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+pub async fn storage_list(
+    State(app): S,
+    Query(q): Query<ObjectsQuery>,
+) -> ApiResult<Json<ObjectsPage>> {
     let objects = app.lh.storage().list(q.prefix.as_deref()).await?;
     let pages = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
     };
     let (objects, next) = page(objects, |o| o.key.as_str(), &pages)?;
-    Ok(Json(json!({ "objects": objects, "next_cursor": next })))
+    Ok(Json(ObjectsPage {
+        objects,
+        next_cursor: next,
+    }))
 }
 
 pub async fn storage_get(State(app): S, Path(key): Path<String>) -> ApiResult<Response> {
@@ -144,11 +145,7 @@ pub async fn storage_put(
         .map_err(body_error)?;
     let size = data.len();
     app.lh.storage().put(&key, data).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "key": key, "size": size })),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(StoredObject { key, size })).into_response())
 }
 
 pub async fn storage_delete(State(app): S, Path(key): Path<String>) -> ApiResult<StatusCode> {
@@ -158,9 +155,12 @@ pub async fn storage_delete(State(app): S, Path(key): Path<String>) -> ApiResult
 
 // ---- catalog and ingest -------------------------------------------------------------
 
-pub async fn datasets(State(app): S, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
+pub async fn datasets(State(app): S, Query(q): Query<PageQuery>) -> ApiResult<Json<DatasetsPage>> {
     let (datasets, next) = page(app.lh.datasets(), |m| m.name.as_str(), &q)?;
-    Ok(Json(json!({ "datasets": datasets, "next_cursor": next })))
+    Ok(Json(DatasetsPage {
+        datasets,
+        next_cursor: next,
+    }))
 }
 
 pub async fn drop_dataset(State(app): S, Path(name): Path<String>) -> ApiResult<StatusCode> {
@@ -168,24 +168,14 @@ pub async fn drop_dataset(State(app): S, Path(name): Path<String>) -> ApiResult<
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn manifest(State(app): S, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        serde_json::to_value(&*app.lh.dataset(&name).manifest().await?).expect("manifest is JSON"),
-    ))
+pub async fn manifest(State(app): S, Path(name): Path<String>) -> ApiResult<Json<Arc<Manifest>>> {
+    Ok(Json(app.lh.dataset(&name).manifest().await?))
 }
 
-pub async fn versions(State(app): S, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "versions": app.lh.dataset(&name).versions().await? }),
-    ))
-}
-
-#[derive(Deserialize)]
-pub struct IngestQuery {
-    mode: Option<String>,
-    format: Option<String>,
-    /// The key columns of an upsert, comma-separated.
-    keys: Option<String>,
+pub async fn versions(State(app): S, Path(name): Path<String>) -> ApiResult<Json<Versions>> {
+    Ok(Json(Versions {
+        versions: app.lh.dataset(&name).versions().await?,
+    }))
 }
 
 /// `POST /v1/datasets/{name}`: the body is the file (CSV, NDJSON, Parquet or Arrow IPC,
@@ -199,7 +189,7 @@ pub async fn ingest(
     Query(q): Query<IngestQuery>,
     headers: HeaderMap,
     request: Request,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<IngestReport>)> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -282,16 +272,7 @@ pub async fn ingest(
     } else {
         StatusCode::CREATED
     };
-    Ok((
-        status,
-        Json(serde_json::to_value(&report).expect("report is JSON")),
-    ))
-}
-
-#[derive(Deserialize)]
-pub struct DeleteRequest {
-    /// The rows to delete, as a SQL condition.
-    r#where: String,
+    Ok((status, Json(report)))
 }
 
 /// `POST /v1/datasets/{name}/delete` with `{"where": "<SQL condition>"}`: deletes the
@@ -300,9 +281,8 @@ pub async fn delete_rows(
     State(app): S,
     Path(name): Path<String>,
     Json(req): Json<DeleteRequest>,
-) -> ApiResult<Json<Value>> {
-    let report = app.lh.dataset(&name).delete(&req.r#where).await?;
-    Ok(Json(serde_json::to_value(&report).expect("report is JSON")))
+) -> ApiResult<Json<DeleteReport>> {
+    Ok(Json(app.lh.dataset(&name).delete(&req.r#where).await?))
 }
 
 /// An upload on its way to a temporary file, with a byte limit.
@@ -353,11 +333,6 @@ impl Spool {
 
 // ---- SQL ----------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-pub struct SqlRequest {
-    sql: String,
-}
-
 /// Media types a SQL result can be sent as.
 pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
 /// Parquet file.
@@ -405,7 +380,8 @@ pub async fn sql(
     if accept.contains(PARQUET) || accept.contains("application/x-parquet") {
         return Ok(([(header::CONTENT_TYPE, PARQUET)], result.to_parquet()?).into_response());
     }
-    Ok(Json(serde_json::to_value(result.to_json()?).expect("result is JSON")).into_response())
+    let rows: JsonResult = result.to_json()?;
+    Ok(Json(rows).into_response())
 }
 
 type Batches = futures::stream::BoxStream<'static, lakehouse_core::Result<RecordBatch>>;
@@ -471,31 +447,34 @@ pub async fn embeddings(
     Ok(Json(app.lh.embeddings(r).await?))
 }
 
-pub async fn embed_stats(State(app): S) -> ApiResult<Json<Value>> {
+pub async fn embed_stats(State(app): S) -> ApiResult<Json<EmbedStats>> {
     let embedder = app.lh.embedder().await?;
-    let mut stats =
-        serde_json::to_value(embedder.cache_stats().unwrap_or_default()).expect("stats are JSON");
-    stats["model"] = json!(embedder.name());
-    Ok(Json(stats))
+    Ok(Json(EmbedStats {
+        stats: embedder.cache_stats().unwrap_or_default(),
+        model: embedder.name().to_string(),
+    }))
 }
 
 // ---- vector indexes -----------------------------------------------------------------
 
-pub async fn indexes(State(app): S, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
+pub async fn indexes(State(app): S, Query(q): Query<PageQuery>) -> ApiResult<Json<IndexesPage>> {
     let (indexes, next) = page(app.lh.indexes().await?, String::as_str, &q)?;
-    Ok(Json(json!({ "indexes": indexes, "next_cursor": next })))
+    Ok(Json(IndexesPage {
+        indexes,
+        next_cursor: next,
+    }))
 }
 
 pub async fn index_create(
     State(app): S,
     Json(spec): Json<IndexSpec>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<IndexInfo>)> {
     let index = app.lh.create_index(spec).await?;
-    Ok((StatusCode::CREATED, Json(json!(index.info().await?))))
+    Ok((StatusCode::CREATED, Json(index.info().await?)))
 }
 
-pub async fn index_info(State(app): S, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(app.lh.index(&name).info().await?)))
+pub async fn index_info(State(app): S, Path(name): Path<String>) -> ApiResult<Json<IndexInfo>> {
+    Ok(Json(app.lh.index(&name).info().await?))
 }
 
 pub async fn index_delete(State(app): S, Path(name): Path<String>) -> ApiResult<StatusCode> {
@@ -503,35 +482,21 @@ pub async fn index_delete(State(app): S, Path(name): Path<String>) -> ApiResult<
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-pub struct AddRequest {
-    records: Vec<RecordInput>,
-}
-
 pub async fn index_add(
     State(app): S,
     Path(name): Path<String>,
     Json(r): Json<AddRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Added>> {
     let added = app.lh.index(&name).add(r.records).await?;
     let count = app.lh.index(&name).info().await?.count;
-    Ok(Json(json!({ "added": added, "count": count })))
-}
-
-/// `ids` or `filter`, not both.
-#[derive(Deserialize)]
-pub struct RemoveRequest {
-    #[serde(default)]
-    ids: Vec<String>,
-    #[serde(default)]
-    filter: Option<MetadataFilter>,
+    Ok(Json(Added { added, count }))
 }
 
 pub async fn index_remove(
     State(app): S,
     Path(name): Path<String>,
     Json(r): Json<RemoveRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Removed>> {
     let index = app.lh.index(&name);
     let removed = match r.filter {
         Some(_) if !r.ids.is_empty() => {
@@ -541,7 +506,7 @@ pub async fn index_remove(
         None => index.remove(r.ids).await?,
     };
     let count = index.info().await?.count;
-    Ok(Json(json!({ "removed": removed, "count": count })))
+    Ok(Json(Removed { removed, count }))
 }
 
 /// A search by vector, or by text (embedded as a query).
@@ -549,10 +514,10 @@ pub async fn index_search(
     State(app): S,
     Path(name): Path<String>,
     Json(q): Json<IndexQuery>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "hits": app.lh.index(&name).search(q).await? }),
-    ))
+) -> ApiResult<Json<SearchAnswer>> {
+    Ok(Json(SearchAnswer {
+        hits: app.lh.index(&name).search(q).await?,
+    }))
 }
 
 /// A page of an index's records (core's scroll, with the listings' `limit` default and
@@ -561,22 +526,26 @@ pub async fn index_records(
     State(app): S,
     Path(name): Path<String>,
     Query(q): Query<PageQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IndexRecordsPage>> {
     let limit = q.limit.unwrap_or(super::page::DEFAULT_LIMIT);
     let page = app
         .lh
         .index(&name)
         .scroll(q.cursor.as_deref(), limit)
         .await?;
-    Ok(Json(
-        json!({ "records": page.records, "next_cursor": page.next }),
-    ))
+    Ok(Json(IndexRecordsPage {
+        records: page.records,
+        next_cursor: page.next,
+    }))
 }
 
 // ---- matrix and playbook ------------------------------------------------------------
 
-pub async fn matrix_search(State(app): S, Json(r): Json<MatrixRequest>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(app.lh.matrix_search(&r).await?)))
+pub async fn matrix_search(
+    State(app): S,
+    Json(r): Json<MatrixRequest>,
+) -> ApiResult<Json<MatrixResult>> {
+    Ok(Json(app.lh.matrix_search(&r).await?))
 }
 
 pub async fn playbook_drop(State(app): S) -> ApiResult<StatusCode> {
@@ -587,21 +556,19 @@ pub async fn playbook_drop(State(app): S) -> ApiResult<StatusCode> {
 pub async fn playbook_record(
     State(app): S,
     Json(e): Json<PlaybookEntry>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "playbook_id": app.lh.record_playbook(e).await? }),
-    ))
+) -> ApiResult<Json<PlaybookRecorded>> {
+    Ok(Json(PlaybookRecorded {
+        playbook_id: app.lh.record_playbook(e).await?,
+    }))
 }
 
-#[derive(Deserialize)]
-pub struct BulkRecord {
-    entries: Vec<PlaybookEntry>,
-}
-
-pub async fn playbook_bulk(State(app): S, Json(b): Json<BulkRecord>) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "results": app.lh.record_playbook_bulk(b.entries).await? }),
-    ))
+pub async fn playbook_bulk(
+    State(app): S,
+    Json(b): Json<BulkRecord>,
+) -> ApiResult<Json<BulkRecorded>> {
+    Ok(Json(BulkRecorded {
+        results: app.lh.record_playbook_bulk(b.entries).await?,
+    }))
 }
 
 pub async fn not_found() -> ApiError {
