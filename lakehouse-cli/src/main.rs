@@ -201,6 +201,12 @@ enum Command {
         #[arg(long)]
         keep_from: u64,
     },
+    /// Merge a dataset's small files (one per append) into large ones, as a new version with
+    /// the same rows (Delta's OPTIMIZE), so queries plan over few files again.
+    Optimize {
+        /// Dataset name.
+        name: String,
+    },
     /// Drop a dataset with every version and file.
     Drop {
         /// Dataset name.
@@ -828,6 +834,20 @@ async fn run(cli: Cli) -> Result<()> {
                     r.versions_removed.len(),
                     r.files_removed
                 )
+            });
+            Ok(())
+        }
+        Command::Optimize { name } => {
+            let r = lh.dataset(&name).optimize().await?;
+            print(json, &r, || {
+                if r.files_removed == 0 {
+                    format!("{name}: nothing to merge (version {})", r.manifest.version)
+                } else {
+                    format!(
+                        "{name}: {} files merged into {}; version {} with {} rows",
+                        r.files_removed, r.files_added, r.manifest.version, r.manifest.row_count
+                    )
+                }
             });
             Ok(())
         }

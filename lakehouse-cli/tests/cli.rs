@@ -571,6 +571,19 @@ fn scripting_json_stdin_exit_codes_and_more_commands() {
         &["expire", "people", "--keep-from", "1", "--json"],
     ));
     assert_eq!(expired["versions_removed"], serde_json::json!([0]));
+    // Version 1 holds two files (the first ingest's and the append's): merged into one.
+    let optimized = json_of(&lakehouse(&root, &["optimize", "people", "--json"]));
+    assert_eq!(
+        (&optimized["files_removed"], &optimized["files_added"]),
+        (&serde_json::json!(2), &serde_json::json!(1))
+    );
+    assert_eq!(optimized["manifest"]["version"], 2);
+    assert_eq!(optimized["manifest"]["row_count"], 3);
+    let text = lakehouse(&root, &["optimize", "people"]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("nothing to merge (version 2)"),
+        "{text:?}"
+    );
 
     // Exit codes by kind.
     assert_eq!(code(&["versions", "nope"]), Some(4), "not found");

@@ -154,7 +154,9 @@ pub enum Operation {
     Upsert,
     /// Rows matching a predicate were deleted.
     Delete,
-    /// Another tool's commit (compaction, vacuum, …) that lakehouse does not name.
+    /// Small files were merged into larger ones; the rows are unchanged.
+    Optimize,
+    /// Another tool's commit (vacuum, …) that lakehouse does not name.
     Other,
 }
 
@@ -165,6 +167,7 @@ crate::choice::choices!(Operation, "operation", {
     Replace => ["replace"],
     Upsert => ["upsert", "merge"],
     Delete => ["delete"],
+    Optimize => ["optimize", "compact"],
     Other => ["other"],
 });
 
@@ -238,6 +241,19 @@ pub struct DeleteReport {
     pub manifest: Arc<Manifest>,
     /// Rows deleted.
     pub rows_deleted: u64,
+}
+
+/// What [`Catalog::optimize`] did.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct OptimizeReport {
+    /// The dataset's manifest after the compaction (the current one when there was nothing
+    /// to merge).
+    pub manifest: Arc<Manifest>,
+    /// Small files merged away.
+    pub files_removed: u64,
+    /// Files written in their place.
+    pub files_added: u64,
 }
 
 /// What [`Catalog::expire_versions`] removed.
@@ -871,6 +887,73 @@ impl Catalog {
                         dataset = name,
                         attempt,
                         "delete lost a race; deleting again"
+                    );
+                }
+            }
+        }
+        Err(lost_races(name))
+    }
+
+    /// Merges the small files of `name` into files of Delta's target size (100 MB; the
+    /// table's `delta.targetFileSize` when set), as one new version with the same rows
+    /// (Delta's OPTIMIZE, bin-packing). Each append adds a file, and every query plans over
+    /// every file of the version it reads, so a table that grows by many small appends gets
+    /// slower and costs more memory until it is compacted. Earlier versions keep their files
+    /// until [`Catalog::expire_versions`]. Nothing to merge: no new version. A concurrent
+    /// writer's commit is retried over, as for the other writes.
+    ///
+    /// The file of an ingest carries its input's SHA-256 in its name, which makes re-sending
+    /// the same file a no-op; a merged file carries none, so after a compaction the same
+    /// file sent again is written again.
+    pub async fn optimize(&self, name: &str) -> Result<OptimizeReport> {
+        validate_name(name)?;
+        let _guard = self.commit_lock.lock().await;
+        let token = commit_token();
+        for attempt in 0..COMMIT_ATTEMPTS {
+            let table = self.latest_table(name).await?;
+            let current = delta::manifest(name, table.snapshot()?, &table.log_store()).await?;
+            crate::phase("commit", name);
+            let optimized = table
+                .optimize()
+                .with_commit_properties(commit_properties(Operation::Optimize, &token))
+                .await;
+            match optimized {
+                Ok((table, metrics)) => {
+                    let manifest = if metrics.num_files_removed == 0 {
+                        Arc::new(current)
+                    } else {
+                        Arc::new(
+                            delta::manifest(name, table.snapshot()?, &table.log_store()).await?,
+                        )
+                    };
+                    self.remember(manifest.clone());
+                    return Ok(OptimizeReport {
+                        manifest,
+                        files_removed: metrics.num_files_removed,
+                        files_added: metrics.num_files_added,
+                    });
+                }
+                Err(e) => {
+                    if let Some(m) = self.landed(name, Some(current.version), &token, e).await? {
+                        // The counts went with the lost answer: from the two versions.
+                        let only_in = |a: &Manifest, b: &Manifest| {
+                            let other: HashSet<&str> =
+                                b.files.iter().map(|f| f.path.as_str()).collect();
+                            a.files
+                                .iter()
+                                .filter(|f| !other.contains(f.path.as_str()))
+                                .count() as u64
+                        };
+                        return Ok(OptimizeReport {
+                            files_removed: only_in(&current, m.as_ref()),
+                            files_added: only_in(m.as_ref(), &current),
+                            manifest: m,
+                        });
+                    }
+                    tracing::debug!(
+                        dataset = name,
+                        attempt,
+                        "optimize lost a race; optimizing again"
                     );
                 }
             }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 
-use crate::catalog::{DeleteReport, ExpireReport, Manifest, VersionInfo};
+use crate::catalog::{DeleteReport, ExpireReport, Manifest, OptimizeReport, VersionInfo};
 use crate::error::{Error, Result};
 use crate::ingest::{IngestOptions, IngestReport, Source};
 use crate::lakehouse::Lakehouse;
@@ -263,6 +263,29 @@ impl Dataset {
             manifest,
             rows_deleted,
         })
+    }
+
+    /// Merges the dataset's small files (one per append) into large ones, as a new version
+    /// with the same rows, so that queries plan over few files again; see
+    /// [`Catalog::optimize`](crate::Catalog::optimize). Nothing to merge: no new version.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # use lakehouse_core::{IngestMode, IngestOptions};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let lh = lakehouse_core::Lakehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    /// let crew = lh.dataset("crew");
+    /// crew.write("id,city\n1,Reno\n", &IngestOptions::default()).await.unwrap();
+    /// crew.write("id,city\n2,Boise\n", &IngestOptions::mode(IngestMode::Append)).await.unwrap();
+    /// let report = crew.optimize().await.unwrap();
+    /// assert_eq!((report.files_removed, report.files_added), (2, 1));
+    /// assert_eq!((report.manifest.version, report.manifest.row_count), (2, 2));
+    /// assert_eq!(crew.optimize().await.unwrap().manifest.version, 2); // nothing left to merge
+    /// # });
+    /// ```
+    pub async fn optimize(&self) -> Result<OptimizeReport> {
+        self.writable()?;
+        self.lh.catalog().optimize(&self.name).await
     }
 
     /// Removes versions older than `keep_from` and the files only they referenced.

@@ -410,6 +410,7 @@ fn operation_of(info: &Value) -> Option<Operation> {
         "WRITE" => Operation::Create,
         "MERGE" => Operation::Upsert,
         "DELETE" => Operation::Delete,
+        "OPTIMIZE" => Operation::Optimize,
         _ => Operation::Other,
     })
 }
@@ -576,6 +577,13 @@ mod tests {
             op(json!({"operation": "WRITE", OPERATION_KEY: "append"})),
             Some(Operation::Append)
         );
-        assert_eq!(op(json!({"operation": "OPTIMIZE"})), Some(Operation::Other));
+        assert_eq!(
+            op(json!({"operation": "OPTIMIZE"})),
+            Some(Operation::Optimize)
+        );
+        assert_eq!(
+            op(json!({"operation": "VACUUM END"})),
+            Some(Operation::Other)
+        );
     }
 }

@@ -67,7 +67,7 @@ pub mod sql_functions;
 pub mod storage;
 pub mod vector;
 
-pub use catalog::{Catalog, DeleteReport, ExpireReport, Manifest, VersionInfo};
+pub use catalog::{Catalog, DeleteReport, ExpireReport, Manifest, OptimizeReport, VersionInfo};
 pub use dataset::Dataset;
 pub use embed::{EmbedRequest, Embedder, EmbedderOptions, EmbeddingModel, Embeddings, Purpose};
 pub use error::{Error, ErrorKind, Remedy, Result};

@@ -361,8 +361,9 @@ impl std::fmt::Debug for QueryEngine {
 }
 
 impl QueryEngine {
-    /// An engine whose tables are `catalog`'s datasets.
-    pub fn new(catalog: Catalog, options: QueryOptions) -> Result<Self> {
+    /// An engine whose tables are `catalog`'s datasets (what [`crate::Lakehouse`] builds,
+    /// with the vector and embedding functions registered beside; not built alone).
+    pub(crate) fn new(catalog: Catalog, options: QueryOptions) -> Result<Self> {
         if options.target_partitions == 0 {
             return Err(Error::invalid("target_partitions must be > 0"));
         }

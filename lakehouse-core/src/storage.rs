@@ -167,13 +167,14 @@ impl Storage {
             .ok()
     }
 
-    /// The underlying store; keys in it are [`Storage::store_path`] of ours.
-    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+    /// The underlying store; keys in it are [`Storage::store_path`] of ours. Crate-private:
+    /// past it, the reserved-prefix rules of [`Storage`]'s own methods do not hold.
+    pub(crate) fn object_store(&self) -> Arc<dyn ObjectStore> {
         Arc::clone(&self.store)
     }
 
-    /// The location of `key` in [`Storage::object_store`].
-    pub fn store_path(&self, key: &str) -> Path {
+    /// The location of `key` in the underlying store.
+    pub(crate) fn store_path(&self, key: &str) -> Path {
         if self.prefix.is_empty() {
             Path::from(key)
         } else {

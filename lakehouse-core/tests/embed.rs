@@ -719,6 +719,22 @@ async fn bulk_indexing_a_dataset_reports_progress_and_resumes() {
     assert_eq!(r.index.count, 238);
     assert_eq!(index.contains_ids(&["7", "8", "10"]), [false, false, true]);
 
+    // A compaction rewrites every row into one file: read again, found unchanged, nothing
+    // embedded or removed.
+    let o = lh.dataset("workers").optimize().await.unwrap();
+    assert!(o.files_removed > 1, "{o:?}");
+    assert_eq!(o.manifest.version, 4);
+    let r = lh.embed_dataset(&request, &|_| {}).await.unwrap();
+    assert_eq!((r.embedded, r.removed), (0, 0), "{r:?}");
+    assert_eq!(
+        r.unchanged + r.skipped_empty + r.skipped_duplicate,
+        r.rows,
+        "{r:?}"
+    );
+    assert!(r.unchanged >= 230, "{r:?}");
+    assert_eq!((r.incremental_from, r.dataset_version), (Some(3), 4));
+    assert_eq!(r.index.count, 238);
+
     // The index follows one source: another text column is a conflict.
     let mut other = request.clone();
     other.text = "name".into();
@@ -729,7 +745,7 @@ async fn bulk_indexing_a_dataset_reports_progress_and_resumes() {
     // and drops ids the dataset no longer holds.
     lh.dataset("workers").expire_versions(3).await.unwrap();
     lh.dataset("workers").delete("id = 10").await.unwrap();
-    lh.dataset("workers").expire_versions(4).await.unwrap();
+    lh.dataset("workers").expire_versions(5).await.unwrap();
     let r = lh.embed_dataset(&request, &|_| {}).await.unwrap();
     assert_eq!(r.incremental_from, None, "{r:?}");
     assert_eq!(

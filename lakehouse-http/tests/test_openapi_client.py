@@ -1,8 +1,9 @@
 """The OpenAPI document as an API user meets it: the document `lakehouse serve` answers at
 /v1/openapi.json validates as OpenAPI 3.1 (openapi-spec-validator), and a Python client
 generated from it with openapi-python-client (typed models, one function per operationId)
-creates an index, adds records, searches (with a filter), ingests a CSV file, runs SQL and
-reads the typed errors of bad requests, against the real binary behind a token."""
+creates an index, adds records, searches (with a filter), ingests a CSV file, appends to it
+and compacts it, runs SQL and reads the typed errors of bad requests, against the real
+binary behind a token."""
 
 import importlib
 import json
@@ -164,6 +165,18 @@ def test_a_generated_client_searches_and_runs_sql(served, client_package):
     assert isinstance(report.parsed, models.IngestReport)
     assert report.parsed.manifest.row_count == 3
 
+    # An append makes a second file; the compaction merges the two.
+    more = b"id,role,pay\nw4,welder,27\n"
+    appended = ingest.sync_detailed(
+        client=client, name="shifts", body=types.File(payload=BytesIO(more)), mode="append"
+    )
+    assert appended.status_code == 201, appended.content
+    optimize = importlib.import_module(f"{api}.datasets.optimize_dataset")
+    optimized = optimize.sync(client=client, name="shifts")
+    assert isinstance(optimized, models.OptimizeReport), optimized
+    assert (optimized.files_removed, optimized.files_added) == (2, 1)
+    assert optimized.manifest.row_count == 4
+
     result = sql.sync(
         client=client,
         body=models.SqlRequest(
@@ -173,7 +186,7 @@ def test_a_generated_client_searches_and_runs_sql(served, client_package):
     assert isinstance(result, models.JsonResult), result
     assert [c.name for c in result.columns] == ["role", "n", "top"]
     assert result.row_count == 2
-    assert result.rows == [["forklift operator", 1, 24], ["welder", 2, 31]]
+    assert result.rows == [["forklift operator", 1, 24], ["welder", 3, 31]]
 
     # Errors arrive in their documented shape, parsed into the error model.
     bad = sql.sync_detailed(client=client, body=models.SqlRequest(sql="DROP TABLE shifts"))

@@ -424,6 +424,15 @@ impl PyLakehouse {
         serialized(py, &report)
     }
 
+    /// Merges the small files of dataset `name` (one per append) into large ones, as a new
+    /// version with the same rows: `{"manifest", "files_removed", "files_added"}`.
+    fn optimize<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let lh = self.lh()?;
+        let name = name.to_string();
+        let report = run(py, async move { lh.dataset(&name).optimize().await })?;
+        serialized(py, &report)
+    }
+
     /// Embeds the `text` of each row of `dataset` (a column, or an SQL expression over its
     /// columns) into vector index `index` (created when missing), ids from `id_column`,
     /// `metadata_columns` copied into each record's metadata, and keeps the index in sync:

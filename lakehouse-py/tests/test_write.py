@@ -66,6 +66,26 @@ def test_pyarrow_table_and_reader_keep_types(lh):
     assert lh.write("crew", crew(5), mode="overwrite")["manifest"]["row_count"] == 5
 
 
+def test_optimize_merges_the_files_of_appends(lh):
+    lh.write("crew", crew(100))
+    for start in (100, 200, 300):
+        lh.write("crew", crew(100, start=start), mode="append")
+    before = rows(lh, "SELECT count(*) AS n, sum(id) AS s FROM crew")
+    report = lh.optimize("crew")
+    assert (report["files_removed"], report["files_added"]) == (4, 1)
+    assert report["manifest"]["version"] == 4 and len(report["manifest"]["files"]) == 1
+    assert rows(lh, "SELECT count(*) AS n, sum(id) AS s FROM crew") == before == [
+        {"n": 400, "s": sum(range(400))}
+    ]
+    assert lh.versions("crew")[-1]["operation"] == "optimize"
+    # Earlier versions still read their own files; nothing left to merge: no new version.
+    assert rows(lh, 'SELECT count(*) AS n FROM "crew@1"') == [{"n": 200}]
+    again = lh.optimize("crew")
+    assert (again["files_removed"], again["manifest"]["version"]) == (0, 4)
+    with pytest.raises(lakehouse.NotFoundError):
+        lh.optimize("nobody")
+
+
 def test_pandas_dataframe_without_its_index(lh):
     df = pd.DataFrame(
         {

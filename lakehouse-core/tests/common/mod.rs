@@ -97,8 +97,28 @@ pub async fn write_modes_read_by_other_engines(lh: &lakehouse_core::Lakehouse, t
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     assert_eq!(lh.dataset("crew").manifest().await.unwrap().version, 3);
 
+    // Compaction: the files of version 3 merged into one, the same rows, as version 4; a
+    // second compaction finds nothing to merge and makes no version.
+    let before = lh.dataset("crew").manifest().await.unwrap();
+    assert!(before.files.len() > 1, "{:?}", before.files);
+    let optimized = lh.dataset("crew").optimize().await.unwrap();
+    assert_eq!(
+        (optimized.files_removed, optimized.files_added),
+        (before.files.len() as u64, 1)
+    );
+    let m = &optimized.manifest;
+    assert_eq!((m.version, m.row_count, m.files.len()), (4, 4, 1));
+    assert_eq!(m.fingerprint, before.fingerprint);
+    let again = lh.dataset("crew").optimize().await.unwrap();
+    assert_eq!((again.files_removed, again.manifest.version), (0, 4));
+    let last = lh.dataset("crew").versions().await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.version, last.operation, last.files),
+        (4, Operation::Optimize, 1)
+    );
+
     let mut ours = serde_json::Map::new();
-    for v in 0..=3 {
+    for v in 0..=4 {
         let r = lh
             .sql(&format!(r#"SELECT id, name FROM "crew@{v}" ORDER BY id"#))
             .await
@@ -113,11 +133,12 @@ pub async fn write_modes_read_by_other_engines(lh: &lakehouse_core::Lakehouse, t
         ours["3"],
         json!({"ids": [1, 2, 4, 5], "names": ["Ann", "Bob", "Di", "Eve"]})
     );
+    assert_eq!(ours["4"], ours["3"], "a compaction changes no row");
 
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/check_delta.py");
     let out = std::process::Command::new("python3")
         .arg(script)
-        .args([table_uri, "0,1,2,3"])
+        .args([table_uri, "0,1,2,3,4"])
         .output()
         .expect("python3 runs");
     assert!(
@@ -128,10 +149,10 @@ pub async fn write_modes_read_by_other_engines(lh: &lakehouse_core::Lakehouse, t
     );
     let read: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(read["deltalake"], Value::Object(ours.clone()), "deltalake");
-    assert_eq!(read["polars"], ours["3"], "polars");
-    assert_eq!(read["deltalake_history"].as_array().map(Vec::len), Some(4));
+    assert_eq!(read["polars"], ours["4"], "polars");
+    assert_eq!(read["deltalake_history"].as_array().map(Vec::len), Some(5));
     match read.get("duckdb") {
-        Some(duck) => assert_eq!(duck, &ours["3"], "duckdb"),
+        Some(duck) => assert_eq!(duck, &ours["4"], "duckdb"),
         None if std::env::var_os("CI").is_some() => {
             panic!("CI must set LAKEHOUSE_DUCKDB_DELTA (scripts/test.sh installs DuckDB 1.4.4)")
         }

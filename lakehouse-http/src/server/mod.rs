@@ -262,6 +262,7 @@ fn app(lh: Lakehouse, config: &ServerConfig, draining: Arc<AtomicBool>) -> Resul
         .route("/v1/datasets", get(r::datasets))
         .route("/v1/datasets/{name}/versions", get(r::versions))
         .route("/v1/datasets/{name}/delete", post(r::delete_rows))
+        .route("/v1/datasets/{name}/optimize", post(r::optimize))
         .route("/v1/sql", post(r::sql))
         .route("/v1/embed", post(r::embed))
         .route("/v1/embeddings", post(r::embeddings))

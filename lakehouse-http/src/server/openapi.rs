@@ -9,7 +9,7 @@
 use lakehouse_core::embed::{EmbeddingsRequest, EmbeddingsResponse};
 use lakehouse_core::{
     DeleteReport, EmbedRequest, Embeddings, IndexInfo, IndexQuery, IndexSpec, IngestReport,
-    JsonResult, Manifest, MatrixRequest, MatrixResult, PlaybookEntry,
+    JsonResult, Manifest, MatrixRequest, MatrixResult, OptimizeReport, PlaybookEntry,
 };
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::transform::{ReplaceBoolSchemas, Transform};
@@ -150,6 +150,8 @@ fn operations() -> Vec<Op> {
         op("get", "/v1/datasets/{name}/versions", "list_versions", "datasets", "A dataset's versions, oldest first.").answers::<Versions>("200"),
         op("post", "/v1/datasets/{name}/delete", "delete_rows", "datasets", "Delete the rows matching a SQL condition, as a new version.")
             .takes::<DeleteRequest>().answers::<DeleteReport>("200"),
+        op("post", "/v1/datasets/{name}/optimize", "optimize_dataset", "datasets", "Merge the dataset's small files (one per append) into large ones, as a new version with the same rows (Delta's OPTIMIZE), so that queries plan over few files again. Nothing to merge: no new version (`files_removed` 0).")
+            .answers::<OptimizeReport>("200"),
         op("post", "/v1/sql", "sql", "sql", "Run read-only SQL. JSON `{columns, rows, row_count}` by default, or `Accept: application/vnd.apache.parquet` for a Parquet file (both collected first). `Accept: application/vnd.apache.arrow.stream` (Arrow IPC) or `application/x-ndjson` (one object per row) streams the rows as they are computed: an error before the first batch gets its status; a later one cuts the chunked body short.")
             .takes::<SqlRequest>()
             .answers::<JsonResult>("200")

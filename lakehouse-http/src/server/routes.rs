@@ -14,7 +14,7 @@ use lakehouse_core::matrix::MatrixRequest;
 use lakehouse_core::playbook::PlaybookEntry;
 use lakehouse_core::{
     DeleteReport, EmbedRequest, Embeddings, Format, IndexInfo, IndexQuery, IndexSpec, IngestMode,
-    IngestOptions, IngestReport, JsonResult, Manifest, MatrixResult,
+    IngestOptions, IngestReport, JsonResult, Manifest, MatrixResult, OptimizeReport,
 };
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
@@ -283,6 +283,11 @@ pub async fn delete_rows(
     Json(req): Json<DeleteRequest>,
 ) -> ApiResult<Json<DeleteReport>> {
     Ok(Json(app.lh.dataset(&name).delete(&req.r#where).await?))
+}
+
+/// `POST /v1/datasets/{name}/optimize` (no body): merges the dataset's small files.
+pub async fn optimize(State(app): S, Path(name): Path<String>) -> ApiResult<Json<OptimizeReport>> {
+    Ok(Json(app.lh.dataset(&name).optimize().await?))
 }
 
 /// An upload on its way to a temporary file, with a byte limit.

@@ -161,6 +161,10 @@ class AsyncLakehouse:
         """Deletes the rows of dataset ``name`` matching the SQL condition ``predicate``."""
         return await _call(self.sync.delete, name, predicate)
 
+    async def optimize(self, name: str) -> dict[str, Any]:
+        """Merges the small files of dataset ``name`` into large ones (same rows)."""
+        return await _call(self.sync.optimize, name)
+
     async def drop_dataset(self, name: str) -> None:
         """Drops dataset ``name`` with every version and file."""
         await _call(self.sync.drop_dataset, name)

@@ -55,6 +55,13 @@ class DeleteReport(TypedDict):
     manifest: Manifest
     rows_deleted: int
 
+class OptimizeReport(TypedDict):
+    """What ``Lakehouse.optimize`` did."""
+
+    manifest: Manifest
+    files_removed: int
+    files_added: int
+
 class IndexSpec(TypedDict):
     """How an index was created."""
 
@@ -218,6 +225,10 @@ class Lakehouse:
     def delete(self, name: str, predicate: str) -> DeleteReport:
         """Deletes the rows matching the SQL condition ``predicate`` as a new version:
         ``{"manifest": ..., "rows_deleted": n}``."""
+    def optimize(self, name: str) -> OptimizeReport:
+        """Merges the small files of dataset ``name`` (one per append) into large ones, as a
+        new version with the same rows (Delta's OPTIMIZE), so that queries plan over few
+        files again. Nothing to merge: no new version, ``files_removed`` 0."""
     def embed_dataset(
         self,
         dataset: str,
