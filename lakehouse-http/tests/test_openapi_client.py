@@ -7,8 +7,6 @@ binary behind a token."""
 
 import importlib
 import json
-import os
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -22,19 +20,12 @@ TOKEN = "openapi-test-token"
 PACKAGE = "lakehouse_openapi_client"
 
 
-def lakehouse_bin():
-    cli = os.environ.get("LAKEHOUSE_BIN") or shutil.which("lakehouse")
-    if not cli:
-        pytest.fail("set LAKEHOUSE_BIN to the lakehouse binary (scripts/test.sh does)")
-    return cli
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, lakehouse_bin):
     """`lakehouse serve` on a fresh root, its URL and its OpenAPI document."""
     root = tmp_path_factory.mktemp("openapi") / "root"
     server = subprocess.Popen(
-        [lakehouse_bin(), "--root", str(root), "serve", "--bind", "127.0.0.1:0",
+        [lakehouse_bin, "--root", str(root), "serve", "--bind", "127.0.0.1:0",
          "--token", TOKEN],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )

@@ -43,22 +43,15 @@ READ_TOOLS = {
 WRITE_TOOLS = {"record_playbook", "ingest"}
 
 
-def lakehouse_bin():
-    cli = os.environ.get("LAKEHOUSE_BIN") or shutil.which("lakehouse")
-    if not cli:
-        pytest.fail("set LAKEHOUSE_BIN to the lakehouse binary (scripts/test.sh does)")
-    return cli
-
-
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, lakehouse_bin):
     """A lakehouse with `workers` ingested and embedded into the index `workers`."""
     base = tmp_path_factory.mktemp("mcp")
     csv = base / "workers.csv"
     csv.write_text(WORKERS)
     root = base / "root"
     run = lambda *a: subprocess.run(  # noqa: E731
-        [lakehouse_bin(), "--root", str(root), *a], check=True, capture_output=True, text=True
+        [lakehouse_bin, "--root", str(root), *a], check=True, capture_output=True, text=True
     )
     run("ingest", str(csv))
     run(
@@ -70,7 +63,7 @@ def built(tmp_path_factory):
 
 
 @pytest.fixture(params=["stdio", "http"])
-def setup(request, built, tmp_path):
+def setup(request, built, tmp_path, lakehouse_bin):
     """A fresh copy of the built lakehouse, an inbox the server may read and a file outside
     it, and the transport under test."""
     root = tmp_path / "root"
@@ -83,7 +76,7 @@ def setup(request, built, tmp_path):
     server = None
     if request.param == "http":
         server = subprocess.Popen(
-            [lakehouse_bin(), "--root", str(root), "serve", "--bind", "127.0.0.1:0",
+            [lakehouse_bin, "--root", str(root), "serve", "--bind", "127.0.0.1:0",
              "--token", TOKEN, "--allow-writes", "--allow-dir", str(inbox)],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
@@ -92,7 +85,8 @@ def setup(request, built, tmp_path):
         url = line.split("listening on ")[1].strip() + "/mcp"
     else:
         url = None
-    yield {"kind": request.param, "root": root, "inbox": inbox, "outside": outside, "url": url}
+    yield {"kind": request.param, "root": root, "inbox": inbox, "outside": outside, "url": url,
+           "bin": lakehouse_bin}
     if server is not None:
         server.terminate()
         server.wait(timeout=20)
@@ -102,7 +96,7 @@ def setup(request, built, tmp_path):
 async def session(setup, token=TOKEN):
     if setup["kind"] == "stdio":
         params = StdioServerParameters(
-            command=lakehouse_bin(),
+            command=setup["bin"],
             args=["--root", str(setup["root"]), "mcp", "--allow-writes",
                   "--allow-dir", str(setup["inbox"])],
         )
@@ -306,10 +300,10 @@ def leaves(e):
         yield from (leaves(inner) if inner is not e else [e])
 
 
-def test_http_without_a_token_answers_only_loopback_names(tmp_path):
+def test_http_without_a_token_answers_only_loopback_names(tmp_path, lakehouse_bin):
     """A token-less server (loopback only) refuses other Host names: no DNS rebinding."""
     server = subprocess.Popen(
-        [lakehouse_bin(), "--root", str(tmp_path / "root"), "serve", "--bind", "127.0.0.1:0"],
+        [lakehouse_bin, "--root", str(tmp_path / "root"), "serve", "--bind", "127.0.0.1:0"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
@@ -338,7 +332,7 @@ def test_http_without_a_token_answers_only_loopback_names(tmp_path):
         server.wait(timeout=20)
 
 
-def test_stdio_keeps_stdout_for_the_protocol(built, tmp_path):
+def test_stdio_keeps_stdout_for_the_protocol(built, tmp_path, lakehouse_bin):
     """Every line the stdio server writes is a JSON-RPC message; logs go to stderr."""
     root = tmp_path / "root"
     shutil.copytree(built, root)
@@ -351,7 +345,7 @@ def test_stdio_keeps_stdout_for_the_protocol(built, tmp_path):
          "params": {"name": "query_sql", "arguments": {"sql": "SELECT count(*) AS n FROM workers"}}},
     ]
     p = subprocess.run(
-        [lakehouse_bin(), "--root", str(root), "mcp"],
+        [lakehouse_bin, "--root", str(root), "mcp"],
         input="".join(json.dumps(m) + "\n" for m in msgs),
         capture_output=True, text=True, timeout=60,
         env={**os.environ, "RUST_LOG": "debug"},

@@ -2,8 +2,6 @@
 conversions, the GIL released during work, and data written by the Rust CLI."""
 
 import json
-import os
-import shutil
 import subprocess
 import threading
 import time
@@ -475,10 +473,8 @@ def test_gil_is_released(tmp_path):
     assert results == [42] * 4
 
 
-def test_reopens_a_lakehouse_written_by_the_rust_api(tmp_path, workers):
-    cli = os.environ.get("LAKEHOUSE_BIN") or shutil.which("lakehouse")
-    if not cli:
-        pytest.fail("set LAKEHOUSE_BIN to the lakehouse binary (scripts/test.sh does)")
+def test_reopens_a_lakehouse_written_by_the_rust_api(tmp_path, workers, lakehouse_bin):
+    cli = lakehouse_bin
     root = tmp_path / "from-rust"
     run = lambda *args: subprocess.run([cli, "--root", str(root), *args], check=True,
                                        capture_output=True, text=True).stdout
